@@ -1,0 +1,192 @@
+"""config.yaml + environment -> one validated, frozen Config; every problem reported at once."""
+
+from __future__ import annotations
+
+import os
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from publisher.errors import ConfigError
+
+DEFAULT_CONFIG = "config.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Site(_Section):
+    url: str = "http://127.0.0.1:8000/"
+    title: str = "Publisher"
+    description: str = ""
+    author: str = "Publisher"
+    email: str = "newsletter@localhost"
+    lang: str = "fr"
+    timezone: str = "Europe/Paris"
+    default_time: time = time(8, 0)  # publication time of an article dated without a time
+    logo: str | None = None
+    postal_address: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Paths(_Section):
+    content: str = "content"
+    output: str = "public"
+    templates: str = "templates"
+    var: str = "var"
+    article: str = "{year}/{month}/{slug}/"  # URL of an article page, relative to site.url
+    category: str = "category/{slug}/"
+
+
+FeedContent = Literal["full", "summary"]
+
+
+class Feeds(_Section):
+    limit: int = Field(20, ge=1)  # entries in each main document; older ones go to archives
+    archives: bool = True  # RFC 5005 archive documents for the whole history
+    categories: bool = True  # one Atom and RSS feed per category
+    atom: FeedContent = "full"
+    rss: FeedContent = "full"
+    json_feed: FeedContent = Field("full", alias="json")
+    websub_hub: str | None = None
+    stylesheet: bool = True  # XSL so the XML reads well in a browser
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Pages(_Section):
+    per_page: int = Field(10, ge=1)
+
+
+class Build(_Section):
+    workers: int = Field(0, ge=0)  # 0: one per CPU core
+    cache: bool = True
+
+
+class Newsletter(_Section):
+    """The digest (issue 4 fills this in)."""
+
+
+class Mail(_Section):
+    """Transports and sending (outbox or SMTP)."""
+
+
+class Web(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+
+class Schedule(_Section):
+    """APScheduler jobs in crontab syntax, in the site's time zone."""
+
+
+class Config(_Section):
+    site: Site = Site()
+    paths: Paths = Paths()
+    feeds: Feeds = Feeds()
+    pages: Pages = Pages()
+    build: Build = Build()
+    newsletter: Newsletter = Newsletter()
+    mail: Mail = Mail()
+    web: Web = Web()
+    schedule: Schedule = Schedule()
+    database_url: str | None = None  # default: SQLite under paths.var
+    root: Path = Path(".")  # folder of config.yaml; relative paths resolve against it
+
+    def path(self, name: str) -> Path:
+        return (self.root / getattr(self.paths, name)).resolve()
+
+
+ENV_OVERRIDES = {
+    "PUBLISHER_SITE_URL": ("site", "url"),
+    "PUBLISHER_DATABASE_URL": ("database_url",),
+}
+
+
+def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Config:
+    env = dict(os.environ if env is None else env)
+    explicit = path is not None or "PUBLISHER_CONFIG" in env
+    cfg_path = Path(path if path is not None else env.get("PUBLISHER_CONFIG", DEFAULT_CONFIG))
+    text = ""
+    if cfg_path.exists():
+        text = cfg_path.read_text(encoding="utf-8")
+    elif explicit:
+        raise ConfigError([f"{cfg_path}: no such config file"])
+    return parse_config(text, str(cfg_path), cfg_path.resolve().parent, env)
+
+
+def parse_config(text: str, name: str, root: Path, env: dict[str, str]) -> Config:
+    try:
+        node = yaml.compose(text) if text.strip() else None
+        data = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{name}{line}: not valid YAML: {problem}"]) from None
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{name}:1: the top level must be a mapping of keys"])
+    for var, keys in ENV_OVERRIDES.items():
+        if env.get(var):
+            target = data
+            for key in keys[:-1]:
+                target = target.setdefault(key, {}) if isinstance(target.get(key, {}), dict) else {}
+            target[keys[-1]] = env[var]
+    data["root"] = root
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([_describe(err, name, node) for err in exc.errors()]) from None
+
+
+def _describe(err: Any, name: str, node: Any) -> str:
+    loc = [str(p) for p in err["loc"]]
+    key = ".".join(loc)
+    line = _line_of(node, loc)
+    where = f"{name}:{line}" if line else name
+    if err["type"] == "extra_forbidden":
+        return f"{where}: unknown key '{key}'"
+    value = err.get("input")
+    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{where}: key '{key}': {msg}{shown}"
+
+
+def _line_of(node: Any, loc: list[str]) -> int | None:
+    """Line of a key in the YAML source, so the message points where the user must look."""
+    line = None
+    for part in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for k, v in node.value:
+            if k.value == part:
+                line, node = k.start_mark.line + 1, v
+                break
+        else:
+            break
+    return line

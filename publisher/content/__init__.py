@@ -1,0 +1,76 @@
+"""Read the content folder into Articles: one reader per format, bad files reported, not fatal."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from publisher.config import Config
+from publisher.content.article import assemble
+from publisher.content.markdown import read_markdown
+from publisher.content.plaintext import read_plaintext
+from publisher.errors import ContentError
+from publisher.models import Article
+
+READERS = {".txt": read_plaintext, ".md": read_markdown, ".markdown": read_markdown}
+
+
+def read_article(raw: bytes, path: str, config: Config) -> Article:
+    """Bytes of one file -> Article, or a ContentError naming the file and line."""
+    reader = READERS.get(os.path.splitext(path)[1].lower())
+    if reader is None:
+        raise ContentError(path, 1, "not an article (expected .txt, .md or .markdown)")
+    if not raw.strip():
+        raise ContentError(path, 1, "the file is empty")
+    if b"\x00" in raw[:8192]:
+        raise ContentError(path, 1, "binary file, not a text article")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ContentError(path, line, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+    return assemble(reader(text, path), path, raw, config)
+
+
+def content_files(root: Path) -> list[tuple[str, os.stat_result]]:
+    """(relative path, stat) of every article file, hidden files and folders skipped, sorted."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        for name in filenames:
+            if name.startswith(".") or os.path.splitext(name)[1].lower() not in READERS:
+                continue
+            full = os.path.join(dirpath, name)
+            found.append((os.path.relpath(full, root).replace(os.sep, "/"), os.stat(full)))
+    found.sort()
+    return found
+
+
+@dataclass
+class Loaded:
+    articles: list[Article] = field(default_factory=list)
+    problems: list[ContentError] = field(default_factory=list)
+
+    def published(self, now: datetime) -> list[Article]:
+        """Published articles, newest first (ties broken by source path for a stable order)."""
+        live = [a for a in self.articles if a.is_published(now)]
+        live.sort(key=lambda a: (a.date, a.source), reverse=True)
+        return live
+
+    def next_publication(self, now: datetime) -> datetime | None:
+        """When the next future-dated article goes live: when the site must be rebuilt."""
+        return min((a.date for a in self.articles if not a.draft and a.date > now), default=None)
+
+
+def load_articles(config: Config) -> Loaded:
+    """Read every article under paths.content, serially. The build reads in parallel itself."""
+    root = config.path("content")
+    loaded = Loaded()
+    for rel, _ in content_files(root):
+        try:
+            loaded.articles.append(read_article((root / rel).read_bytes(), rel, config))
+        except ContentError as exc:
+            loaded.problems.append(exc)
+    return loaded

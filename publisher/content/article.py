@@ -1,0 +1,92 @@
+"""Settle what a reader found into an Article: aware dates, slug, stable id, URL, safe HTML."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, time
+from urllib.parse import urlsplit
+
+from slugify import slugify
+
+from publisher.config import Config
+from publisher.content.source import Source
+from publisher.errors import ContentError
+from publisher.models import Article
+from publisher.sanitize import clean_html, plain_text
+
+SUMMARY_WORDS = 50
+
+
+def make_slug(text: str) -> str:
+    """ASCII slug with French letters transliterated: 'Corée' -> 'coree'."""
+    return slugify(text, max_length=80, word_boundary=True, replacements=[["'", "-"], ["’", "-"]])
+
+
+def to_datetime(value: str | date | datetime, config: Config, path: str, line: int) -> datetime:
+    """Aware datetime; a date alone is published at site.default_time in the site's zone."""
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            value = datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
+        except ValueError:
+            raise ContentError(
+                path, line, f"'{value}' is not a valid date (expected YYYY-MM-DD or YYYY-MM-DD HH:MM)"
+            ) from None
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, config.site.default_time)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=config.site.tz)
+    return value
+
+
+def entry_id(config: Config, source_path: str, published: datetime) -> str:
+    """RFC 4151 tag URI from the site's host, first publication date and source path."""
+    host = urlsplit(config.site.url).hostname or "localhost"
+    stem = source_path.rsplit(".", 1)[0]
+    return f"tag:{host},{published:%Y-%m-%d}:/{stem}"
+
+
+def summarise(text: str, words: int = SUMMARY_WORDS) -> str:
+    parts = text.split()
+    return text if len(parts) <= words else " ".join(parts[:words]) + " …"
+
+
+def assemble(source: Source, path: str, raw: bytes, config: Config) -> Article:
+    published = to_datetime(source.date, config, path, source.date_line)
+    updated = published
+    if source.updated:
+        updated = max(published, to_datetime(source.updated, config, path, source.date_line))
+    slug = make_slug(source.slug or source.title)
+    if not slug:
+        raise ContentError(path, 1, f"cannot make a URL slug from the title {source.title!r}")
+    categories = source.categories or ("Misc",)
+    rel_url = config.paths.article.format(
+        year=f"{published:%Y}",
+        month=f"{published:%m}",
+        day=f"{published:%d}",
+        slug=slug,
+        category=make_slug(categories[0]),
+    )
+    url = config.site.url + rel_url.lstrip("/")
+    out_path = rel_url.strip("/") + ("/index.html" if rel_url.endswith("/") else "")
+    body = clean_html(source.html, url)
+    summary = plain_text(source.summary) if source.summary else summarise(source.lead)
+    return Article(
+        source=path,
+        id=source.id or entry_id(config, path, published),
+        title=source.title,
+        slug=slug,
+        date=published,
+        updated=updated,
+        categories=categories,
+        tags=source.tags,
+        author=source.author or config.site.author,
+        lang=source.lang or config.site.lang,
+        summary=summary,
+        html=body,
+        url=url,
+        path=out_path,
+        draft=source.draft,
+        digest=hashlib.blake2b(raw, digest_size=16).hexdigest(),
+        extra=dict(source.extra),
+    )

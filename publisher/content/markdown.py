@@ -1,0 +1,180 @@
+"""Reader for Markdown with front matter in the keys Pelican and Hugo users already write.
+
+Front matter may be YAML (`---`, Hugo and Pelican's yaml_metadata), TOML (`+++`, Hugo) or
+Pelican's own `Key: value` lines. Unknown keys are kept in `extra`, never turned into fields.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+import yaml
+
+from publisher.content.source import Source
+from publisher.errors import ContentError
+
+PELICAN_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):\s*(.*)$")
+FENCE = re.compile(r"^(\S)\1\1+\s*$")  # '---', '+++', ';;;' ...
+KNOWN = {
+    "title", "date", "updated", "modified", "lastmod", "category", "categories", "tags",
+    "keywords", "summary", "description", "slug", "draft", "status", "author", "authors",
+    "lang", "id",
+}
+
+
+@lru_cache(maxsize=1)
+def _markdown():
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True, "typographer": False}).enable(
+        ["table", "strikethrough"]
+    )
+
+
+def render_markdown(text: str) -> str:
+    return _markdown().render(text)
+
+
+def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, int]:
+    """(metadata, body, line where the body starts)."""
+    lines = text.split("\n")
+    first = lines[0].strip() if lines else ""
+    if first in ("---", "+++"):
+        closers = ("---", "...") if first == "---" else ("+++",)
+        end = next((i for i, ln in enumerate(lines[1:], 1) if ln.strip() in closers), None)
+        if end is None:
+            raise ContentError(path, 1, f"front matter opened with '{first}' is never closed")
+        raw = "\n".join(lines[1:end])
+        meta = _parse_yaml(raw, path) if first == "---" else _parse_toml(raw, path)
+        return meta, "\n".join(lines[end + 1 :]), end + 2
+    if FENCE.match(first):
+        raise ContentError(
+            path, 1, f"unknown front matter type '{first}' (use '---' for YAML or '+++' for TOML)"
+        )
+    if PELICAN_LINE.match(first):
+        meta: dict[str, Any] = {}
+        for i, line in enumerate(lines):
+            m = PELICAN_LINE.match(line)
+            if not line.strip():
+                return meta, "\n".join(lines[i + 1 :]), i + 2
+            if not m:
+                return meta, "\n".join(lines[i:]), i + 1
+            meta[m.group(1).lower()] = m.group(2).strip()
+        return meta, "", len(lines) + 1
+    raise ContentError(path, 1, "no front matter: start the file with a '---' YAML block")
+
+
+def _parse_yaml(raw: str, path: str) -> dict[str, Any]:
+    try:
+        meta = yaml.safe_load(raw) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark else 1
+        raise ContentError(path, line, f"front matter is not valid YAML: {exc.problem}") from None
+    if not isinstance(meta, dict):
+        raise ContentError(path, 2, "front matter must be a mapping of keys to values")
+    return {str(k).lower(): v for k, v in meta.items()}
+
+
+def _parse_toml(raw: str, path: str) -> dict[str, Any]:
+    try:
+        meta = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None) or int(re.search(r"line (\d+)", str(exc) + " line 0").group(1))
+        raise ContentError(path, line + 1, f"front matter is not valid TOML: {exc}") from None
+    return {k.lower(): v for k, v in meta.items()}
+
+
+def _strings(value: Any, key: str, path: str, line: int) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    raise ContentError(path, line, f"'{key}' must be a text or a list, not {type(value).__name__}")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value).strip() or None
+
+
+def _when(value: Any, key: str, path: str, line: int) -> str | date | datetime | None:
+    if value is None or isinstance(value, (date, datetime)):
+        return value
+    if isinstance(value, str):
+        return value.strip()
+    raise ContentError(path, line, f"'{key}' must be a date, not {type(value).__name__}")
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "draft")
+    return bool(value)
+
+
+def read_markdown(text: str, path: str) -> Source:
+    meta, body, body_line = split_front_matter(text, path)
+    line = max(body_line - 2, 1)
+    key_line = _key_lines(text, body_line)
+
+    def at(key: str) -> int:
+        return key_line.get(key, line)
+
+    title = _text(meta.get("title"))
+    if not title:
+        raise ContentError(path, at("title"), "front matter has no 'title'")
+    when = _when(meta.get("date"), "date", path, at("date"))
+    if when in (None, ""):
+        raise ContentError(path, at("date"), "front matter has no 'date'")
+    updated_key = next((k for k in ("updated", "modified", "lastmod") if meta.get(k)), "updated")
+    categories = _strings(meta.get("categories"), "categories", path, at("categories")) or _strings(
+        meta.get("category"), "category", path, at("category")
+    )
+    tags = _strings(meta.get("tags") or meta.get("keywords"), "tags", path, at("tags"))
+    authors = _strings(meta.get("author") or meta.get("authors"), "author", path, at("author"))
+    draft = _flag(meta.get("draft")) or str(meta.get("status", "")).lower() == "draft"
+    html = render_markdown(body)
+    return Source(
+        title=title,
+        date=when,
+        date_line=at("date"),
+        updated=_when(meta.get(updated_key), updated_key, path, at(updated_key)),
+        categories=categories,
+        tags=tags,
+        summary=_text(meta.get("summary") or meta.get("description")),
+        lead=_lead(body),
+        slug=_text(meta.get("slug")),
+        author=", ".join(authors) or None,
+        lang=_text(meta.get("lang")),
+        draft=draft,
+        id=_text(meta.get("id")),
+        extra={k: v for k, v in meta.items() if k not in KNOWN},
+    )
+
+
+def _key_lines(text: str, body_line: int) -> dict[str, int]:
+    """Line of each top-level front-matter key, so errors point at the right line."""
+    found = {}
+    for number, line in enumerate(text.split("\n")[: body_line - 1], start=1):
+        m = re.match(r"^([A-Za-z][\w-]*)\s*[:=]", line)
+        if m:
+            found.setdefault(m.group(1).lower(), number)
+    return found
+
+
+def _lead(body: str) -> str:
+    """First prose paragraph of the Markdown source, as plain text."""
+    for chunk in body.split("\n\n"):
+        chunk = chunk.strip()
+        if chunk and not chunk.startswith(("#", "!", "<", "|", "```", "-", "*", ">")):
+            from publisher.sanitize import plain_text
+
+            return plain_text(render_markdown(chunk))
+    return ""

@@ -1,0 +1,43 @@
+"""Errors a user can cause. Each carries enough to print one line that names the culprit."""
+
+from __future__ import annotations
+
+
+class PublisherError(Exception):
+    """Base of every error the CLI prints as one line instead of a traceback."""
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.args[0] if self.args else self.__class__.__name__
+
+
+class ConfigError(PublisherError):
+    """One or more problems in config.yaml or the environment, all reported at once."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class ContentError(PublisherError):
+    """A content file that cannot become an Article: names the file and the line."""
+
+    def __init__(self, path: str, line: int, message: str):
+        self.path, self.line, self.message = path, line, message
+        super().__init__(f"{path}:{line}: {message}")
+
+
+class TemplateError(PublisherError):
+    """A template that fails to render or compile: names the template and the line."""
+
+    def __init__(self, template: str, line: int | None, message: str):
+        self.template, self.line, self.message = template, line, message
+        where = f"{template}:{line}" if line else template
+        super().__init__(f"{where}: {message}")
+
+
+class DeliveryError(PublisherError):
+    """A message that could not be handed to the mail server."""
+
+    def __init__(self, message: str, *, permanent: bool = False, code: int | None = None):
+        self.permanent, self.code = permanent, code
+        super().__init__(message)

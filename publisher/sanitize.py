@@ -1,0 +1,48 @@
+"""Sanitise article HTML once, at read time, so pages, feeds and emails all get the same safe
+markup with absolute links (feed readers and mail clients resolve nothing)."""
+
+from __future__ import annotations
+
+from html import unescape
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+
+SAFE_SCHEMES = {"http", "https", "mailto"}
+URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
+TAGS = nh3.ALLOWED_TAGS | {"figure", "figcaption", "picture", "source", "video", "audio"}
+ATTRIBUTES = {
+    **nh3.ALLOWED_ATTRIBUTES,
+    "img": {"src", "alt", "title", "width", "height", "loading"},
+    "source": {"src", "srcset", "type", "media"},
+    "video": {"src", "poster", "controls", "width", "height"},
+    "audio": {"src", "controls"},
+    "td": {"align", "colspan", "rowspan"},
+    "th": {"align", "colspan", "rowspan"},
+    "a": {"href", "hreflang", "title"},
+}
+
+
+def clean_html(html: str, base_url: str) -> str:
+    """Drop scripts, event handlers and unsafe URLs; make every remaining URL absolute."""
+
+    def absolutise(tag: str, attr: str, value: str) -> str | None:
+        if attr not in URL_ATTRIBUTES:
+            return value
+        url = urljoin(base_url, value.strip())
+        scheme = urlsplit(url).scheme.lower()
+        return url if scheme in SAFE_SCHEMES else None
+
+    return nh3.clean(
+        html,
+        tags=TAGS,
+        attributes=ATTRIBUTES,
+        url_schemes=SAFE_SCHEMES,
+        attribute_filter=absolutise,
+        link_rel=None,
+    )
+
+
+def plain_text(html: str) -> str:
+    """Text of an HTML fragment, for summaries and the plain-text email part."""
+    return " ".join(unescape(nh3.clean(html, tags=set())).split())
