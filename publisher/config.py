@@ -88,16 +88,64 @@ class Build(_Section):
 
 
 class Newsletter(_Section):
-    """The digest (issue 4 fills this in)."""
+    """The digest: what goes in the next issue and how it reads. The subject, preheader and
+    greetings are Jinja2 templates (variables: site, issue; greetings: name)."""
+
+    subject: str = "{{ site.title }} n°{{ issue.number }} · {{ issue.date_text }} · {{ issue.count }} article{{ 's' if issue.count > 1 }}"
+    preheader: str = "{{ issue.articles[0].title }}{% if issue.count > 1 %} et {{ issue.count - 1 }} autre{{ 's' if issue.count > 2 }}{% endif %}"
+    greeting: str = "Bonjour {{ name }},"
+    greeting_anonymous: str = "Bonjour,"
+    intro: str = "Voici ce qui a été publié depuis la dernière lettre."
+    reason: str = "Vous recevez cette lettre parce que vous vous êtes abonné·e sur {{ site.title }}."
+    first_window_days: int = Field(7, ge=1)  # the first issue: articles of the last N days
+    max_articles: int = Field(50, ge=1)  # newest kept when more are new
+    content: FeedContent = "summary"  # "full": the whole sanitised article in the email
+    lang: str | None = None  # default: site.lang
+    mjml_template: str = "newsletter.mjml.j2"  # under paths.templates
+    text_template: str = "newsletter.txt.j2"
+    accent: str = "#1d4ed8"  # links and buttons; dark enough to read on white
 
 
 class Mail(_Section):
     """Transports and sending (outbox or SMTP)."""
 
+    transport: Literal["outbox", "smtp"] | None = None  # default: smtp when smtp_url is set
+    from_address: str | None = None  # default: site.email
+    from_name: str | None = None  # default: site.title
+    smtp_url: str | None = None  # smtp://user@host:port, smtps://..., ?starttls=true
+    host: str = "localhost"
+    port: int = Field(25, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str | None = None
+    password: str | None = None
+    timeout: float = Field(30.0, gt=0)
+    connections: int = Field(4, ge=1, le=64)  # SMTP connections reused across messages
+    rate_limit: float = Field(0.0, ge=0)  # messages per second, 0: no limit
+    batch_size: int = Field(200, ge=1)  # deliveries claimed (and marked) per commit
+    max_attempts: int = Field(5, ge=1)  # tries of one delivery before it is marked failed
+    retry_backoff: float = Field(30.0, ge=0)  # seconds before the first retry, doubled after
+    max_html_bytes: int = Field(102 * 1024, ge=1)  # Gmail clips larger messages
+    list_id: str | None = None  # default: derived from site.url
+    unsubscribe_mailto: str | None = None  # default: site.email
+    dkim_key: str | None = None  # PEM private key file; signing is on when set
+    dkim_selector: str = "publisher"
+    dkim_domain: str | None = None  # default: the From domain
+    bounce_threshold: int = Field(3, ge=1)  # hard bounces before a subscriber is bounced
+    bounce_source: str | None = None  # Maildir or mbox path, or imap(s)://user@host/FOLDER
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("smtp://", "smtps://")):
+            raise ValueError("must start with smtp:// or smtps://")
+        return v
+
 
 class Web(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    confirm_hours: int = Field(48, ge=1)  # a confirmation link expires after this
+    subscribe_rate: int = Field(5, ge=1)  # subscribe attempts per client address per minute
 
 
 class Schedule(_Section):
@@ -124,6 +172,8 @@ class Config(_Section):
 ENV_OVERRIDES = {
     "PUBLISHER_SITE_URL": ("site", "url"),
     "PUBLISHER_DATABASE_URL": ("database_url",),
+    "PUBLISHER_SMTP_URL": ("mail", "smtp_url"),
+    "PUBLISHER_SMTP_PASSWORD": ("mail", "password"),
 }
 
 

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any, Mapping
-
-
-def _empty() -> Mapping[str, Any]:
-    return MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +31,7 @@ class Article:
     path: str  # output path relative to the output folder, e.g. "2024/11/slug/index.html"
     draft: bool = False
     digest: str = ""  # hash of the source bytes: what changed-detection compares
-    extra: Mapping[str, Any] = field(default_factory=_empty)
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def category(self) -> str:
@@ -50,3 +45,64 @@ class Article:
 class Category:
     name: str
     slug: str
+
+
+SUBSCRIBER_STATES = ("pending", "active", "unsubscribed", "bounced")
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A person on the list. `email` is normalised; empty `categories` means every category."""
+
+    id: int
+    email: str
+    name: str
+    status: str  # one of SUBSCRIBER_STATES
+    categories: tuple[str, ...]
+    created: datetime
+    confirmed: datetime | None = None
+    unsubscribed: datetime | None = None
+    hard_bounces: int = 0
+
+    def wants(self, categories: tuple[str, ...] | frozenset[str] | list[str]) -> bool:
+        """Whether a digest with articles in `categories` holds anything for this person."""
+        return not self.categories or bool(set(self.categories) & set(categories))
+
+
+DELIVERY_STATES = ("queued", "claimed", "sent", "failed", "skipped")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One issue to one subscriber: a row of the ledger, claimed, sent, then marked."""
+
+    id: int
+    issue_id: int
+    subscriber_id: int
+    email: str
+    name: str
+    categories: tuple[str, ...]
+    status: str  # one of DELIVERY_STATES
+    attempts: int = 0
+    error: str = ""
+    sent: datetime | None = None
+    claimed_until: datetime | None = None  # the lease: after it, another sender may claim it
+    next_attempt: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One newsletter issue as it is archived: what `publisher build` publishes under
+    `newsletter/` and what the store keeps. `html` and `text` are the public rendering
+    (the "view in browser" page): no recipient's name or tokens in them."""
+
+    number: int
+    created: datetime  # aware; when the issue was composed: its date
+    subject: str
+    article_ids: tuple[str, ...]
+    html: str
+    text: str
+    categories: tuple[str, ...] = ()  # every category of its articles
+    period: str = ""  # the window it covers, "since/now" in ISO 8601: one issue per period
+    sent: datetime | None = None  # every delivery settled
+    id: int | None = None  # the store's key, once stored

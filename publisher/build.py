@@ -1,0 +1,303 @@
+"""The build: read content, plan the site, render and write only what changed, report.
+
+A cache under `paths.var` remembers each source file's stat and its Article, and each output's
+fingerprint (a hash of everything that went into it). A rebuild re-reads only changed sources
+and re-renders only outputs whose fingerprint moved; a file whose bytes did not change is not
+rewritten, so its mtime (Last-Modified) and ETag stay put for feed readers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Callable
+
+from publisher import __version__
+from publisher.config import Config
+from publisher.content import Loaded, content_files, read_article
+from publisher.errors import ContentError
+from publisher.feeds import FeedDoc, render_feed
+from publisher.pages import Page, render_page
+from publisher.site import categories_of, dedupe_paths, plan_site
+
+CACHE_FORMAT = 1
+PARALLEL_THRESHOLD = 400  # below this many jobs a process pool costs more than it saves
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class BuildReport:
+    articles: int = 0
+    drafts_or_scheduled: int = 0
+    feeds: int = 0
+    pages: int = 0
+    written: int = 0
+    removed: int = 0
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    next_publication: datetime | None = None
+    up_to_date: bool = False
+
+
+@dataclass
+class _Cache:
+    key: str = ""
+    extras: str = ""
+    sources: dict[str, tuple[tuple[int, int], object]] = field(default_factory=dict)
+    outputs: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # fp, size, mtime
+    next_publication: datetime | None = None
+    warnings: list[str] = field(default_factory=list)
+    counts: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+
+def _static_files(config: Config) -> dict[str, Path]:
+    """Files copied as they are: the stylesheet, the feeds' XSL, images under templates/static."""
+    templates = config.path("templates")
+    files = {}
+    static = templates / "static"
+    if static.is_dir():
+        for p in sorted(static.rglob("*")):
+            if p.is_file():
+                files["static/" + p.relative_to(static).as_posix()] = p
+    if config.feeds.stylesheet and (templates / "feed.xsl").is_file():
+        files["feeds/feed.xsl"] = templates / "feed.xsl"
+    return files
+
+
+def _environment_key(config: Config) -> str:
+    """Everything besides the articles that shapes the output: code, config, templates."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{CACHE_FORMAT}:{__version__}:".encode())
+    h.update(config.model_dump_json().encode())
+    templates = config.path("templates")
+    for p in sorted(templates.rglob("*")) if templates.is_dir() else ():
+        if p.is_file():
+            h.update(p.relative_to(templates).as_posix().encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _fingerprint(key: str, parts: tuple) -> str:
+    return hashlib.blake2b(repr((key, parts)).encode(), digest_size=16).hexdigest()
+
+
+# Jobs are module globals so that forked workers inherit them instead of unpickling them.
+_JOBS: list = []
+_CONFIG: Config | None = None
+_CATEGORIES: list = []
+_OUT: Path | None = None
+
+
+def _read_job(item: tuple[str, str]):
+    rel, full = item
+    try:
+        return rel, read_article(Path(full).read_bytes(), rel, _CONFIG)
+    except ContentError as exc:
+        return rel, exc
+    except OSError as exc:
+        return rel, ContentError(rel, 1, f"cannot read: {exc.strerror}")
+
+
+def _job_path(job) -> str:
+    return job[0] if isinstance(job, tuple) else job.path
+
+
+def _render_job(index: int) -> tuple[int, bool, int, int]:
+    job = _JOBS[index]
+    if isinstance(job, Page):
+        data = render_page(job, _CONFIG, _CATEGORIES)
+    elif isinstance(job, FeedDoc):
+        data = render_feed(job, _CONFIG)
+    elif isinstance(job[1], bytes):  # (path, bytes) rendered elsewhere
+        data = job[1]
+    else:  # (path, source file to copy)
+        data = Path(job[1]).read_bytes()
+    return (index, *write_if_changed(_OUT / _job_path(job), data))
+
+
+def _render_many(indexes: list[int]) -> list[tuple[int, bool, int, int]]:
+    return [_render_job(i) for i in indexes]
+
+
+def write_if_changed(target: Path, data: bytes) -> tuple[bool, int, int]:
+    """Write atomically unless the file already holds these bytes: (written, size, mtime_ns)."""
+    try:
+        st = target.stat()
+        if st.st_size == len(data) and target.read_bytes() == data:
+            return False, st.st_size, st.st_mtime_ns
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    st = target.stat()
+    return True, st.st_size, st.st_mtime_ns
+
+
+def _map(fn, items: list, workers: int, chunks: int = 8) -> list:
+    """map() over forked workers, which inherit the module globals set before the fork."""
+    if workers <= 1 or len(items) < 2:
+        return [fn(i) for i in items]
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        return list(pool.map(fn, items, chunksize=max(1, len(items) // (workers * chunks))))
+
+
+def build(config: Config, now: datetime, *, progress: Progress | None = None,
+          use_cache: bool | None = None, extra_outputs: dict[str, bytes] | None = None) -> BuildReport:
+    """Build the site as of `now`: articles dated later, and drafts, are left out."""
+    global _CONFIG, _CATEGORIES, _OUT
+    started = time.perf_counter()
+    report = BuildReport()
+    out = config.path("output")
+    cache_file = config.path("var") / "cache" / "build.pickle"
+    use_cache = config.build.cache if use_cache is None else use_cache
+    workers = config.build.workers or os.cpu_count() or 1
+    key = _environment_key(config)
+    # Pages rendered elsewhere (the newsletter archive) only matter to the fast path.
+    extras = _fingerprint(key, tuple(sorted((p, hashlib.blake2b(d).hexdigest())
+                                            for p, d in (extra_outputs or {}).items())))
+    cache = _load_cache(cache_file) if use_cache else _Cache()
+    root = config.path("content")
+    files = content_files(root) if root.is_dir() else []
+    if not root.is_dir():
+        report.warnings.append(f"{root}: content folder not found; building an empty site")
+    stats = {rel: (st.st_size, st.st_mtime_ns) for rel, st in files}
+
+    # Fast path: nothing changed and no scheduled article came due.
+    if (cache.key == key and cache.extras == extras and {r: s for r, (s, _) in cache.sources.items()} == stats
+            and (cache.next_publication is None or now < cache.next_publication)
+            and _outputs_intact(out, cache.outputs)):
+        report.articles, report.drafts_or_scheduled, report.feeds, report.pages = cache.counts
+        report.warnings += cache.warnings
+        report.next_publication = cache.next_publication
+        report.up_to_date = True
+        report.seconds = time.perf_counter() - started
+        return report
+
+    _CONFIG, _OUT = config, out
+    loaded = Loaded()
+    to_read = []
+    sources: dict[str, tuple[tuple[int, int], object]] = {}
+    for rel, stat in stats.items():
+        hit = cache.sources.get(rel) if cache.key == key else None
+        if hit and hit[0] == stat:
+            sources[rel] = hit
+        else:
+            to_read.append((rel, str(root / rel)))
+    if progress:
+        progress("read", 0, len(to_read))
+    for rel, result in _map(_read_job, to_read, workers if len(to_read) >= PARALLEL_THRESHOLD else 1):
+        sources[rel] = (stats[rel], result)
+    if progress:
+        progress("read", len(to_read), len(to_read))
+    for rel in sorted(sources):
+        result = sources[rel][1]
+        (loaded.problems if isinstance(result, ContentError) else loaded.articles).append(result)
+    report.warnings += [str(p) for p in loaded.problems]
+
+    published = loaded.published(now)
+    published, dup_warnings = dedupe_paths(published)
+    published.sort(key=lambda a: (a.date, a.source), reverse=True)
+    report.warnings += dup_warnings
+    report.articles = len(published)
+    report.drafts_or_scheduled = len(loaded.articles) - len(published)
+    report.next_publication = loaded.next_publication(now)
+    pages, feeds = plan_site(published, config)
+    _CATEGORIES = categories_of(published, config)
+    report.pages, report.feeds = len(pages), len(feeds)
+
+    jobs: list = [*pages, *feeds]
+    prints = [_fingerprint(key, j.fingerprint_parts()) for j in jobs]
+    for path, src in _static_files(config).items():
+        jobs.append((path, str(src)))
+        prints.append(_fingerprint(key, (path, src.stat().st_mtime_ns, src.stat().st_size)))
+    for path, data in (extra_outputs or {}).items():
+        jobs.append((path, data))
+        prints.append(_fingerprint(key, (path, hashlib.blake2b(data).hexdigest())))
+    outputs: dict[str, tuple[str, int, int]] = {}
+    todo = []
+    for i, (job, fp) in enumerate(zip(jobs, prints)):
+        path = _job_path(job)
+        old = cache.outputs.get(path)
+        if old and old[0] == fp and _intact(out / path, old):
+            outputs[path] = old
+        else:
+            todo.append(i)
+    _JOBS[:] = jobs
+    if progress:
+        progress("write", 0, len(todo))
+    done = 0
+    for result in _map(_render_many, [todo[w::workers] for w in range(workers)], workers, 1) \
+            if len(todo) >= PARALLEL_THRESHOLD and workers > 1 else [_render_many(todo)]:
+        for index, written, size, mtime in result:
+            report.written += written
+            outputs[_job_path(jobs[index])] = (prints[index], size, mtime)
+        done += len(result)
+        if progress:
+            progress("write", done, len(todo))
+    _JOBS.clear()
+
+    removed = [p for p in cache.outputs if p not in outputs]
+    for path in removed:
+        _remove(out, path)
+    report.removed = len(removed)
+    report.seconds = time.perf_counter() - started
+    if use_cache:
+        _save_cache(cache_file, _Cache(
+            key=key, extras=extras, sources=sources, outputs=outputs, next_publication=report.next_publication,
+            warnings=report.warnings,
+            counts=(report.articles, report.drafts_or_scheduled, report.feeds, report.pages)))
+    return report
+
+
+def _intact(target: Path, recorded: tuple[str, int, int]) -> bool:
+    try:
+        st = target.stat()
+    except FileNotFoundError:
+        return False
+    return (st.st_size, st.st_mtime_ns) == recorded[1:]
+
+
+def _outputs_intact(out: Path, outputs: dict[str, tuple[str, int, int]]) -> bool:
+    return out.is_dir() and all(_intact(out / p, rec) for p, rec in outputs.items())
+
+
+def _remove(out: Path, path: str) -> None:
+    """Delete a stale output and the folders it leaves empty."""
+    target = out / path
+    target.unlink(missing_ok=True)
+    parent = target.parent
+    while parent != out and parent.is_dir() and not any(parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent
+
+
+def _load_cache(path: Path) -> _Cache:
+    try:
+        with path.open("rb") as f:
+            cache = pickle.load(f)
+        return cache if isinstance(cache, _Cache) else _Cache()
+    except Exception:  # a stale or corrupt cache only costs a full build
+        return _Cache()
+
+
+def _save_cache(path: Path, cache: _Cache) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        pickle.dump(cache, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+
+
+def clean(config: Config) -> None:
+    """Forget the cache and remove the output folder: the next build starts from nothing."""
+    shutil.rmtree(config.path("output"), ignore_errors=True)
+    (config.path("var") / "cache" / "build.pickle").unlink(missing_ok=True)

@@ -1,0 +1,74 @@
+"""`publisher build` and `publisher check`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from publisher.cli import Context, pass_context
+
+
+def _now(config):
+    from datetime import datetime
+
+    return datetime.now(config.site.tz)
+
+
+@click.command()
+@click.option("--strict", is_flag=True, help="Exit with status 1 when there is any warning.")
+@click.option("--full", is_flag=True, help="Ignore the cache and rebuild everything.")
+@pass_context
+def build(ctx: Context, strict: bool, full: bool) -> None:
+    """Read content/, write feeds and pages to public/."""
+    from rich.console import Console
+
+    from publisher.build import build as run_build
+    from publisher.cli.progress import progress_bar
+
+    config = ctx.config
+    console = Console(stderr=True)
+    with progress_bar(console) as progress:
+        report = run_build(config, _now(config), progress=progress,
+                           use_cache=False if full else None,
+                           extra_outputs=_newsletter_archive(config))
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    state = "up to date" if report.up_to_date else f"{report.written} files written"
+    later = f", {report.drafts_or_scheduled} draft or scheduled" if report.drafts_or_scheduled else ""
+    click.echo(
+        f"{report.articles} articles{later}, {report.feeds} feeds, {report.pages} pages, "
+        f"{len(report.warnings)} warnings; {state} in {report.seconds:.2f} s "
+        f"-> {config.path('output')}"
+    )
+    if report.next_publication:
+        click.echo(f"next scheduled article goes live at {report.next_publication:%Y-%m-%d %H:%M %Z}")
+    if strict and report.warnings:
+        sys.exit(1)
+
+
+def _newsletter_archive(config) -> dict[str, bytes] | None:
+    """The newsletter archive pages, when the newsletter and its store are installed."""
+    try:
+        from publisher.newsletter import archive_outputs
+    except ImportError:
+        return None
+    return archive_outputs(config)
+
+
+@click.command()
+@pass_context
+def check(ctx: Context) -> None:
+    """Report every problem in config.yaml and content/; change nothing."""
+    from publisher.content import load_articles
+    from publisher.site import dedupe_paths
+
+    config = ctx.config  # config problems are reported (all of them) by the CLI group
+    loaded = load_articles(config)
+    problems = [str(p) for p in loaded.problems]
+    problems += dedupe_paths([a for a in loaded.articles if not a.draft])[1]
+    for problem in problems:
+        click.echo(f"{problem}")
+    click.echo(f"{len(loaded.articles)} articles read, {len(problems)} problems")
+    if problems:
+        sys.exit(1)

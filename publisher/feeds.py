@@ -1,0 +1,207 @@
+"""Atom, RSS 2.0 and JSON Feed 1.1 documents as bytes. The only module that imports feedgen.
+
+feedgen prepends entries and stamps `updated` with the current time by default; here entries are
+appended in the order given and every date comes from the content, so a rebuild with nothing
+changed produces the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from publisher import __version__
+from publisher.config import Config
+from publisher.models import Article
+
+HISTORY_NS = "http://purl.org/syndication/history/1.0"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+KINDS = ("atom", "rss", "json")
+SUFFIX = {"atom": ".atom.xml", "rss": ".rss.xml", "json": ".json"}
+
+
+@dataclass(frozen=True)
+class FeedDoc:
+    """One feed document to write: which entries, where, and how it links to its siblings."""
+
+    kind: str  # atom | rss | json
+    path: str  # relative to the output folder
+    title: str
+    alternate: str  # the HTML page this feed mirrors
+    articles: tuple[Article, ...]
+    full_content: bool
+    archive: bool = False  # an RFC 5005 archive document
+    links: dict[str, str] = field(default_factory=dict)  # rel -> absolute URL
+
+    def fingerprint_parts(self) -> tuple:
+        return (self.kind, self.path, self.title, self.alternate, self.full_content,
+                self.archive, tuple(sorted(self.links.items())),
+                tuple((a.id, a.digest, a.url) for a in self.articles))
+
+
+def plan_feeds(
+    stream: str, title: str, alternate: str, articles: list[Article], config: Config,
+    *, kinds: tuple[str, ...] = KINDS, archives: bool = False,
+) -> list[FeedDoc]:
+    """The documents of one feed stream (e.g. 'all' or a category slug), newest first.
+
+    The main documents hold the newest `feeds.limit` entries. With archives, the whole history
+    is also cut into fixed pages of `limit` entries, oldest first, so that a page, once full,
+    never changes and feed readers can cache it for good (RFC 5005 section 4).
+    """
+    cfg, base = config.feeds, config.site.url
+    limit = cfg.limit
+    oldest_first = articles[::-1]
+    pages = len(oldest_first) // limit if archives and len(articles) > limit else 0
+    docs: list[FeedDoc] = []
+    for kind in kinds:
+        full = getattr(cfg, "json_feed" if kind == "json" else kind) == "full"
+        main_path = f"feeds/{stream}{SUFFIX[kind]}"
+
+        def archive_url(k: int, kind: str = kind) -> str:
+            return f"{base}feeds/archive/{stream}-{k}{SUFFIX[kind]}"
+
+        links = {"self": base + main_path}
+        if cfg.websub_hub:
+            links["hub"] = cfg.websub_hub
+        if pages:
+            links["prev-archive"] = archive_url(pages)
+        docs.append(FeedDoc(kind, main_path, title, alternate, tuple(articles[:limit]), full,
+                            links=links))
+        for k in range(1, pages + 1):
+            chunk = oldest_first[(k - 1) * limit : k * limit][::-1]
+            page_links = {"self": archive_url(k), "current": base + main_path}
+            if k > 1:
+                page_links["prev-archive"] = archive_url(k - 1)
+            if k < pages:
+                page_links["next-archive"] = archive_url(k + 1)
+            docs.append(FeedDoc(kind, f"feeds/archive/{stream}-{k}{SUFFIX[kind]}",
+                                f"{title} ({k}/{pages})", alternate, tuple(chunk), full,
+                                archive=True, links=page_links))
+    return docs
+
+
+def render_feed(doc: FeedDoc, config: Config) -> bytes:
+    if doc.kind == "json":
+        return render_json(doc, config)
+    return _render_xml(doc, config)
+
+
+def _updated(doc: FeedDoc) -> datetime:
+    return max((a.updated for a in doc.articles), default=EPOCH)
+
+
+def _render_xml(doc: FeedDoc, config: Config) -> bytes:
+    from feedgen.ext.base import BaseEntryExtension, BaseExtension
+    from feedgen.feed import FeedGenerator
+
+    site = config.site
+    links = doc.links
+
+    class History(BaseExtension):
+        """RFC 5005 links and <fh:archive/>, which feedgen does not write itself."""
+
+        def extend_ns(self):
+            return {"fh": HISTORY_NS}
+
+        def _extend(self, parent, with_links: bool):
+            from lxml import etree
+
+            if doc.archive:
+                etree.SubElement(parent, f"{{{HISTORY_NS}}}archive")
+            if with_links:
+                for rel, href in links.items():
+                    if rel != "self":
+                        etree.SubElement(parent, f"{{{ATOM_NS}}}link", rel=rel, href=href)
+
+        def extend_atom(self, feed):
+            self._extend(feed, with_links=False)
+            return feed
+
+        def extend_rss(self, feed):
+            self._extend(feed[0], with_links=True)
+            return feed
+
+    fg = FeedGenerator()
+    fg.id(links["self"])
+    fg.title(doc.title)
+    fg.subtitle(site.description or site.title)
+    fg.description(site.description or site.title)
+    fg.author(name=site.author)
+    fg.language(site.lang)
+    fg.generator("publisher", __version__)
+    if doc.kind == "atom":
+        fg.link(href=doc.alternate, rel="alternate", type="text/html")
+        for rel, href in links.items():
+            extra = {} if rel == "hub" else {"type": "application/atom+xml"}
+            fg.link(href=href, rel=rel, **extra)
+    else:
+        fg.link(href=links["self"], rel="self", type="application/rss+xml")
+        fg.link(href=doc.alternate, rel="alternate")
+    if site.logo:
+        fg.logo(site.url + site.logo.lstrip("/") if "://" not in site.logo else site.logo)
+    updated = _updated(doc)
+    fg.updated(updated)
+    fg.lastBuildDate(updated)
+    fg.pubDate(updated)
+    fg.register_extension("history", History, BaseEntryExtension, atom=True, rss=True)
+    for a in doc.articles:
+        fe = fg.add_entry(order="append")
+        fe.id(a.id)
+        fe.guid(a.id, permalink=False)
+        fe.title(a.title)
+        fe.link(href=a.url, rel="alternate", type="text/html")
+        fe.published(a.date)
+        fe.updated(a.updated)
+        fe.author(name=a.author)
+        for name in a.categories:
+            fe.category(term=name)
+        fe.summary(a.summary)
+        fe.description(a.summary)
+        if doc.full_content:
+            fe.content(a.html, type="html")
+    body = fg.atom_str(pretty=True) if doc.kind == "atom" else fg.rss_str(pretty=True)
+    if config.feeds.stylesheet:
+        pi = f'<?xml-stylesheet type="text/xsl" href="{site.url}feeds/feed.xsl"?>\n'.encode()
+        head, _, rest = body.partition(b"\n")
+        body = head + b"\n" + pi + rest
+    return body
+
+
+def render_json(doc: FeedDoc, config: Config) -> bytes:
+    site = config.site
+    items = []
+    for a in doc.articles:
+        item = {
+            "id": a.id,
+            "url": a.url,
+            "title": a.title,
+            "summary": a.summary,
+            "date_published": a.date.isoformat(),
+            "date_modified": a.updated.isoformat(),
+            "authors": [{"name": a.author}],
+            "tags": list(dict.fromkeys(a.categories + a.tags)),
+            "language": a.lang,
+        }
+        if doc.full_content:
+            item["content_html"] = a.html
+        else:
+            item["content_text"] = a.summary
+        items.append(item)
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": doc.title,
+        "home_page_url": doc.alternate,
+        "feed_url": doc.links["self"],
+        "description": site.description or site.title,
+        "language": site.lang,
+        "authors": [{"name": site.author}],
+    }
+    if "prev-archive" in doc.links:
+        feed["next_url"] = doc.links["prev-archive"]  # JSON Feed pages backwards in time
+    if "hub" in doc.links:
+        feed["hubs"] = [{"type": "WebSub", "url": doc.links["hub"]}]
+    feed["items"] = items
+    return json.dumps(feed, ensure_ascii=False, indent=2).encode() + b"\n"

@@ -1,0 +1,22 @@
+"""Alembic environment, run programmatically by publisher.store.migrate (no alembic.ini)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from publisher.store.tables import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:  # pragma: no cover - only when someone runs the alembic CLI by hand
+    from sqlalchemy import create_engine
+
+    engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
+    connection = engine.connect()
+
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,93 @@
+"""HTML pages from the Jinja2 templates in `templates/`: index, article, category pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from publisher.config import Config
+from publisher.errors import TemplateError
+from publisher.models import Article
+
+
+@dataclass(frozen=True)
+class Page:
+    """One HTML page to write: the template, where it goes and what it shows."""
+
+    path: str  # relative to the output folder
+    template: str
+    title: str
+    articles: tuple[Article, ...] = ()
+    article: Article | None = None
+    category: tuple[str, str] | None = None  # (name, slug)
+    number: int = 1
+    pages: int = 1
+    prev_url: str | None = None
+    next_url: str | None = None
+    feeds: tuple[tuple[str, str, str], ...] = ()  # (title, type, href) for autodiscovery
+
+    def fingerprint_parts(self) -> tuple:
+        arts = self.articles + ((self.article,) if self.article else ())
+        return (self.path, self.template, self.title, self.category, self.number, self.pages,
+                self.prev_url, self.next_url, self.feeds,
+                tuple((a.id, a.digest, a.url) for a in arts))
+
+
+def long_date(value: datetime, lang: str = "fr") -> str:
+    """'2 novembre 2024' in French, 'November 2, 2024' in English."""
+    from babel.dates import format_date
+
+    return format_date(value, format="long", locale=lang.replace("-", "_"))
+
+
+@lru_cache(maxsize=4)
+def environment(templates: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        autoescape=jinja2.select_autoescape(["html", "xml", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["long_date"] = long_date
+    env.filters["iso"] = lambda d: d.isoformat()
+    return env
+
+
+def render_page(page: Page, config: Config, categories: list[tuple[str, str, str]]) -> bytes:
+    """Render one page; a template mistake becomes a TemplateError naming template and line."""
+    env = environment(config.path("templates"))
+    context: dict[str, Any] = {
+        "site": config.site,
+        "page": page,
+        "articles": page.articles,
+        "article": page.article,
+        "category": page.category,
+        "categories": categories,  # (name, slug, url) of every category, for navigation
+        "feeds": page.feeds,
+        "url": lambda path="": config.site.url + path.lstrip("/"),
+    }
+    try:
+        return env.get_template(page.template).render(context).encode()
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(exc.filename or exc.name or page.template, exc.lineno, exc.message) from None
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(str(exc), None, "template not found in " + str(config.path("templates"))) from None
+    except (jinja2.UndefinedError, TypeError, AttributeError) as exc:
+        raise TemplateError(page.template, _template_line(exc, page.template), str(exc)) from None
+
+
+def _template_line(exc: BaseException, name: str) -> int | None:
+    """The template line of an error raised while rendering: found in the traceback."""
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(name) or tb.tb_frame.f_globals.get("__jinja_template__"):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line

@@ -1,0 +1,205 @@
+"""The store: one method per query over SQLAlchemy Core; returns models, never rows.
+
+The only module that writes SQL. SQLite (WAL) by default, PostgreSQL by URL. The deliveries
+table is the ledger: a delivery is queued, claimed under a lease (`claimed_until`), then marked
+sent, failed (with its reason) or queued again for a retry after `next_attempt`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Iterable, Iterator
+
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from publisher.models import Subscriber
+from publisher.store.engine import StoreError, database_url, make_engine, migrate, safe_url
+from publisher.store.ledger import Ledger
+from publisher.store.records import StoredIssue, _issue, _subscriber
+from publisher.store.tables import bounces, issues, subscribers
+
+__all__ = ["Store", "StoredIssue", "StoreError", "open_store"]
+
+
+def open_store(config) -> "Store":
+    """The store named by the config, its schema upgraded; a clear error when unreachable."""
+    url = database_url(config)
+    try:
+        engine = make_engine(url)
+        migrate(engine)
+    except (OperationalError, OSError) as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise StoreError(f"database {safe_url(url)}: {reason}") from None
+    return Store(engine)
+
+
+class Store(Ledger):
+    """Subscribers and issues here; the ledger's queries in publisher.store.ledger."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- subscribers ------------------------------------------------------------------------
+
+    def add_subscriber(
+        self, email: str, name: str, categories: Iterable[str], status: str, now: datetime
+    ) -> Subscriber:
+        """Insert a new subscriber; raises KeyError when the address is already known."""
+        values = dict(
+            email=email,
+            name=name,
+            status=status,
+            categories=json.dumps(sorted(set(categories))),
+            created=now,
+            confirmed=now if status == "active" else None,
+        )
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(subscribers).values(**values))
+        except IntegrityError:
+            raise KeyError(email) from None
+        found = self.get_subscriber(email)
+        assert found is not None
+        return found
+
+    def get_subscriber(self, email: str) -> Subscriber | None:
+        with self.engine.begin() as conn:
+            row = conn.execute(select(subscribers).where(subscribers.c.email == email)).first()
+        return _subscriber(row) if row else None
+
+    def list_subscribers(self, status: str | None = None) -> Iterator[Subscriber]:
+        """Every subscriber (or those in one state) by address, streamed in pages."""
+        query = select(subscribers).order_by(subscribers.c.email)
+        if status:
+            query = query.where(subscribers.c.status == status)
+        last = ""
+        while True:
+            with self.engine.begin() as conn:
+                rows = conn.execute(query.where(subscribers.c.email > last).limit(1000)).all()
+            yield from (_subscriber(r) for r in rows)
+            if len(rows) < 1000:
+                return
+            last = rows[-1].email
+
+    def count_subscribers(self) -> dict[str, int]:
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(subscribers.c.status, func.count()).group_by(subscribers.c.status)
+            ).all()
+        return {status: n for status, n in rows}
+
+    def update_subscriber(self, email: str, **changes) -> Subscriber | None:
+        """Change status, name, categories or dates of one subscriber; None when unknown."""
+        if "categories" in changes:
+            changes["categories"] = json.dumps(sorted(set(changes["categories"])))
+        with self.engine.begin() as conn:
+            conn.execute(update(subscribers).where(subscribers.c.email == email).values(**changes))
+        return self.get_subscriber(email)
+
+    def remove_subscriber(self, email: str) -> bool:
+        with self.engine.begin() as conn:
+            gone = conn.execute(subscribers.delete().where(subscribers.c.email == email))
+        return gone.rowcount > 0
+
+    def record_bounce(
+        self, email: str, kind: str, reason: str, source: str, now: datetime, threshold: int
+    ) -> Subscriber | None:
+        """Count one bounce report once (by `source`); a hard one past `threshold` bounces."""
+        found = self.get_subscriber(email)
+        if found is None:
+            return None
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(bounces).values(
+                        subscriber_id=found.id, kind=kind, reason=reason[:2000], source=source,
+                        created=now,
+                    )
+                )
+                if kind == "hard":
+                    conn.execute(
+                        update(subscribers)
+                        .where(subscribers.c.id == found.id)
+                        .values(hard_bounces=subscribers.c.hard_bounces + 1)
+                    )
+                    conn.execute(
+                        update(subscribers)
+                        .where(subscribers.c.id == found.id, subscribers.c.status == "active")
+                        .where(subscribers.c.hard_bounces >= threshold)
+                        .values(status="bounced")
+                    )
+        except IntegrityError:
+            pass  # this report was already counted
+        return self.get_subscriber(email)
+
+    # -- issues -----------------------------------------------------------------------------
+
+    def save_issue(
+        self,
+        period: str,
+        subject: str,
+        article_ids: Iterable[str],
+        categories: Iterable[str],
+        html: str,
+        text: str,
+        now: datetime,
+    ) -> tuple[StoredIssue, bool]:
+        """The issue of `period`, created with the next number unless it exists: (issue, new)."""
+        for _ in range(5):
+            existing = self._issue_for_period(period)
+            if existing:
+                return existing, False
+            try:
+                with self.engine.begin() as conn:
+                    number = (conn.execute(select(func.max(issues.c.number))).scalar() or 0) + 1
+                    conn.execute(
+                        insert(issues).values(
+                            number=number, period=period, subject=subject,
+                            article_ids=json.dumps(list(article_ids)),
+                            categories=json.dumps(sorted(set(categories))),
+                            html=html, text=text, created=now,
+                        )
+                    )
+                return self._issue_for_period(period), True  # type: ignore[return-value]
+            except IntegrityError:
+                continue  # a racing sender took this period or number: read theirs
+        raise StoreError(f"could not save the issue for period {period!r}")
+
+    def _issue_for_period(self, period: str) -> StoredIssue | None:
+        with self.engine.begin() as conn:
+            row = conn.execute(select(issues).where(issues.c.period == period)).first()
+        return _issue(row) if row else None
+
+    def get_issue(self, number: int) -> StoredIssue | None:
+        with self.engine.begin() as conn:
+            row = conn.execute(select(issues).where(issues.c.number == number)).first()
+        return _issue(row) if row else None
+
+    def last_issue(self) -> StoredIssue | None:
+        with self.engine.begin() as conn:
+            row = conn.execute(select(issues).order_by(issues.c.number.desc()).limit(1)).first()
+        return _issue(row) if row else None
+
+    def list_issues(self) -> list[StoredIssue]:
+        """Every issue, newest first."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(issues).order_by(issues.c.number.desc())).all()
+        return [_issue(r) for r in rows]
+
+    def unfinished_issues(self) -> list[StoredIssue]:
+        """Issues whose sending has not settled every delivery, oldest first."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(issues).where(issues.c.sent.is_(None)).order_by(issues.c.number)
+            ).all()
+        return [_issue(r) for r in rows]
+
+    def mark_issue(self, issue_id: int, **dates: datetime) -> None:
+        """Set `queued` or `sent` on an issue."""
+        with self.engine.begin() as conn:
+            conn.execute(update(issues).where(issues.c.id == issue_id).values(**dates))

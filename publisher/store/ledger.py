@@ -1,0 +1,193 @@
+"""The ledger's queries: queue, claim under a lease, settle in batches, count."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
+
+from publisher.models import Delivery
+from publisher.store.records import _DELIVERY_COLUMNS, StoredIssue, _delivery
+from publisher.store.tables import deliveries, subscribers
+
+
+class Ledger:
+    engine: Engine
+
+    def list_subscribers(self, status: str | None = None) -> Iterable:  # in Store
+        raise NotImplementedError
+
+    # -- deliveries: the ledger -------------------------------------------------------------
+
+    def queue_deliveries(self, issue: StoredIssue, now: datetime, chunk: int = 1000) -> int:
+        """One queued delivery per active subscriber who wants this issue's categories.
+
+        Idempotent (unique issue+subscriber): run again after a crash, it adds only the missing.
+        """
+        wanted = set(issue.categories)
+        queued = 0
+        rows: list[dict] = []
+
+        def flush() -> int:
+            if not rows:
+                return 0
+            with self.engine.begin() as conn:
+                have = set(
+                    conn.execute(
+                        select(deliveries.c.subscriber_id).where(
+                            deliveries.c.issue_id == issue.id,
+                            deliveries.c.subscriber_id.in_([r["subscriber_id"] for r in rows]),
+                        )
+                    ).scalars()
+                )
+                new = [r for r in rows if r["subscriber_id"] not in have]
+                if new:
+                    conn.execute(insert(deliveries), new)
+            rows.clear()
+            return len(new)
+
+        for sub in self.list_subscribers("active"):
+            if sub.wants(wanted):
+                rows.append(dict(issue_id=issue.id, subscriber_id=sub.id, status="queued"))
+                if len(rows) >= chunk:
+                    queued += flush()
+        queued += flush()
+        self.mark_issue(issue.id, queued=now)
+        return queued
+
+    def claim_deliveries(
+        self, issue_id: int, limit: int, lease: timedelta, now: datetime
+    ) -> list[Delivery]:
+        """Claim up to `limit` due deliveries of active subscribers under a lease.
+
+        Due: queued and past `next_attempt`, or claimed by a sender whose lease ran out (it
+        crashed). PostgreSQL lets many senders claim at once (FOR UPDATE SKIP LOCKED).
+        """
+        d, s = deliveries, subscribers
+        due = or_(
+            and_(d.c.status == "queued", or_(d.c.next_attempt.is_(None), d.c.next_attempt <= now)),
+            and_(d.c.status == "claimed", d.c.claimed_until < now),
+        )
+        pick = (
+            select(d.c.id)
+            .join(s, s.c.id == d.c.subscriber_id)
+            .where(d.c.issue_id == issue_id, s.c.status == "active", due)
+            .order_by(d.c.id)
+            .limit(limit)
+        )
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                pick = pick.with_for_update(of=d, skip_locked=True)
+            ids = list(conn.execute(pick).scalars())
+            if not ids:
+                return []
+            conn.execute(
+                update(d)
+                .where(d.c.id.in_(ids))
+                .values(status="claimed", claimed_until=now + lease, attempts=d.c.attempts + 1)
+            )
+            rows = conn.execute(
+                select(*_DELIVERY_COLUMNS)
+                .join(s, s.c.id == d.c.subscriber_id)
+                .where(d.c.id.in_(ids))
+                .order_by(d.c.id)
+            ).all()
+        return [_delivery(r) for r in rows]
+
+    def settle_deliveries(
+        self,
+        sent: Iterable[int],
+        retries: Iterable[tuple[int, str, datetime]],
+        failures: Iterable[tuple[int, str]],
+        now: datetime,
+    ) -> None:
+        """Record a batch of outcomes in one commit: sent, to retry at a time, failed (reason)."""
+        sent, retries, failures = list(sent), list(retries), list(failures)
+        d = deliveries
+        with self.engine.begin() as conn:
+            if sent:
+                conn.execute(
+                    update(d).where(d.c.id.in_(sent)).values(status="sent", sent=now, error="",
+                                                            claimed_until=None)
+                )
+            if retries:
+                conn.execute(
+                    update(d).where(d.c.id == bindparam("b_id")).values(
+                        status="queued", error=bindparam("b_error"),
+                        next_attempt=bindparam("b_next"), claimed_until=None,
+                    ),
+                    [{"b_id": i, "b_error": e[:2000], "b_next": t} for i, e, t in retries],
+                )
+            if failures:
+                conn.execute(
+                    update(d).where(d.c.id == bindparam("b_id")).values(
+                        status="failed", error=bindparam("b_error"), claimed_until=None
+                    ),
+                    [{"b_id": i, "b_error": e[:2000]} for i, e in failures],
+                )
+
+    def release_deliveries(self, ids: Iterable[int]) -> None:
+        """Give claimed deliveries back without counting the attempt (the send was stopped)."""
+        ids = list(ids)
+        if ids:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(deliveries).where(deliveries.c.id.in_(ids), deliveries.c.status == "claimed")
+                    .values(status="queued", claimed_until=None, attempts=deliveries.c.attempts - 1)
+                )
+
+    def skip_inactive_deliveries(self, issue_id: int) -> int:
+        """Settle the queued deliveries of people who left (unsubscribed, bounced) as skipped."""
+        gone = select(subscribers.c.id).where(subscribers.c.status != "active")
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.issue_id == issue_id, deliveries.c.status.in_(["queued", "claimed"]))
+                .where(deliveries.c.subscriber_id.in_(gone))
+                .values(status="skipped", claimed_until=None)
+            )
+        return result.rowcount
+
+    def delivery_counts(self, issue_id: int) -> dict[str, int]:
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(deliveries.c.status, func.count())
+                .where(deliveries.c.issue_id == issue_id)
+                .group_by(deliveries.c.status)
+            ).all()
+        return {status: n for status, n in rows}
+
+    def next_delivery_time(self, issue_id: int, now: datetime) -> datetime | None:
+        """When the next unsettled delivery of this issue comes due (a retry, or a lease)."""
+        d = deliveries
+        with self.engine.begin() as conn:
+            waiting = conn.execute(
+                select(func.count()).where(
+                    d.c.issue_id == issue_id, d.c.status == "queued", d.c.next_attempt.is_(None)
+                )
+            ).scalar()
+            retry = conn.execute(
+                select(func.min(d.c.next_attempt)).where(
+                    d.c.issue_id == issue_id, d.c.status == "queued"
+                )
+            ).scalar()
+            lease = conn.execute(
+                select(func.min(d.c.claimed_until)).where(
+                    d.c.issue_id == issue_id, d.c.status == "claimed"
+                )
+            ).scalar()
+        times = [t for t in (now if waiting else None, retry, lease) if t is not None]
+        return min(times) if times else None
+
+    def list_deliveries(self, issue_id: int, status: str | None = None) -> list[Delivery]:
+        query = (
+            select(*_DELIVERY_COLUMNS)
+            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .where(deliveries.c.issue_id == issue_id)
+            .order_by(deliveries.c.id)
+        )
+        if status:
+            query = query.where(deliveries.c.status == status)
+        with self.engine.begin() as conn:
+            return [_delivery(r) for r in conn.execute(query).all()]

@@ -1,0 +1,110 @@
+"""The schema: SQLAlchemy Core tables shared by the store and the Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every backend (SQLite drops zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the store")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("status", String(16), nullable=False, index=True),
+    Column("categories", Text, nullable=False, server_default="[]"),  # JSON list
+    Column("created", UTCDateTime, nullable=False),
+    Column("confirmed", UTCDateTime),
+    Column("unsubscribed", UTCDateTime),
+    Column("hard_bounces", Integer, nullable=False, server_default="0"),
+)
+
+issues = Table(
+    "issues",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("number", Integer, nullable=False, unique=True),
+    Column("period", String(64), nullable=False, unique=True),  # two racing senders: one issue
+    Column("subject", Text, nullable=False),
+    Column("article_ids", Text, nullable=False, server_default="[]"),  # JSON list
+    Column("categories", Text, nullable=False, server_default="[]"),  # JSON list
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("queued", UTCDateTime),  # every delivery is in the ledger
+    Column("sent", UTCDateTime),  # every delivery is settled
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("issue_id", Integer, ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("error", Text, nullable=False, server_default=""),
+    Column("claimed_until", UTCDateTime),  # the lease of the sender that claimed it
+    Column("next_attempt", UTCDateTime),
+    Column("sent", UTCDateTime),
+    UniqueConstraint("issue_id", "subscriber_id"),
+    Index("ix_deliveries_claim", "issue_id", "status", "next_attempt"),
+)
+
+bounces = Table(
+    "bounces",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("kind", String(8), nullable=False),  # hard | soft
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("source", String(400), nullable=False, unique=True),  # a report counts once
+    Column("created", UTCDateTime, nullable=False),
+)
