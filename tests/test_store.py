@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import inspect, text
 
+from publisher.models import Issue
 from publisher.store import Store
 from publisher.store.engine import HEAD, make_engine, migrate
 
@@ -14,8 +15,13 @@ NOW = datetime(2024, 11, 18, 8, 0, tzinfo=timezone.utc)
 LEASE = timedelta(minutes=5)
 
 
+def make_issue(period="2024-11-18", number=0, categories=("tech",), subject="Subject"):
+    return Issue(number=number, created=NOW, subject=subject, article_ids=("a1", "a2"),
+                 html="<p>hi</p>", text="hi", categories=categories, period=period)
+
+
 def _issue(store: Store, period="2024-11-18", categories=("tech",)):
-    issue, _ = store.save_issue(period, "Subject", ["a1", "a2"], categories, "<p>hi</p>", "hi", NOW)
+    issue, _ = store.save_issue(make_issue(period, categories=categories))
     return issue
 
 
@@ -65,14 +71,16 @@ def test_list_subscribers_streams_past_one_page(store: Store):
 
 
 def test_save_issue_is_idempotent_per_period(store: Store):
-    first, new = store.save_issue("2024-W47", "One", ["x"], ["tech"], "<p/>", "t", NOW)
-    again, new_again = store.save_issue("2024-W47", "Other", ["y"], [], "<p/>", "t", NOW)
+    first, new = store.save_issue(make_issue("2024-W47", 1, subject="One"))
+    again, new_again = store.save_issue(make_issue("2024-W47", 1, subject="Other"))
     assert new and not new_again and again == first and first.number == 1
-    second, _ = store.save_issue("2024-W48", "Two", ["y"], [], "<p/>", "t", NOW)
+    assert first.subject == "One" and first.id is not None and first.created == NOW
+    second, _ = store.save_issue(make_issue("2024-W48", 1))  # number taken: the next one
     assert second.number == 2
     assert store.last_issue() == second
     assert [i.number for i in store.list_issues()] == [2, 1]
-    assert store.get_issue(1).article_ids == ("x",)
+    assert store.get_issue(1).article_ids == ("a1", "a2")
+    assert not store.issue_queued(first.id)
 
 
 def test_queue_is_idempotent_and_follows_categories(store: Store):
@@ -84,7 +92,7 @@ def test_queue_is_idempotent_and_follows_categories(store: Store):
     assert store.queue_deliveries(issue, NOW) == 2
     assert store.queue_deliveries(issue, NOW) == 0
     assert store.delivery_counts(issue.id) == {"queued": 2}
-    assert store.get_issue(issue.number).queued == NOW
+    assert store.issue_queued(issue.id)
 
 
 def test_claim_lease_settle_and_retry(store: Store):

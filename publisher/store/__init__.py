@@ -14,13 +14,13 @@ from typing import Iterable, Iterator
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from publisher.models import Subscriber
+from publisher.models import Issue, Subscriber
 from publisher.store.engine import StoreError, database_url, make_engine, migrate, safe_url
 from publisher.store.ledger import Ledger
-from publisher.store.records import StoredIssue, _issue, _subscriber
+from publisher.store.records import _issue, _subscriber
 from publisher.store.tables import bounces, issues, subscribers
 
-__all__ = ["Store", "StoredIssue", "StoreError", "open_store"]
+__all__ = ["Store", "StoreError", "open_store"]
 
 
 def open_store(config) -> "Store":
@@ -139,65 +139,70 @@ class Store(Ledger):
 
     # -- issues -----------------------------------------------------------------------------
 
-    def save_issue(
-        self,
-        period: str,
-        subject: str,
-        article_ids: Iterable[str],
-        categories: Iterable[str],
-        html: str,
-        text: str,
-        now: datetime,
-    ) -> tuple[StoredIssue, bool]:
-        """The issue of `period`, created with the next number unless it exists: (issue, new)."""
-        for _ in range(5):
-            existing = self._issue_for_period(period)
+    def save_issue(self, issue: Issue) -> tuple[Issue, bool]:
+        """Store `issue` unless its period already has one: (the stored issue, whether new).
+
+        The unique period makes this idempotent: two racing senders get the same issue. Its
+        number is kept when free, else the next one is taken.
+        """
+        for attempt in range(5):
+            existing = self._issue_for_period(issue.period)
             if existing:
                 return existing, False
             try:
                 with self.engine.begin() as conn:
-                    number = (conn.execute(select(func.max(issues.c.number))).scalar() or 0) + 1
+                    number = issue.number
+                    if attempt or number < 1:
+                        number = (conn.execute(select(func.max(issues.c.number))).scalar() or 0) + 1
                     conn.execute(
                         insert(issues).values(
-                            number=number, period=period, subject=subject,
-                            article_ids=json.dumps(list(article_ids)),
-                            categories=json.dumps(sorted(set(categories))),
-                            html=html, text=text, created=now,
+                            number=number, period=issue.period, subject=issue.subject,
+                            article_ids=json.dumps(list(issue.article_ids)),
+                            categories=json.dumps(sorted(set(issue.categories))),
+                            html=issue.html, text=issue.text, created=issue.created,
+                            sent=issue.sent,
                         )
                     )
-                return self._issue_for_period(period), True  # type: ignore[return-value]
+                return self._issue_for_period(issue.period), True  # type: ignore[return-value]
             except IntegrityError:
                 continue  # a racing sender took this period or number: read theirs
-        raise StoreError(f"could not save the issue for period {period!r}")
+        raise StoreError(f"could not save the issue for period {issue.period!r}")
 
-    def _issue_for_period(self, period: str) -> StoredIssue | None:
+    def _issue_for_period(self, period: str) -> Issue | None:
         with self.engine.begin() as conn:
             row = conn.execute(select(issues).where(issues.c.period == period)).first()
         return _issue(row) if row else None
 
-    def get_issue(self, number: int) -> StoredIssue | None:
+    def get_issue(self, number: int) -> Issue | None:
         with self.engine.begin() as conn:
             row = conn.execute(select(issues).where(issues.c.number == number)).first()
         return _issue(row) if row else None
 
-    def last_issue(self) -> StoredIssue | None:
+    def last_issue(self) -> Issue | None:
         with self.engine.begin() as conn:
             row = conn.execute(select(issues).order_by(issues.c.number.desc()).limit(1)).first()
         return _issue(row) if row else None
 
-    def list_issues(self) -> list[StoredIssue]:
+    def list_issues(self) -> list[Issue]:
         """Every issue, newest first."""
         with self.engine.begin() as conn:
             rows = conn.execute(select(issues).order_by(issues.c.number.desc())).all()
         return [_issue(r) for r in rows]
 
-    def unfinished_issues(self) -> list[StoredIssue]:
+    def unfinished_issues(self) -> list[Issue]:
         """Issues whose sending has not settled every delivery, oldest first."""
         with self.engine.begin() as conn:
             rows = conn.execute(
                 select(issues).where(issues.c.sent.is_(None)).order_by(issues.c.number)
             ).all()
         return [_issue(r) for r in rows]
+
+    def issue_queued(self, issue_id: int) -> bool:
+        """Whether every delivery of the issue is in the ledger (queueing finished)."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                select(issues.c.queued).where(issues.c.id == issue_id)
+            ).scalar() is not None
 
     def mark_issue(self, issue_id: int, **dates: datetime) -> None:
         """Set `queued` or `sent` on an issue."""

@@ -7,8 +7,8 @@ from typing import Iterable
 
 from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
 
-from publisher.models import Delivery
-from publisher.store.records import _DELIVERY_COLUMNS, StoredIssue, _delivery
+from publisher.models import Delivery, Issue
+from publisher.store.records import _DELIVERY_COLUMNS, _delivery
 from publisher.store.tables import deliveries, subscribers
 
 
@@ -20,7 +20,7 @@ class Ledger:
 
     # -- deliveries: the ledger -------------------------------------------------------------
 
-    def queue_deliveries(self, issue: StoredIssue, now: datetime, chunk: int = 1000) -> int:
+    def queue_deliveries(self, issue: Issue, now: datetime, chunk: int = 1000) -> int:
         """One queued delivery per active subscriber who wants this issue's categories.
 
         Idempotent (unique issue+subscriber): run again after a crash, it adds only the missing.

@@ -3,28 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
-
-from publisher.models import Delivery, Subscriber
+from publisher.models import Delivery, Issue, Subscriber
 from publisher.store.tables import deliveries, subscribers
-
-
-@dataclass(frozen=True, slots=True)
-class StoredIssue:
-    """An issue as the archive keeps it: what was sent, to be resent or shown again."""
-
-    id: int
-    number: int
-    period: str
-    subject: str
-    article_ids: tuple[str, ...]
-    categories: tuple[str, ...]
-    html: str
-    text: str
-    created: datetime
-    queued: datetime | None = None
-    sent: datetime | None = None
 
 
 def _subscriber(row) -> Subscriber:
@@ -41,8 +21,8 @@ def _subscriber(row) -> Subscriber:
     )
 
 
-def _issue(row) -> StoredIssue:
-    return StoredIssue(
+def _issue(row) -> Issue:
+    return Issue(
         id=row.id,
         number=row.number,
         period=row.period,
@@ -52,7 +32,6 @@ def _issue(row) -> StoredIssue:
         html=row.html,
         text=row.text,
         created=row.created,
-        queued=row.queued,
         sent=row.sent,
     )
 
