@@ -22,7 +22,7 @@ from typing import Callable
 
 from publisher import __version__
 from publisher.config import Config
-from publisher.content import Loaded, content_files, read_article
+from publisher.content import Loaded, read_article, scan
 from publisher.errors import ContentError
 from publisher.feeds import FeedDoc, render_feed
 from publisher.pages import Page, render_page
@@ -58,10 +58,11 @@ class _Cache:
     counts: tuple[int, int, int, int] = (0, 0, 0, 0)
 
 
-def _static_files(config: Config) -> dict[str, Path]:
-    """Files copied as they are: the stylesheet, the feeds' XSL, images under templates/static."""
+def _static_files(config: Config, assets: list[tuple[str, os.stat_result]]) -> dict[str, Path]:
+    """Files copied as they are: content assets, the theme's static folder, the feeds' XSL."""
     templates = config.path("templates")
-    files = {}
+    root = config.path("content")
+    files = {rel: root / rel for rel, _ in assets}
     static = templates / "static"
     if static.is_dir():
         for p in sorted(static.rglob("*")):
@@ -166,12 +167,14 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
                                             for p, d in (extra_outputs or {}).items())))
     cache = _load_cache(cache_file) if use_cache else _Cache()
     root = config.path("content")
-    files = content_files(root) if root.is_dir() else []
+    files, assets = scan(root) if root.is_dir() else ([], [])
     if not root.is_dir():
         report.warnings.append(f"{root}: content folder not found; building an empty site")
     stats = {rel: (st.st_size, st.st_mtime_ns) for rel, st in files}
+    asset_stats = tuple((rel, st.st_size, st.st_mtime_ns) for rel, st in assets)
 
     # Fast path: nothing changed and no scheduled article came due.
+    extras = _fingerprint(extras, asset_stats)
     if (cache.key == key and cache.extras == extras and {r: s for r, (s, _) in cache.sources.items()} == stats
             and (cache.next_publication is None or now < cache.next_publication)
             and _outputs_intact(out, cache.outputs)):
@@ -216,7 +219,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
 
     jobs: list = [*pages, *feeds]
     prints = [_fingerprint(key, j.fingerprint_parts()) for j in jobs]
-    for path, src in _static_files(config).items():
+    for path, src in _static_files(config, assets).items():
         jobs.append((path, str(src)))
         prints.append(_fingerprint(key, (path, src.stat().st_mtime_ns, src.stat().st_size)))
     for path, data in (extra_outputs or {}).items():

@@ -34,18 +34,27 @@ def read_article(raw: bytes, path: str, config: Config) -> Article:
     return assemble(reader(text, path), path, raw, config)
 
 
-def content_files(root: Path) -> list[tuple[str, os.stat_result]]:
-    """(relative path, stat) of every article file, hidden files and folders skipped, sorted."""
-    found = []
+def scan(root: Path) -> tuple[list[tuple[str, os.stat_result]], list[tuple[str, os.stat_result]]]:
+    """(articles, assets): relative path and stat of every file, hidden ones skipped, sorted.
+
+    Assets (images, PDFs...) are copied to the same path in the output, as Pelican and Hugo do
+    with their static folders, so `/images/photo.jpg` in an article resolves.
+    """
+    articles, assets = [], []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
         for name in filenames:
-            if name.startswith(".") or os.path.splitext(name)[1].lower() not in READERS:
+            if name.startswith((".", "~")) or name.endswith("~"):
                 continue
             full = os.path.join(dirpath, name)
-            found.append((os.path.relpath(full, root).replace(os.sep, "/"), os.stat(full)))
-    found.sort()
-    return found
+            entry = (os.path.relpath(full, root).replace(os.sep, "/"), os.stat(full))
+            is_article = os.path.splitext(name)[1].lower() in READERS
+            (articles if is_article else assets).append(entry)
+    return sorted(articles), sorted(assets)
+
+
+def content_files(root: Path) -> list[tuple[str, os.stat_result]]:
+    return scan(root)[0]
 
 
 @dataclass

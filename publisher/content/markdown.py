@@ -17,7 +17,17 @@ import yaml
 from publisher.content.source import Source
 from publisher.errors import ContentError
 
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe YAML (libyaml when present: ~10x faster) that leaves dates as text, so an
+    impossible date is reported by our date parser with its line, not by a YAML crash."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 PELICAN_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):\s*(.*)$")
 FENCE = re.compile(r"^(\S)\1\1+\s*$")  # '---', '+++', ';;;' ...
 KNOWN = {
@@ -71,9 +81,9 @@ def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, int]:
 
 def _parse_yaml(raw: str, path: str) -> dict[str, Any]:
     try:
-        meta = yaml.load(raw, Loader=SAFE_LOADER) or {}
+        meta = yaml.load(raw, Loader=_Loader) or {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark else 1
         raise ContentError(path, line, f"front matter is not valid YAML: {exc.problem}") from None
     if not isinstance(meta, dict):
@@ -85,8 +95,10 @@ def _parse_toml(raw: str, path: str) -> dict[str, Any]:
     try:
         meta = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None) or int(re.search(r"line (\d+)", str(exc) + " line 0").group(1))
-        raise ContentError(path, line + 1, f"front matter is not valid TOML: {exc}") from None
+        found = re.search(r"line (\d+)", str(exc))
+        line = int(found.group(1)) if found else raw.count("\n") + 1
+        message = re.sub(r"\s*\(at [^)]*\)", "", str(exc))
+        raise ContentError(path, line + 1, f"front matter is not valid TOML: {message}") from None
     return {k.lower(): v for k, v in meta.items()}
 
 
@@ -122,11 +134,10 @@ def _flag(value: Any) -> bool:
 
 def read_markdown(text: str, path: str) -> Source:
     meta, body, body_line = split_front_matter(text, path)
-    line = max(body_line - 2, 1)
     key_line = _key_lines(text, body_line)
 
-    def at(key: str) -> int:
-        return key_line.get(key, line)
+    def at(key: str) -> int:  # the key's line, or line 1 where the front matter starts
+        return key_line.get(key, 1)
 
     title = _text(meta.get("title"))
     if not title:
