@@ -1,74 +1,53 @@
-# --- store, delivery and web fixtures (issue 5) ------------------------------------------
-import os as _os
-import uuid as _uuid
+"""Shared fixtures: a throwaway copy of the sample site, configured to build into tmp_path."""
 
-import pytest as _pytest
+from __future__ import annotations
 
-PG_ADMIN_URL = _os.environ.get("PUBLISHER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+import shutil
+from pathlib import Path
 
+import pytest
 
-def _pg_reachable() -> str | None:
-    """None when PostgreSQL answers, else the reason to skip."""
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed"
-    from sqlalchemy.engine import make_url
-
-    url = make_url(PG_ADMIN_URL)
-    try:
-        psycopg.connect(
-            host=url.host, port=url.port or 5432, user=url.username, dbname=url.database,
-            connect_timeout=2, autocommit=True,
-        ).close()
-    except Exception as exc:  # noqa: BLE001 - any failure means: skip
-        return f"PostgreSQL not reachable at {url.host}:{url.port}: {str(exc).strip().splitlines()[0]}"
-    return None
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "content" / "000_449effa3a6371411.txt"
 
 
-@_pytest.fixture(scope="session")
-def pg_database_factory():
-    """Create throwaway PostgreSQL databases; every one is dropped at the end of the session."""
-    reason = _pg_reachable()
-    if reason:
-        _pytest.skip(reason)
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(PG_ADMIN_URL)
-    made: list[str] = []
-
-    def connect():
-        return psycopg.connect(host=admin.host, port=admin.port or 5432, user=admin.username,
-                               dbname=admin.database, autocommit=True)
-
-    def create() -> str:
-        name = f"publisher_test_{_uuid.uuid4().hex[:12]}"
-        with connect() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        made.append(name)
-        return admin.set(database=name).render_as_string(hide_password=False)
-
-    yield create
-    with connect() as conn:
-        for name in made:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def write_config(folder: Path, extra: str = "", content: Path | None = None) -> Path:
+    """A config.yaml in `folder` whose content, output and var live there too."""
+    content = content or folder / "content"
+    cfg = folder / "config.yaml"
+    cfg.write_text(
+        f"""site:
+  url: "http://127.0.0.1:8000/"
+  title: "Le Fil"
+paths:
+  content: "{content}"
+  output: "{folder / 'public'}"
+  templates: "{ROOT / 'templates'}"
+  var: "{folder / 'var'}"
+{extra}""",
+        encoding="utf-8",
+    )
+    return cfg
 
 
-@_pytest.fixture(params=["sqlite", _pytest.param("postgresql", marks=_pytest.mark.postgres)])
-def database_url(request, tmp_path):
-    """The same store tests over every backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'publisher.db'}"
-    return request.getfixturevalue("pg_database_factory")()
+@pytest.fixture
+def site(tmp_path: Path):
+    """(config path, content folder) holding a copy of the sample content."""
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    return write_config(tmp_path), content
 
 
-@_pytest.fixture
-def store(database_url):
-    from publisher.store import Store
-    from publisher.store.engine import make_engine, migrate
+@pytest.fixture
+def load(tmp_path: Path):
+    """Load a config file with an empty environment (no PUBLISHER_* leaking in)."""
+    from publisher.config import load_config
 
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield Store(engine)
-    engine.dispose()
+    def _load(path: Path | None = None, env: dict | None = None):
+        return load_config(path or tmp_path / "config.yaml", env=env or {})
+
+    return _load
+
+
+# Fixtures of the store, delivery and web tests (issue 5) live in their own module.
+from delivery_fixtures import *  # noqa: E402,F403

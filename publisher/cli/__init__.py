@@ -15,6 +15,8 @@ from publisher.errors import ConfigError, PublisherError
 COMMANDS = {
     "build": "publisher.cli.site:build",
     "check": "publisher.cli.site:check",
+    "newsletter": "publisher.cli.newsletter:newsletter",
+    "subscribers": "publisher.cli.subscribers:subscribers",
 }
 
 

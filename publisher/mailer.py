@@ -1,0 +1,262 @@
+"""Transports behind one small interface: `transport.connect()` gives a connection whose
+`send(sender, recipient, data)` hands over one complete message (bytes) or raises DeliveryError.
+
+- Outbox: each message becomes an .eml file under var/outbox/ (the default; no mail server).
+- SMTP: host, port, none/STARTTLS/TLS, login; one connection is reused for many messages.
+
+Also here: `compose` for the simple messages (confirmation, welcome, test copies) and DKIM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from publisher.errors import ConfigError, DeliveryError
+
+
+class Connection(Protocol):
+    def send(self, sender: str, recipient: str, data: bytes) -> None: ...
+    def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    name: str
+
+    def connect(self) -> Connection: ...
+
+
+# -- outbox -----------------------------------------------------------------------------------
+
+_MESSAGE_ID = re.compile(rb"^Message-ID:\s*<([^>\r\n]+)>", re.IGNORECASE | re.MULTILINE)
+
+
+class Outbox:
+    """Writes messages as .eml files; a message sent twice (same Message-ID) overwrites itself."""
+
+    name = "outbox"
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def connect(self) -> "Outbox":
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def send(self, sender: str, recipient: str, data: bytes) -> None:
+        head = data[: data.find(b"\r\n\r\n") + 2 if b"\r\n\r\n" in data else 8192]
+        found = _MESSAGE_ID.search(head)
+        key = found.group(1) if found else os.urandom(16)
+        name = hashlib.sha1(key + b"\0" + recipient.encode()).hexdigest()[:20] + ".eml"
+        tmp = self.folder / f".{name}.tmp"
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, self.folder / name)
+        except OSError as exc:
+            raise DeliveryError(f"outbox {self.folder}: {exc.strerror or exc}") from None
+
+    def close(self) -> None:
+        pass
+
+
+# -- SMTP -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    security: str = "none"  # none | starttls | tls
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @classmethod
+    def from_config(cls, mail) -> "SmtpSettings":
+        """From `mail.smtp_url` when set (PUBLISHER_SMTP_URL), else host/port/security keys."""
+        if not mail.smtp_url:
+            return cls(mail.host, mail.port, mail.security, mail.username, mail.password,
+                       mail.timeout)
+        url = urlsplit(mail.smtp_url)
+        query = {k: v[-1].lower() for k, v in parse_qs(url.query).items()}
+        tls = url.scheme == "smtps"
+        security = "tls" if tls else ("starttls" if query.get("starttls") in ("true", "1", "yes")
+                                      else "none")
+        try:
+            port = url.port or (465 if tls else 587 if security == "starttls" else 25)
+        except ValueError:
+            raise ConfigError([f"mail.smtp_url: bad port in {mail.smtp_url!r}"]) from None
+        if not url.hostname:
+            raise ConfigError([f"mail.smtp_url: no host in {mail.smtp_url!r}"])
+        password = mail.password or (unquote(url.password) if url.password else None)
+        user = unquote(url.username) if url.username else mail.username
+        return cls(url.hostname, port, security, user, password, mail.timeout)
+
+
+def smtp_error(exc: BaseException, where: str) -> DeliveryError:
+    """Any failure of smtplib or the socket as one DeliveryError: 5xx permanent, rest temporary."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(exc.recipients.values()))
+        return _coded(code, text, where)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _coded(exc.smtp_code, exc.smtp_error, where)
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return DeliveryError(f"SMTP {where}: connection lost ({exc or 'disconnected'})")
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return DeliveryError(f"SMTP {where}: timed out")
+    if isinstance(exc, OSError):
+        return DeliveryError(f"SMTP {where}: {exc.strerror or exc}")
+    return DeliveryError(f"SMTP {where}: {exc}")
+
+
+def _coded(code: int, text: bytes | str, where: str) -> DeliveryError:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = " ".join(str(text).split())
+    return DeliveryError(f"{code} {text}", permanent=500 <= code < 600, code=code)
+
+
+class SmtpConnection:
+    def __init__(self, settings: SmtpSettings):
+        self.settings = s = settings
+        try:
+            if s.security == "tls":
+                self.smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
+                )
+            else:
+                self.smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            if s.security == "starttls":
+                self.smtp.starttls(context=ssl.create_default_context())
+            if s.username:
+                self.smtp.login(s.username, s.password or "")
+        except (smtplib.SMTPException, OSError) as exc:
+            error = smtp_error(exc, s.where)
+            if isinstance(exc, smtplib.SMTPAuthenticationError):
+                error = DeliveryError(f"SMTP {s.where}: login as {s.username!r} refused "
+                                      f"({exc.smtp_code})", permanent=False, code=exc.smtp_code)
+            error.connect = True  # type: ignore[attr-defined]
+            raise error from None
+
+    def send(self, sender: str, recipient: str, data: bytes) -> None:
+        try:
+            self.smtp.sendmail(sender, [recipient], data)
+        except (smtplib.SMTPException, OSError) as exc:
+            error = smtp_error(exc, self.settings.where)
+            error.broken = error.code is None  # type: ignore[attr-defined]
+            raise error from None
+
+    def close(self) -> None:
+        try:
+            self.smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            self.smtp.close()
+
+
+class SmtpTransport:
+    name = "smtp"
+
+    def __init__(self, settings: SmtpSettings):
+        self.settings = settings
+
+    def connect(self) -> SmtpConnection:
+        return SmtpConnection(self.settings)
+
+
+def make_transport(config) -> Transport:
+    mail = config.mail
+    kind = mail.transport or ("smtp" if mail.smtp_url else "outbox")
+    if kind == "smtp":
+        return SmtpTransport(SmtpSettings.from_config(mail))
+    return Outbox(config.path("var") / "outbox")
+
+
+# -- composing --------------------------------------------------------------------------------
+
+
+def one_line(value: str) -> str:
+    """A header value that cannot inject another header: line breaks become spaces."""
+    return " ".join(str(value).replace("\r", " ").replace("\n", " ").split())
+
+
+def sender_address(config) -> str:
+    return config.mail.from_address or config.site.email
+
+
+def from_header(config) -> str:
+    return str(Address(one_line(config.mail.from_name or config.site.title),
+                       addr_spec=sender_address(config)))
+
+
+def compose(
+    config,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    name: str = "",
+    headers: dict[str, str] | None = None,
+    now: datetime | None = None,
+) -> bytes:
+    """One complete UTF-8 message, multipart/alternative when there is HTML, CRLF line ends."""
+    msg = EmailMessage(policy=SMTP_POLICY)
+    msg["From"] = from_header(config)
+    msg["To"] = str(Address(one_line(name), addr_spec=to)) if name else to
+    msg["Subject"] = one_line(subject)
+    msg["Date"] = format_datetime(now or datetime.now(timezone.utc))
+    domain = sender_address(config).rpartition("@")[2] or "localhost"
+    msg["Message-ID"] = make_msgid(domain=domain)
+    for key, value in (headers or {}).items():
+        msg[key] = one_line(value)
+    msg.set_content(text, charset="utf-8", cte="quoted-printable")
+    if html is not None:
+        msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg.as_bytes()
+
+
+class DkimSigner:
+    """DKIM-signs whole messages (dkimpy); the signature covers both List-Unsubscribe headers."""
+
+    HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"list-id",
+               b"list-unsubscribe", b"list-unsubscribe-post", b"mime-version", b"content-type"]
+
+    def __init__(self, key: bytes, selector: str, domain: str):
+        self.key, self.selector, self.domain = key, selector.encode(), domain.encode()
+
+    @classmethod
+    def from_config(cls, config) -> "DkimSigner | None":
+        mail = config.mail
+        if not mail.dkim_key:
+            return None
+        path = Path(mail.dkim_key)
+        path = path if path.is_absolute() else config.root / path
+        try:
+            key = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError([f"mail.dkim_key: cannot read {path}: {exc.strerror}"]) from None
+        domain = mail.dkim_domain or sender_address(config).rpartition("@")[2]
+        return cls(key, mail.dkim_selector, domain)
+
+    def sign(self, data: bytes) -> bytes:
+        import dkim
+
+        present = [h for h in self.HEADERS if re.search(rb"(?im)^" + h + rb":", data[:16384])]
+        signature = dkim.sign(data, self.selector, self.domain, self.key, include_headers=present)
+        return signature + data

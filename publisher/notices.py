@@ -1,0 +1,99 @@
+"""The transactional emails: confirmation (double opt-in) and welcome, from templates/email/."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import quote
+
+import jinja2
+
+from publisher.mailer import Transport, compose, sender_address
+from publisher.models import Subscriber
+from publisher.tokens import Tokens
+
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@lru_cache(maxsize=8)
+def template_env(folder: str) -> jinja2.Environment:
+    """The user's templates first, then the ones shipped with publisher."""
+    loader = jinja2.ChoiceLoader(
+        [jinja2.FileSystemLoader(folder), jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES))]
+    )
+    return jinja2.Environment(
+        loader=loader,
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+class Links:
+    """Absolute URLs of the web endpoints, with signed tokens."""
+
+    def __init__(self, config, tokens: Tokens):
+        self.base, self.tokens = config.site.url, tokens
+
+    def confirm(self, email: str) -> str:
+        return f"{self.base}confirm?token={self.tokens.make('confirm', email, expires=True)}"
+
+    def unsubscribe(self, email: str) -> str:
+        return f"{self.base}unsubscribe?token={self.tokens.make('unsubscribe', email)}"
+
+    def preferences(self, email: str) -> str:
+        return f"{self.base}preferences?token={self.tokens.make('preferences', email)}"
+
+    def issue(self, number: int) -> str:
+        return f"{self.base}newsletter/{number}/"
+
+
+def list_headers(config, links: Links, email: str) -> dict[str, str]:
+    """List-Id, List-Unsubscribe (https and mailto) and RFC 8058 one-click, for one person."""
+    mailto = config.mail.unsubscribe_mailto or sender_address(config)
+    host = config.site.url.split("/")[2].split(":")[0]
+    return {
+        "List-Id": f"{config.site.title} <{config.mail.list_id or 'newsletter.' + host}>",
+        "List-Unsubscribe": f"<{links.unsubscribe(email)}>, "
+        f"<mailto:{mailto}?subject={quote('unsubscribe ' + email)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+class Notices:
+    def __init__(self, config, transport: Transport, tokens: Tokens):
+        self.config, self.transport, self.links = config, transport, Links(config, tokens)
+        self.env = template_env(str(config.path("templates")))
+
+    def _send(self, template: str, subscriber: Subscriber, headers: dict[str, str] | None,
+              **context) -> bytes:
+        ctx = {"site": self.config.site, "subscriber": subscriber, **context}
+        subject = " ".join(self.env.get_template(f"email/{template}.subject.txt").render(ctx).split())
+        text = self.env.get_template(f"email/{template}.txt").render(ctx)
+        html = self.env.get_template(f"email/{template}.html").render(ctx)
+        data = compose(self.config, subscriber.email, subject, text, html, name=subscriber.name,
+                       headers=headers, now=datetime.now(timezone.utc))
+        conn = self.transport.connect()
+        try:
+            conn.send(sender_address(self.config), subscriber.email, data)
+        finally:
+            conn.close()
+        return data
+
+    def confirmation(self, subscriber: Subscriber) -> None:
+        """The double opt-in email: a link that confirms, valid web.confirm_hours."""
+        self._send("confirm", subscriber, None, confirm_url=self.links.confirm(subscriber.email),
+                   hours=self.config.web.confirm_hours)
+
+    def welcome(self, subscriber: Subscriber, latest_issue: int | None) -> None:
+        """After confirmation: a welcome with the latest issue's link, and the way out."""
+        email = subscriber.email
+        self._send(
+            "welcome", subscriber, list_headers(self.config, self.links, email),
+            issue_url=self.links.issue(latest_issue) if latest_issue else None,
+            archive_url=f"{self.config.site.url}newsletter/",
+            unsubscribe_url=self.links.unsubscribe(email),
+            preferences_url=self.links.preferences(email),
+        )

@@ -1,0 +1,204 @@
+"""Subscriber use cases: add, import, export, remove, request, confirm, unsubscribe, preferences.
+
+Addresses are validated and normalised with email-validator (no network look-ups). States:
+pending -> active -> unsubscribed | bounced; leaving is final until the person subscribes again.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable
+
+from email_validator import EmailNotValidError, validate_email
+
+from publisher.errors import PublisherError
+from publisher.models import Subscriber
+from publisher.store import Store
+
+Notify = Callable[[Subscriber], None]
+
+
+class SubscriberError(PublisherError):
+    """A bad address, an unknown subscriber or an unreadable file: names the culprit."""
+
+
+def normalise(email: str) -> str:
+    """The canonical form of an address, or SubscriberError naming it and why it is bad.
+
+    Lower-cased whole: mailbox names are case-insensitive at every real provider, and one
+    person must not be two subscribers.
+    """
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise SubscriberError(f"{email.strip()!r} is not a valid address: {exc}") from None
+
+
+def clean_name(name: str | None) -> str:
+    return " ".join((name or "").split())[:200]
+
+
+def clean_categories(categories: Iterable[str] | None) -> list[str]:
+    found: list[str] = []
+    for value in categories or ():
+        for part in str(value).replace(";", ",").split(","):
+            part = " ".join(part.split())
+            if part and part not in found:
+                found.append(part)
+    return found
+
+
+def add(store: Store, email: str, name: str, categories: Iterable[str], now: datetime,
+        *, pending: bool = False, notify: Notify | None = None) -> tuple[Subscriber, bool]:
+    """Add someone the publisher vouches for (active), or pending with a confirmation email.
+
+    Returns (subscriber, whether anything changed). An existing active subscriber is left as
+    is; one who left becomes active (or pending) again: the publisher acted for them.
+    """
+    email = normalise(email)
+    status = "pending" if pending else "active"
+    existing = store.get_subscriber(email)
+    if existing is None:
+        sub = store.add_subscriber(email, clean_name(name), clean_categories(categories), status, now)
+    elif existing.status == "active" or (pending and existing.status == "pending"):
+        return existing, False
+    else:
+        sub = store.update_subscriber(
+            email, status=status, confirmed=None if pending else now, unsubscribed=None,
+            hard_bounces=0, **({"name": clean_name(name)} if name else {}),
+            **({"categories": clean_categories(categories)} if categories else {}),
+        )
+        assert sub is not None
+    if pending and notify:
+        notify(sub)
+    return sub, True
+
+
+HEADER_NAMES = ("email", "e-mail")
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    unchanged: int = 0
+    problems: list[str] = field(default_factory=list)  # "FILE:LINE: reason"
+
+
+def import_csv(store: Store, path: Path, now: datetime, *, pending: bool = False,
+               notify: Notify | None = None) -> ImportReport:
+    """Rows of email, name, categories (a header row is optional); bad rows reported and skipped."""
+    report = ImportReport()
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise SubscriberError(f"{path}: {exc.strerror}") from None
+    with handle:
+        reader = csv.reader(handle)
+        columns: dict[str, int] | None = None  # from a header row, when there is one
+        try:
+            for row in reader:
+                line = reader.line_num
+                if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
+                    continue
+                if columns is None and line == 1 and row[0].strip().lower() in HEADER_NAMES:
+                    columns = {c.strip().lower(): i for i, c in enumerate(row)}
+                    continue
+                email, name, cats = _fields(row, columns)
+                try:
+                    _, changed = add(store, email, name, cats, now, pending=pending, notify=notify)
+                except SubscriberError as exc:
+                    report.problems.append(f"{path}:{line}: {exc}")
+                    continue
+                if changed:
+                    report.added += 1
+                else:
+                    report.unchanged += 1
+        except (csv.Error, UnicodeDecodeError) as exc:
+            report.problems.append(f"{path}:{reader.line_num + 1}: unreadable ({exc}); stopped here")
+    return report
+
+
+def _fields(row: list[str], columns: dict[str, int] | None) -> tuple[str, str, list[str]]:
+    """(email, name, categories) of a row: by header names, else email, name, categories..."""
+    if not columns:
+        return row[0], row[1] if len(row) > 1 else "", clean_categories(row[2:])
+
+    def cell(*keys: str) -> str:
+        for key in keys:
+            if key in columns and columns[key] < len(row):
+                return row[columns[key]]
+        return ""
+
+    extra = row[len(columns):]  # unquoted categories spill into more columns
+    return cell(*HEADER_NAMES), cell("name"), clean_categories([cell("categories"), *extra])
+
+
+def export_csv(store: Store, path: Path, status: str | None = None) -> int:
+    """Write email, name, categories, status, created (UTF-8 CSV); the import reads it back."""
+    count = 0
+    try:
+        with path.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["email", "name", "categories", "status", "created"])
+            for sub in store.list_subscribers(status):
+                writer.writerow([sub.email, sub.name, ",".join(sub.categories), sub.status,
+                                 sub.created.isoformat()])
+                count += 1
+    except OSError as exc:
+        raise SubscriberError(f"{path}: {exc.strerror}") from None
+    return count
+
+
+def remove(store: Store, email: str) -> None:
+    address = normalise(email)
+    if not store.remove_subscriber(address):
+        raise SubscriberError(f"{address} is not a subscriber")
+
+
+def request(store: Store, email: str, name: str, categories: Iterable[str], now: datetime,
+            notify: Notify) -> None:
+    """The web form: a confirmation email for anyone not already active, the same answer for
+    all (the caller cannot tell whether the address was known)."""
+    email = normalise(email)
+    existing = store.get_subscriber(email)
+    if existing is None:
+        sub = store.add_subscriber(email, clean_name(name), clean_categories(categories), "pending", now)
+    elif existing.status == "active":
+        return
+    elif existing.status == "pending":  # asked again: the confirmation email again
+        sub = existing
+    else:  # unsubscribed or bounced: they act now, so they may come back after confirming
+        sub = store.update_subscriber(
+            email, status="pending", name=clean_name(name) or existing.name,
+            categories=clean_categories(categories) or existing.categories,
+        )
+    assert sub is not None
+    notify(sub)
+
+
+def confirm(store: Store, email: str, now: datetime, welcome: Notify | None = None) -> Subscriber | None:
+    """Activate a pending subscriber (a welcome follows); repeated clicks change nothing."""
+    sub = store.get_subscriber(email)
+    if sub is None:
+        return None
+    if sub.status == "pending":
+        sub = store.update_subscriber(email, status="active", confirmed=now, unsubscribed=None,
+                                      hard_bounces=0)
+        if welcome and sub:
+            welcome(sub)
+    return sub
+
+
+def unsubscribe(store: Store, email: str, now: datetime) -> Subscriber | None:
+    """Effective at once: the ledger never claims a delivery of someone not active."""
+    sub = store.get_subscriber(email)
+    if sub is None or sub.status == "unsubscribed":
+        return sub
+    return store.update_subscriber(email, status="unsubscribed", unsubscribed=now)
+
+
+def set_categories(store: Store, email: str, categories: Iterable[str]) -> Subscriber | None:
+    return store.update_subscriber(email, categories=clean_categories(categories))

@@ -1,0 +1,108 @@
+"""Fixtures of the store, delivery and web tests (issue 5), imported by conftest.py."""
+
+from __future__ import annotations
+
+import os as _os
+import uuid as _uuid
+
+import pytest as _pytest
+
+__all__ = ["pg_database_factory", "database_url", "store", "project"]
+
+
+PG_ADMIN_URL = _os.environ.get("PUBLISHER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_reachable() -> str | None:
+    """None when PostgreSQL answers, else the reason to skip."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    from sqlalchemy.engine import make_url
+
+    url = make_url(PG_ADMIN_URL)
+    try:
+        psycopg.connect(
+            host=url.host, port=url.port or 5432, user=url.username, dbname=url.database,
+            connect_timeout=2, autocommit=True,
+        ).close()
+    except Exception as exc:  # noqa: BLE001 - any failure means: skip
+        return f"PostgreSQL not reachable at {url.host}:{url.port}: {str(exc).strip().splitlines()[0]}"
+    return None
+
+
+@_pytest.fixture(scope="session")
+def pg_database_factory():
+    """Create throwaway PostgreSQL databases; every one is dropped at the end of the session."""
+    reason = _pg_reachable()
+    if reason:
+        _pytest.skip(reason)
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(PG_ADMIN_URL)
+    made: list[str] = []
+
+    def connect():
+        return psycopg.connect(host=admin.host, port=admin.port or 5432, user=admin.username,
+                               dbname=admin.database, autocommit=True)
+
+    def create() -> str:
+        name = f"publisher_test_{_uuid.uuid4().hex[:12]}"
+        with connect() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return admin.set(database=name).render_as_string(hide_password=False)
+
+    yield create
+    with connect() as conn:
+        for name in made:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@_pytest.fixture(params=["sqlite", _pytest.param("postgresql", marks=_pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    """The same store tests over every backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'publisher.db'}"
+    return request.getfixturevalue("pg_database_factory")()
+
+
+@_pytest.fixture
+def store(database_url):
+    from publisher.store import Store
+    from publisher.store.engine import make_engine, migrate
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield Store(engine)
+    engine.dispose()
+
+
+@_pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A project folder with a config.yaml whose var/ and database live under tmp_path.
+
+    `project.write(extra_yaml)` rewrites config.yaml; `project.config()` loads it.
+    """
+    from publisher.config import load_config
+
+    class Project:
+        root = tmp_path
+        path = tmp_path / "config.yaml"
+
+        def write(self, extra: str = "") -> "Project":
+            self.path.write_text(
+                "site:\n  url: https://news.example.org/\n  title: Example News\n"
+                "  email: news@example.org\n" + extra, encoding="utf-8")
+            return self
+
+        def config(self):
+            return load_config(self.path, env={})
+
+    for var in ("PUBLISHER_DATABASE_URL", "PUBLISHER_SMTP_URL", "PUBLISHER_SMTP_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PUBLISHER_SECRET_KEY", "test-secret")
+    monkeypatch.setenv("PUBLISHER_CONFIG", str(tmp_path / "config.yaml"))
+    return Project().write()

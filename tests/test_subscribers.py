@@ -1,0 +1,118 @@
+"""Subscriber use cases and the `publisher subscribers` commands, through the entry point."""
+
+from __future__ import annotations
+
+import email
+import os
+import stat
+from email import policy
+
+from click.testing import CliRunner
+
+from publisher.cli import main
+from publisher.tokens import TokenError, Tokens, secret_key
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def outbox(project) -> list[email.message.EmailMessage]:
+    folder = project.root / "var" / "outbox"
+    files = sorted(folder.glob("*.eml")) if folder.exists() else []
+    return [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in files]
+
+
+def test_add_list_remove(project):
+    result = run("subscribers", "add", "Ann@Example.ORG", "--name", "Ann", "--category", "tech")
+    assert result.exit_code == 0 and "ann@example.org is active" in result.output
+    assert "already active" in run("subscribers", "add", "ann@example.org").output
+    run("subscribers", "add", "bob@example.org")
+    listed = run("subscribers", "list").output.splitlines()
+    assert listed == ["ann@example.org\tactive\ttech", "bob@example.org\tactive\t*"]
+    assert run("subscribers", "remove", "bob@example.org").exit_code == 0
+    assert run("subscribers", "list", "--status", "active").output.count("\n") == 1
+    gone = CliRunner().invoke(main, ["subscribers", "remove", "bob@example.org"])
+    assert gone.exit_code == 1 and "bob@example.org is not a subscriber" in gone.output
+
+
+def test_bad_address_is_one_clear_line(project):
+    result = CliRunner().invoke(main, ["subscribers", "add", "not-an-address"])
+    assert result.exit_code == 1
+    assert "'not-an-address' is not a valid address" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_import_reports_bad_rows_by_line_and_keeps_the_rest(project, tmp_path):
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text(
+        "email,name,categories\n"
+        "ann@example.org,Ann,\"tech,art\"\n"
+        "broken@,Nobody,\n"
+        "\n"
+        "cid@example.org,Cid,tech,science\n"
+        "ann@example.org,Ann again,\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["subscribers", "import", str(csv_file)])
+    assert result.exit_code == 0
+    assert f"{csv_file}:3: 'broken@' is not a valid address" in result.output
+    assert "2 imported, 1 already there, 1 skipped" in result.output
+    listed = run("subscribers", "list").output.splitlines()
+    assert listed == ["ann@example.org\tactive\tart,tech", "cid@example.org\tactive\tscience,tech"]
+
+
+def test_export_then_import_roundtrips(project, tmp_path):
+    run("subscribers", "add", "zoé@example.org", "--name", "Zoé Ünïcode", "--category", "Économie")
+    run("subscribers", "add", "x@example.org")
+    out = tmp_path / "out.csv"
+    assert "2 subscribers written" in run("subscribers", "export", str(out)).output
+    run("subscribers", "remove", "zoé@example.org")
+    run("subscribers", "remove", "x@example.org")
+    assert "2 imported" in run("subscribers", "import", str(out)).output
+    assert "zoé@example.org\tactive\tÉconomie" in run("subscribers", "list").output
+
+
+def test_pending_sends_a_confirmation_with_a_working_link(project):
+    result = run("subscribers", "add", "pat@example.org", "--name", "Pat", "--pending")
+    assert "pending: a confirmation email was sent" in result.output
+    [msg] = outbox(project)
+    assert msg["To"] == "Pat <pat@example.org>"
+    assert msg["Subject"] == "Example News: please confirm your subscription"
+    text = msg.get_body(("plain",)).get_content()
+    link = next(w for w in text.split() if w.startswith("https://news.example.org/confirm?token="))
+    token = link.split("token=")[1]
+    assert Tokens("test-secret").read("confirm", token, max_age=3600) == "pat@example.org"
+    assert msg.get_body(("html",)) is not None
+    assert "pat@example.org\tpending" in run("subscribers", "list").output
+
+
+def test_tokens_reject_forgery_other_purposes_and_expiry():
+    tokens = Tokens("k1")
+    good = tokens.make("unsubscribe", "a@example.org")
+    assert tokens.read("unsubscribe", good) == "a@example.org"
+    for bad in (good[:-2] + "xx", Tokens("k2").make("unsubscribe", "a@example.org")):
+        try:
+            tokens.read("unsubscribe", bad)
+            raise AssertionError("accepted a forged token")
+        except TokenError as exc:
+            assert not exc.expired
+    try:
+        tokens.read("preferences", good)
+        raise AssertionError("accepted a token made for another purpose")
+    except TokenError:
+        pass
+    timed = tokens.make("confirm", "a@example.org", expires=True)
+    try:
+        tokens.read("confirm", timed, max_age=-1)
+        raise AssertionError("accepted an expired token")
+    except TokenError as exc:
+        assert exc.expired
+
+
+def test_secret_key_is_generated_once_with_mode_0600(tmp_path):
+    key = secret_key(tmp_path / "var", env={})
+    path = tmp_path / "var" / "secret.key"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert secret_key(tmp_path / "var", env={}) == key and len(key) > 40
+    assert secret_key(tmp_path / "var", env={"PUBLISHER_SECRET_KEY": "env"}) == "env"
