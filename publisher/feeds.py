@@ -158,8 +158,7 @@ def _render_xml(doc: FeedDoc, config: Config) -> bytes:
         fe.author(name=a.author)
         for name in a.categories:
             fe.category(term=name)
-        fe.summary(a.summary)
-        fe.description(a.summary)
+        fe.summary(a.summary)  # also the RSS <description>
         if doc.full_content:
             fe.content(a.html, type="html")
     body = fg.atom_str(pretty=True) if doc.kind == "atom" else fg.rss_str(pretty=True)
