@@ -1,0 +1,104 @@
+"""The build writes only what changed, removes what disappeared, publishes on time."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+from publisher.build import build
+
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def snapshot(out):
+    return {p.relative_to(out).as_posix(): p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+
+
+def test_changing_one_article_rewrites_only_what_shows_it(site, load):
+    cfg, content = site
+    config = load(cfg)
+    build(config, NOW)
+    out = config.path("output")
+    before = snapshot(out)
+    source = content / "2024-11-18-pelican-style.md"
+    source.write_text(source.read_text(encoding="utf-8").replace("200 années-lumière", "210 années-lumière"),
+                      encoding="utf-8")
+    report = build(config, NOW)
+    after = snapshot(out)
+    changed = {p for p in after if after[p] != before.get(p)}
+    assert "2024/11/james-webb-exoplanete-nuages-de-sable/index.html" in changed
+    assert "feeds/all.atom.xml" in changed and "feeds/science.atom.xml" in changed
+    assert "feeds/economie.atom.xml" not in changed and "category/economie/index.html" not in changed
+    assert not any(p.startswith("2024/11/budget") for p in changed)
+    assert report.written == len(changed)
+
+
+def test_removed_article_takes_its_page_with_it(site, load):
+    cfg, content = site
+    config = load(cfg)
+    build(config, NOW)
+    out = config.path("output")
+    assert (out / "category" / "science" / "index.html").exists()
+    (content / "2024-11-18-pelican-style.md").unlink()
+    report = build(config, NOW)
+    assert report.removed >= 4
+    assert not (out / "2024/11/james-webb-exoplanete-nuages-de-sable").exists()
+    assert not (out / "category" / "science").exists()
+    assert not (out / "feeds" / "science.atom.xml").exists()
+
+
+def test_future_article_goes_live_at_its_own_time(site, load):
+    cfg, content = site
+    config = load(cfg)
+    (content / "soon.md").write_text("---\ntitle: Bientôt\ndate: 2026-01-01T00:00:30+00:00\n"
+                                     "category: Nouvelles\n---\nTexte.\n", encoding="utf-8")
+    report = build(config, NOW)
+    assert report.next_publication == datetime(2026, 1, 1, 0, 0, 30, tzinfo=timezone.utc)
+    assert "Bientôt" not in (config.path("output") / "feeds/all.atom.xml").read_text(encoding="utf-8")
+    assert build(config, NOW + timedelta(seconds=10)).up_to_date
+    report = build(config, NOW + timedelta(seconds=31))
+    assert not report.up_to_date
+    assert "Bientôt" in (config.path("output") / "feeds/all.atom.xml").read_text(encoding="utf-8")
+
+
+def test_deleted_output_is_rewritten(site, load):
+    config = load(site[0])
+    build(config, NOW)
+    target = config.path("output") / "feeds" / "all.rss.xml"
+    target.unlink()
+    report = build(config, NOW)
+    assert target.exists() and report.written == 1
+
+
+def test_duplicate_slugs_get_a_suffix_and_a_warning(site, load):
+    cfg, content = site
+    for name in ("x1.md", "x2.md"):
+        (content / name).write_text("---\ntitle: Même titre\ndate: 2024-05-05\n---\nTexte.\n",
+                                    encoding="utf-8")
+    config = load(cfg)
+    report = build(config, NOW)
+    assert any("already used" in w and w.startswith("x2.md:1:") for w in report.warnings)
+    out = config.path("output")
+    assert (out / "2024/05/meme-titre/index.html").exists()
+    assert (out / "2024/05/meme-titre-2/index.html").exists()
+
+
+def test_parallel_build_matches_serial_build(tmp_path, load):
+    from conftest import write_config
+
+    content = tmp_path / "content"
+    content.mkdir()
+    for i in range(450):
+        (content / f"p{i:03}.md").write_text(
+            f"---\ntitle: Papier {i}\ndate: 2023-{i % 12 + 1:02}-{i % 28 + 1:02}\n"
+            f"category: C{i % 3}\n---\nCorps {i}.\n", encoding="utf-8")
+    serial_dir, parallel_dir = tmp_path / "s", tmp_path / "p"
+    serial_dir.mkdir(), parallel_dir.mkdir()
+    serial = load(write_config(serial_dir, "build:\n  workers: 1\n", content=content))
+    parallel = load(write_config(parallel_dir, "build:\n  workers: 2\n", content=content))
+    build(serial, NOW), build(parallel, NOW)
+    a, b = serial.path("output"), parallel.path("output")
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
+    assert os.path.exists(b / "feeds/archive/all-22.atom.xml")
