@@ -34,13 +34,25 @@ def test_migrations_create_every_table_and_are_idempotent(store: Store):
 
 
 def test_existing_database_survives_an_upgrade(database_url):
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from publisher.store.engine import MIGRATIONS
+
     engine = make_engine(database_url)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:  # a database made by the first release
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(text("INSERT INTO subscribers (email, name, status, categories, created,"
+                          " hard_bounces) VALUES ('kept@example.org', 'Kept', 'active', '[]',"
+                          " '2024-01-01 00:00:00', 0)"))
     migrate(engine)
-    Store(engine).add_subscriber("kept@example.org", "Kept", [], "active", NOW)
-    with engine.begin() as conn:  # pretend it was made by an older release: re-stamp and upgrade
-        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
-    migrate(engine)
-    assert Store(engine).get_subscriber("kept@example.org").name == "Kept"
+    store = Store(engine)
+    assert store.get_subscriber("kept@example.org").name == "Kept"
+    cols = {c["name"] for c in inspect(engine).get_columns("deliveries")}
+    assert "claimed_by" in cols
     engine.dispose()
 
 
@@ -103,8 +115,8 @@ def test_claim_lease_settle_and_retry(store: Store):
     batch = store.claim_deliveries(issue.id, 3, LEASE, NOW)
     assert [d.email for d in batch] == ["s0@example.org", "s1@example.org", "s2@example.org"]
     assert all(d.status == "claimed" and d.attempts == 1 for d in batch)
-    rest = store.claim_deliveries(issue.id, 10, LEASE, NOW)
-    assert len(rest) == 2
+    rest = store.claim_deliveries(issue.id, 10, LEASE, NOW, owner="host:2")
+    assert len(rest) == 2 and store.claim_owners(issue.id) == {"", "host:2"}
     assert store.claim_deliveries(issue.id, 10, LEASE, NOW) == []  # all leased
     later = NOW + timedelta(seconds=30)
     store.settle_deliveries([batch[0].id], [(batch[1].id, "451 try later", later)],
@@ -151,3 +163,23 @@ def test_hard_bounces_count_once_per_report_and_bounce_at_threshold(store: Store
     after = store.record_bounce("b@example.org", "hard", "5.1.1", "dsn-3", NOW, 2)
     assert after.status == "bounced" and after.hard_bounces == 2
     assert store.record_bounce("nobody@example.org", "hard", "", "dsn-4", NOW, 2) is None
+
+
+def test_claims_of_a_dead_sender_come_back_at_once(store: Store):
+    store.add_subscriber("d@example.org", "", [], "active", NOW)
+    issue = _issue(store)
+    store.queue_deliveries(issue, NOW)
+    store.claim_deliveries(issue.id, 10, LEASE, NOW, owner="host:99")
+    assert store.release_claims_of(issue.id, "host:99") == 1
+    [again] = store.claim_deliveries(issue.id, 10, LEASE, NOW, owner="host:100")
+    assert again.attempts == 2
+
+
+def test_settle_skipped_and_queue_with_a_predicate(store: Store):
+    store.add_subscriber("x@example.org", "", ["X"], "active", NOW)
+    store.add_subscriber("y@example.org", "", [], "active", NOW)
+    issue = _issue(store, categories=("x",))
+    assert store.queue_deliveries(issue, NOW, wants=lambda s: True) == 2
+    claimed = store.claim_deliveries(issue.id, 10, LEASE, NOW)
+    store.settle_deliveries([], [], [], NOW, skipped=[claimed[0].id])
+    assert store.delivery_counts(issue.id) == {"skipped": 1, "claimed": 1}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Callable, Iterable
 
 from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
 
-from publisher.models import Delivery, Issue
+from publisher.models import Delivery, Issue, Subscriber
 from publisher.store.records import _DELIVERY_COLUMNS, _delivery
 from publisher.store.tables import deliveries, subscribers
 
@@ -20,7 +20,10 @@ class Ledger:
 
     # -- deliveries: the ledger -------------------------------------------------------------
 
-    def queue_deliveries(self, issue: Issue, now: datetime, chunk: int = 1000) -> int:
+    def queue_deliveries(
+        self, issue: Issue, now: datetime, wants: Callable[[Subscriber], bool] | None = None,
+        chunk: int = 1000,
+    ) -> int:
         """One queued delivery per active subscriber who wants this issue's categories.
 
         Idempotent (unique issue+subscriber): run again after a crash, it adds only the missing.
@@ -48,7 +51,7 @@ class Ledger:
             return len(new)
 
         for sub in self.list_subscribers("active"):
-            if sub.wants(wanted):
+            if (wants or (lambda s: s.wants(wanted)))(sub):
                 rows.append(dict(issue_id=issue.id, subscriber_id=sub.id, status="queued"))
                 if len(rows) >= chunk:
                     queued += flush()
@@ -57,7 +60,7 @@ class Ledger:
         return queued
 
     def claim_deliveries(
-        self, issue_id: int, limit: int, lease: timedelta, now: datetime
+        self, issue_id: int, limit: int, lease: timedelta, now: datetime, owner: str = ""
     ) -> list[Delivery]:
         """Claim up to `limit` due deliveries of active subscribers under a lease.
 
@@ -85,7 +88,8 @@ class Ledger:
             conn.execute(
                 update(d)
                 .where(d.c.id.in_(ids))
-                .values(status="claimed", claimed_until=now + lease, attempts=d.c.attempts + 1)
+                .values(status="claimed", claimed_until=now + lease, claimed_by=owner,
+                        attempts=d.c.attempts + 1)
             )
             rows = conn.execute(
                 select(*_DELIVERY_COLUMNS)
@@ -101,11 +105,16 @@ class Ledger:
         retries: Iterable[tuple[int, str, datetime]],
         failures: Iterable[tuple[int, str]],
         now: datetime,
+        skipped: Iterable[int] = (),
     ) -> None:
-        """Record a batch of outcomes in one commit: sent, to retry at a time, failed (reason)."""
-        sent, retries, failures = list(sent), list(retries), list(failures)
+        """Record a batch of outcomes in one commit: sent, to retry at a time, failed (reason),
+        skipped (nothing in the issue for them)."""
+        sent, retries, failures, skipped = list(sent), list(retries), list(failures), list(skipped)
         d = deliveries
         with self.engine.begin() as conn:
+            if skipped:
+                conn.execute(update(d).where(d.c.id.in_(skipped)).values(status="skipped",
+                                                                        claimed_until=None))
             if sent:
                 conn.execute(
                     update(d).where(d.c.id.in_(sent)).values(status="sent", sent=now, error="",
@@ -126,6 +135,25 @@ class Ledger:
                     ),
                     [{"b_id": i, "b_error": e[:2000]} for i, e in failures],
                 )
+
+    def claim_owners(self, issue_id: int) -> set[str]:
+        """Who holds claims on this issue's deliveries ("host:pid" of each sender)."""
+        d = deliveries
+        with self.engine.begin() as conn:
+            return set(conn.execute(
+                select(d.c.claimed_by).distinct().where(d.c.issue_id == issue_id, d.c.status == "claimed")
+            ).scalars())
+
+    def release_claims_of(self, issue_id: int, owner: str) -> int:
+        """Give back every claim of a sender known to be dead (its messages may have gone out:
+        at most these are sent twice). The attempt it made still counts."""
+        d = deliveries
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(d).where(d.c.issue_id == issue_id, d.c.status == "claimed", d.c.claimed_by == owner)
+                .values(status="queued", claimed_until=None, claimed_by="")
+            )
+        return result.rowcount
 
     def release_deliveries(self, ids: Iterable[int]) -> None:
         """Give claimed deliveries back without counting the attempt (the send was stopped)."""

@@ -90,6 +90,7 @@ deliveries = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("error", Text, nullable=False, server_default=""),
     Column("claimed_until", UTCDateTime),  # the lease of the sender that claimed it
+    Column("claimed_by", String(200), nullable=False, server_default=""),  # "host:pid"
     Column("next_attempt", UTCDateTime),
     Column("sent", UTCDateTime),
     UniqueConstraint("issue_id", "subscriber_id"),
