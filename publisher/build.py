@@ -49,9 +49,12 @@ class BuildReport:
 
 @dataclass
 class _Cache:
+    """What the last build saw. Kept apart from the (large) parsed articles, so that the
+    nothing-changed check loads a small file and the articles are loaded only when needed."""
+
     key: str = ""
     extras: str = ""
-    sources: dict[str, tuple[tuple[int, int], object]] = field(default_factory=dict)
+    stats: dict[str, tuple[int, int]] = field(default_factory=dict)  # source -> size, mtime
     outputs: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # fp, size, mtime
     next_publication: datetime | None = None
     warnings: list[str] = field(default_factory=list)
@@ -165,7 +168,8 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     # Pages rendered elsewhere (the newsletter archive) only matter to the fast path.
     extras = _fingerprint(key, tuple(sorted((p, hashlib.blake2b(d).hexdigest())
                                             for p, d in (extra_outputs or {}).items())))
-    cache = _load_cache(cache_file) if use_cache else _Cache()
+    cache = _load(cache_file, _Cache) if use_cache else _Cache()
+    articles_file = cache_file.with_name("articles.pickle")
     root = config.path("content")
     files, assets = scan(root) if root.is_dir() else ([], [])
     if not root.is_dir():
@@ -175,7 +179,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
 
     # Fast path: nothing changed and no scheduled article came due.
     extras = _fingerprint(extras, asset_stats)
-    if (cache.key == key and cache.extras == extras and {r: s for r, (s, _) in cache.sources.items()} == stats
+    if (cache.key == key and cache.extras == extras and cache.stats == stats
             and (cache.next_publication is None or now < cache.next_publication)
             and _outputs_intact(out, cache.outputs)):
         report.articles, report.drafts_or_scheduled, report.feeds, report.pages = cache.counts
@@ -189,8 +193,9 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     loaded = Loaded()
     to_read = []
     sources: dict[str, tuple[tuple[int, int], object]] = {}
+    known = _load(articles_file, dict) if use_cache and cache.key == key else {}
     for rel, stat in stats.items():
-        hit = cache.sources.get(rel) if cache.key == key else None
+        hit = known.get(rel)
         if hit and hit[0] == stat:
             sources[rel] = hit
         else:
@@ -254,9 +259,11 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     report.removed = len(removed)
     report.seconds = time.perf_counter() - started
     if use_cache:
-        _save_cache(cache_file, _Cache(
-            key=key, extras=extras, sources=sources, outputs=outputs, next_publication=report.next_publication,
-            warnings=report.warnings,
+        if to_read or len(known) != len(sources):
+            _save(articles_file, sources)
+        _save(cache_file, _Cache(
+            key=key, extras=extras, stats=stats, outputs=outputs,
+            next_publication=report.next_publication, warnings=report.warnings,
             counts=(report.articles, report.drafts_or_scheduled, report.feeds, report.pages)))
     return report
 
@@ -283,24 +290,24 @@ def _remove(out: Path, path: str) -> None:
         parent = parent.parent
 
 
-def _load_cache(path: Path) -> _Cache:
+def _load(path: Path, kind: type):
     try:
         with path.open("rb") as f:
-            cache = pickle.load(f)
-        return cache if isinstance(cache, _Cache) else _Cache()
+            value = pickle.load(f)
+        return value if isinstance(value, kind) else kind()
     except Exception:  # a stale or corrupt cache only costs a full build
-        return _Cache()
+        return kind()
 
 
-def _save_cache(path: Path, cache: _Cache) -> None:
+def _save(path: Path, value: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as f:
-        pickle.dump(cache, f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)
 
 
 def clean(config: Config) -> None:
     """Forget the cache and remove the output folder: the next build starts from nothing."""
     shutil.rmtree(config.path("output"), ignore_errors=True)
-    (config.path("var") / "cache" / "build.pickle").unlink(missing_ok=True)
+    shutil.rmtree(config.path("var") / "cache", ignore_errors=True)
