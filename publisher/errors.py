@@ -9,6 +9,18 @@ class PublisherError(Exception):
     def __str__(self) -> str:  # pragma: no cover - trivial
         return self.args[0] if self.args else self.__class__.__name__
 
+    def __reduce__(self):
+        # Rebuild from the constructor's own arguments, so errors survive the trip back from
+        # a build worker process (Exception's default pickling passes only the message).
+        return _rebuild, (self.__class__, self.__dict__.copy(), self.args)
+
+
+def _rebuild(cls, state, args):
+    error = Exception.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class ConfigError(PublisherError):
     """One or more problems in config.yaml or the environment, all reported at once."""

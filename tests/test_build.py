@@ -92,11 +92,13 @@ def test_parallel_build_matches_serial_build(tmp_path, load):
         (content / f"p{i:03}.md").write_text(
             f"---\ntitle: Papier {i}\ndate: 2023-{i % 12 + 1:02}-{i % 28 + 1:02}\n"
             f"category: C{i % 3}\n---\nCorps {i}.\n", encoding="utf-8")
+    (content / "empty.md").write_text("", encoding="utf-8")  # errors cross the process boundary
     serial_dir, parallel_dir = tmp_path / "s", tmp_path / "p"
     serial_dir.mkdir(), parallel_dir.mkdir()
     serial = load(write_config(serial_dir, "build:\n  workers: 1\n", content=content))
     parallel = load(write_config(parallel_dir, "build:\n  workers: 2\n", content=content))
-    build(serial, NOW), build(parallel, NOW)
+    reports = build(serial, NOW), build(parallel, NOW)
+    assert [r.warnings for r in reports] == [["empty.md:1: the file is empty"]] * 2
     a, b = serial.path("output"), parallel.path("output")
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
