@@ -106,3 +106,78 @@ def project(tmp_path, monkeypatch):
     monkeypatch.setenv("PUBLISHER_SECRET_KEY", "test-secret")
     monkeypatch.setenv("PUBLISHER_CONFIG", str(tmp_path / "config.yaml"))
     return Project().write()
+
+
+class RecordingHandler:
+    """An aiosmtpd handler that keeps every message and fails on demand.
+
+    `fail_every=N`: every Nth DATA answers 451; `drop_every=N`: every Nth DATA drops the
+    connection instead; `reject`: recipients refused with 550 at RCPT.
+    """
+
+    def __init__(self):
+        import threading
+
+        self.messages: list[tuple[str, bytes]] = []  # (recipient, data)
+        self.fail_every = self.drop_every = 0
+        self.reject: set[str] = set()
+        self.count = 0
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.reject:
+            return "550 5.1.1 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.count += 1
+            n = self.count
+        if self.drop_every and n % self.drop_every == 0:
+            server.transport.close()
+            return "421 dropped"
+        if self.fail_every and n % self.fail_every == 0:
+            return "451 4.3.0 try again later"
+        with self.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.messages.append((rcpt, envelope.original_content or envelope.content))
+        return "250 Message accepted"
+
+    def by_recipient(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for rcpt, _ in self.messages:
+            counts[rcpt] = counts.get(rcpt, 0) + 1
+        return counts
+
+
+@_pytest.fixture
+def smtp_server():
+    """A real aiosmtpd server on loopback; yields (handler, port)."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    handler = RecordingHandler()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port, data_size_limit=0)
+    controller.start()
+    handler.port = port
+    yield handler
+    controller.stop()
+
+
+def write_articles(folder, now, count: int = 2, categories=("Tech", "Art")) -> None:
+    """`count` Markdown articles published in the last hours, in turn in each category."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        when = now.replace(microsecond=0) - __import__("datetime").timedelta(hours=i + 1)
+        (folder / f"article-{i}.md").write_text(
+            f"---\ntitle: \"Article {i} é\"\ndate: {when.isoformat()}\n"
+            f"category: {categories[i % len(categories)]}\nsummary: \"Summary {i}\"\n---\n\n"
+            f"Body of article {i}.\n", encoding="utf-8")
+
+
+__all__ += ["smtp_server", "RecordingHandler", "write_articles"]

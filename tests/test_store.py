@@ -87,7 +87,9 @@ def test_save_issue_is_idempotent_per_period(store: Store):
     again, new_again = store.save_issue(make_issue("2024-W47", 1, subject="Other"))
     assert new and not new_again and again == first and first.number == 1
     assert first.subject == "One" and first.id is not None and first.created == NOW
-    second, _ = store.save_issue(make_issue("2024-W48", 1))  # number taken: the next one
+    raced, new_raced = store.save_issue(make_issue("2024-W48", 1))  # a racer made issue 1
+    assert raced == first and not new_raced
+    second, _ = store.save_issue(make_issue("2024-W48", 0))  # no number: the next free one
     assert second.number == 2
     assert store.last_issue() == second
     assert [i.number for i in store.list_issues()] == [2, 1]

@@ -140,19 +140,20 @@ class Store(Ledger):
     # -- issues -----------------------------------------------------------------------------
 
     def save_issue(self, issue: Issue) -> tuple[Issue, bool]:
-        """Store `issue` unless its period already has one: (the stored issue, whether new).
+        """Store `issue` unless a racing sender stored it first: (the stored issue, whether new).
 
-        The unique period makes this idempotent: two racing senders get the same issue. Its
-        number is kept when free, else the next one is taken.
+        Idempotent twice over: the unique period (a scheduler's run) and the unique number (two
+        senders who both saw issue N last both make N+1: the second gets the first's). A
+        number below 1 takes the next free one.
         """
-        for attempt in range(5):
+        for _ in range(5):
             existing = self._issue_for_period(issue.period)
             if existing:
                 return existing, False
             try:
                 with self.engine.begin() as conn:
                     number = issue.number
-                    if attempt or number < 1:
+                    if number < 1:
                         number = (conn.execute(select(func.max(issues.c.number))).scalar() or 0) + 1
                     conn.execute(
                         insert(issues).values(
@@ -165,7 +166,8 @@ class Store(Ledger):
                     )
                 return self._issue_for_period(issue.period), True  # type: ignore[return-value]
             except IntegrityError:
-                continue  # a racing sender took this period or number: read theirs
+                if issue.number >= 1 and (taken := self.get_issue(issue.number)) is not None:
+                    return taken, False
         raise StoreError(f"could not save the issue for period {issue.period!r}")
 
     def _issue_for_period(self, period: str) -> Issue | None:

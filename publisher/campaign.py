@@ -1,0 +1,156 @@
+"""`send`, the use case: finish unfinished issues, create the next one, queue it, send it.
+
+The CLI and (later) the scheduler call `send_newsletter`; both get the same idempotent steps:
+the store's unique period means two racing senders create one issue, the ledger's unique
+(issue, subscriber) means a re-run queues nobody twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from publisher.delivery import Progress, SendReport, SendSettings, send_deliveries
+from publisher.errors import DeliveryError, PublisherError
+from publisher.mailer import DkimSigner, Transport, sender_address
+from publisher.models import Article, Delivery, Issue
+from publisher.notices import Links
+from publisher.store import Store
+from publisher.tokens import Tokens
+
+
+class IssueTooLarge(PublisherError):
+    pass
+
+
+@dataclass
+class SendOutcome:
+    reports: list[tuple[Issue, SendReport]] = field(default_factory=list)
+    nothing_new: str = ""  # why no new issue was created, when none was
+
+
+def plan_of(issue: Issue, articles: list[Article]):
+    """Rebuild the plan of a stored issue (to resume its sending after a crash)."""
+    from publisher.newsletter import IssuePlan
+
+    by_id = {a.id: a for a in articles}
+    since = datetime.fromisoformat(issue.period.split("/")[0]) if "/" in issue.period else issue.created
+    chosen = tuple(by_id[i] for i in issue.article_ids if i in by_id)
+    return IssuePlan(number=issue.number, now=issue.created, since=since, articles=chosen)
+
+
+class IssueComposer:
+    """Delivery -> the complete message for its subscriber (None: nothing for them)."""
+
+    def __init__(self, plan, config, tokens: Tokens):
+        from publisher.personalise import Audiences
+
+        self.config, self.links = config, Links(config, tokens)
+        self.audiences = Audiences(plan, config)
+        self.signer = DkimSigner.from_config(config)
+        self.lock = threading.Lock()
+        self.everyone = self.audiences.compiled(None)
+
+    def wants(self, subscriber) -> bool:
+        return self.audiences.plan.for_categories(subscriber.categories) is not None
+
+    def __call__(self, d: Delivery) -> bytes | None:
+        from publisher.personalise import Recipient
+
+        if d.categories:
+            with self.lock:  # Audiences renders lazily and caches: one thread at a time
+                compiled = self.audiences.compiled(d.categories)
+        else:
+            compiled = self.everyone
+        if compiled is None:
+            return None
+        data = compiled.message_bytes(Recipient(
+            email=d.email, name=d.name, unsubscribe_url=self.links.unsubscribe(d.email),
+            preferences_url=self.links.preferences(d.email),
+        ))
+        return self.signer.sign(data) if self.signer else data
+
+
+def check_size(html: str, config, force: bool) -> None:
+    size = len(html.encode("utf-8"))
+    limit = config.mail.max_html_bytes
+    if size > limit and not force:
+        raise IssueTooLarge(f"the issue's HTML is {size / 1024:.0f} KB, over the "
+                            f"{limit / 1024:.0f} KB Gmail shows before clipping it; shorten it "
+                            "(fewer articles, newsletter.content: summary) or send with --force")
+
+
+def next_issue(config, store: Store, articles: list[Article], now: datetime, force: bool = False):
+    """(the stored next issue, its plan), or (None, why) when there is nothing new."""
+    from publisher.newsletter import plan_issue, render_issue
+
+    last = store.last_issue()
+    plan = plan_issue(articles, last.created if last else None, last.number + 1 if last else 1,
+                      now, config)
+    if plan is None:
+        since = f"issue {last.number} ({last.created:%Y-%m-%d %H:%M})" if last else \
+            f"the last {config.newsletter.first_window_days} days"
+        return None, f"nothing new since {since}"
+    rendered = render_issue(plan, config)
+    check_size(rendered.html, config, force)
+    issue, _ = store.save_issue(rendered.issue())
+    return issue, plan_of(issue, articles) if issue.number != plan.number else plan
+
+
+def deliver(config, store: Store, transport: Transport, tokens: Tokens, issue: Issue, plan,
+            now: datetime, progress: Progress | None = None) -> SendReport:
+    """Queue (once) and send one issue; mark it sent when every delivery is settled."""
+    composer = IssueComposer(plan, config, tokens)
+    if not store.issue_queued(issue.id):
+        store.queue_deliveries(issue, now, wants=composer.wants)
+    report = send_deliveries(store, issue.id, composer, transport, sender_address(config),
+                             SendSettings.from_config(config.mail), progress)
+    store.skip_inactive_deliveries(issue.id)
+    counts = store.delivery_counts(issue.id)
+    if not counts.get("queued") and not counts.get("claimed"):
+        store.mark_issue(issue.id, sent=now)
+    return report
+
+
+def send_newsletter(config, store: Store, transport: Transport, tokens: Tokens,
+                    articles: list[Article], now: datetime, *, force: bool = False,
+                    progress: Progress | None = None) -> SendOutcome:
+    outcome = SendOutcome()
+    for issue in store.unfinished_issues():  # a crash or a stop left these half sent
+        outcome.reports.append((issue, deliver(config, store, transport, tokens, issue,
+                                               plan_of(issue, articles), now, progress)))
+    issue, plan = next_issue(config, store, articles, now, force)
+    if issue is None:
+        outcome.nothing_new = plan
+    elif issue.sent is None and all(i.id != issue.id for i, _ in outcome.reports):
+        outcome.reports.append((issue, deliver(config, store, transport, tokens, issue, plan,
+                                               now, progress)))
+    return outcome
+
+
+def send_test(config, store: Store, transport: Transport, tokens: Tokens,
+              articles: list[Article], address: str, now: datetime) -> str:
+    """A copy of the next issue (or the last one) to one address; the ledger is untouched."""
+    from publisher.newsletter import plan_issue
+    from publisher.personalise import Recipient, compile_issue
+    from publisher.newsletter import render_issue
+
+    last = store.last_issue()
+    plan = plan_issue(articles, last.created if last else None, last.number + 1 if last else 1,
+                      now, config)
+    if plan is None and last is None:
+        raise DeliveryError("there is no issue to send: nothing new and none sent before")
+    plan = plan or plan_of(last, articles)
+    rendered = render_issue(plan, config)
+    links = Links(config, tokens)
+    data = compile_issue(rendered, config, now).message_bytes(Recipient(
+        email=address, name="", unsubscribe_url=links.unsubscribe(address),
+        preferences_url=links.preferences(address)))
+    signer = DkimSigner.from_config(config)
+    conn = transport.connect()
+    try:
+        conn.send(sender_address(config), address, signer.sign(data) if signer else data)
+    finally:
+        conn.close()
+    return rendered.subject

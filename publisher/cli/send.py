@@ -1,0 +1,118 @@
+"""`publisher newsletter send [--dry-run] [--to ADDRESS] [--force]`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from publisher.cli import pass_context
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; change nothing.")
+@click.option("--to", "to", metavar="ADDRESS", help="Send a test copy to ADDRESS only (the ledger is untouched).")
+@click.option("--force", is_flag=True, help="Send even an issue whose HTML is over mail.max_html_bytes.")
+@pass_context
+def send(ctx, dry_run: bool, to: str | None, force: bool) -> None:
+    """Create the next issue (if anything is new), queue it for every subscriber, send it.
+
+    Resumable: after a crash or a stop, run it again; nobody is lost or sent twice (except
+    messages in flight at the crash)."""
+    from rich.console import Console
+
+    from publisher import campaign
+    from publisher.content import load_articles
+    from publisher.mailer import make_transport
+    from publisher.store import open_store
+    from publisher.subscribers import normalise
+    from publisher.tokens import tokens_for
+
+    config = ctx.config
+    console = Console(stderr=True)
+    now = datetime.now(config.site.tz)
+    articles = load_articles(config).published(now)
+    store = open_store(config)
+    transport, tokens = make_transport(config), tokens_for(config)
+    if to:
+        address = normalise(to)
+        subject = campaign.send_test(config, store, transport, tokens, articles, address, now)
+        click.echo(f"test copy of {subject!r} sent to {address} via {transport.name}")
+        return
+    if dry_run:
+        _dry_run(config, store, articles, now)
+        return
+    with _progress(console) as progress:
+        outcome = campaign.send_newsletter(config, store, transport, tokens, articles, now,
+                                           force=force, progress=progress)
+    for issue, report in outcome.reports:
+        _summary(console, issue, report, transport.name)
+    if outcome.nothing_new:
+        click.echo(f"{outcome.nothing_new}: no new issue")
+
+
+def _dry_run(config, store, articles, now) -> None:
+    from publisher.campaign import check_size
+    from publisher.newsletter import plan_issue, render_issue
+
+    for issue in store.unfinished_issues():
+        counts = store.delivery_counts(issue.id)
+        click.echo(f"issue {issue.number} would resume: {counts.get('queued', 0)} queued, "
+                   f"{counts.get('claimed', 0)} claimed")
+    last = store.last_issue()
+    plan = plan_issue(articles, last.created if last else None,
+                      last.number + 1 if last else 1, now, config)
+    if plan is None:
+        click.echo("nothing new: no new issue")
+        return
+    rendered = render_issue(plan, config)
+    check_size(rendered.html, config, force=True)
+    people = sum(1 for s in store.list_subscribers("active") if plan.for_categories(s.categories))
+    click.echo(f"issue {plan.number}: {rendered.subject!r}, {len(plan.articles)} articles, "
+               f"{len(rendered.html.encode()) // 1024} KB of HTML, to {people} subscribers")
+
+
+class _progress:
+    """A rich progress bar while sending (on a terminal)."""
+
+    def __init__(self, console):
+        self.console, self.bar, self.task = console, None, None
+
+    def __enter__(self):
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            self.bar = Progress("sending", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                console=self.console, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("sending", total=total)
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _summary(console, issue, report, transport: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console()
+    table = Table(title=f"Issue {issue.number}: {issue.subject}", title_justify="left")
+    table.add_column("outcome")
+    table.add_column("count", justify="right")
+    table.add_row("sent", str(report.sent))
+    table.add_row("retried", str(report.retried))
+    table.add_row("failed", str(len(report.failed)))
+    if report.skipped:
+        table.add_row("skipped (nothing for them)", str(report.skipped))
+    out.print(table)
+    for address, reason in report.failed[:50]:
+        out.print(f"  failed {address}: {reason}", highlight=False, markup=False)
+    if len(report.failed) > 50:
+        out.print(f"  ... and {len(report.failed) - 50} more")
+    out.print(f"{report.sent} sent via {transport} in {report.elapsed:.1f} s "
+              f"({report.rate:.0f}/s)", highlight=False)

@@ -1,0 +1,272 @@
+"""The ledger at work: claim deliveries, send them over reused connections, mark them.
+
+    report = send_deliveries(store, issue_id, compose, transport, sender, settings)
+
+A delivery is claimed (under a lease, by "host:pid"), sent, then marked sent; outcomes are
+committed in batches. Kill the process at any moment and send again: the dead sender's claims
+come back at once (same host) or when their lease ends, so nobody is lost and at most the
+messages in flight at the crash go out twice (with the same Message-ID). A 4xx, a dropped
+connection or a timeout is retried with exponential backoff; a 5xx fails that delivery with
+its reason (and counts as a hard bounce). A server that cannot be reached pauses the whole
+send, with backoff, and after `max_attempts` pauses stops it cleanly, leaving the rest queued.
+Someone who unsubscribes is never claimed again.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from publisher.errors import DeliveryError
+from publisher.mailer import Transport
+from publisher.models import Delivery
+from publisher.store import Store
+
+Compose = Callable[[Delivery], "bytes | None"]  # None: nothing in this issue for them
+Progress = Callable[[int, int], None]  # (settled, total)
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class SendSettings:
+    connections: int = 4
+    batch_size: int = 200
+    lease: timedelta = timedelta(minutes=5)
+    max_attempts: int = 5
+    backoff: float = 30.0  # seconds before the first retry; doubled at each next one
+    rate_limit: float = 0.0  # messages per second over all connections; 0: no limit
+    bounce_threshold: int = 3
+
+    @classmethod
+    def from_config(cls, mail) -> "SendSettings":
+        return cls(connections=mail.connections, batch_size=mail.batch_size,
+                   max_attempts=mail.max_attempts, backoff=mail.retry_backoff,
+                   rate_limit=mail.rate_limit, bounce_threshold=mail.bounce_threshold)
+
+
+@dataclass
+class SendReport:
+    issue_id: int
+    sent: int = 0
+    retried: int = 0  # temporary failures scheduled for another try
+    skipped: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (address, reason)
+    elapsed: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.elapsed if self.elapsed else 0.0
+
+
+class RateLimiter:
+    """At most `rate` sends per second over every thread; 0 means no limit."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate if rate else 0.0
+        self.lock = threading.Lock()
+        self.next = 0.0
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            slot = max(self.next, time.monotonic())
+            self.next = slot + self.interval
+        delay = slot - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _worker(transport: Transport, sender: str, compose: Compose, work: queue.Queue,
+            results: queue.Queue, limiter: RateLimiter) -> None:
+    """One connection, reused for every message it takes from `work`."""
+    conn = None
+    while True:
+        d = work.get()
+        if d is None:
+            break
+        try:
+            data = compose(d)
+            if data is None:
+                results.put(("skipped", d, None))
+                continue
+            if conn is None:
+                try:
+                    conn = transport.connect()
+                except DeliveryError as exc:
+                    results.put(("down", d, exc))
+                    continue
+            limiter.wait()
+            conn.send(sender, d.email, data)
+            results.put(("sent", d, None))
+        except DeliveryError as exc:
+            results.put(("failed" if exc.permanent else "retry", d, exc))
+            if conn is not None and (exc.code is None or exc.code == 421):
+                conn.close()  # the server hung up or will: open a new one for the next
+                conn = None
+        except Exception as exc:  # noqa: BLE001 - a bug composing one message fails only it
+            results.put(("failed", d, DeliveryError(f"{type(exc).__name__}: {exc}", permanent=True)))
+    if conn is not None:
+        conn.close()
+
+
+class _Batch:
+    """Outcomes waiting for one commit."""
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+        self.retries: list[tuple[int, str, datetime]] = []
+        self.failures: list[tuple[int, str]] = []
+        self.skipped: list[int] = []
+        self.released: list[int] = []
+
+    def __len__(self) -> int:
+        return (len(self.sent) + len(self.retries) + len(self.failures) + len(self.skipped)
+                + len(self.released))
+
+    def commit(self, store: Store) -> None:
+        if self.sent or self.retries or self.failures or self.skipped:
+            store.settle_deliveries(self.sent, self.retries, self.failures, utcnow(), self.skipped)
+        if self.released:
+            store.release_deliveries(self.released)
+        self.__init__()  # type: ignore[misc]
+
+
+def release_dead_claims(store: Store, issue_id: int) -> int:
+    """Take back at once the claims of senders on this host whose process is gone."""
+    host = socket.gethostname()
+    released = 0
+    for owner in store.claim_owners(issue_id):
+        name, _, pid = owner.rpartition(":")
+        if name != host or not pid.isdigit() or owner == OWNER:
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            released += store.release_claims_of(issue_id, owner)
+        except PermissionError:
+            pass  # alive, someone else's
+    return released
+
+
+def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Transport,
+                    sender: str, settings: SendSettings, progress: Progress | None = None) -> SendReport:
+    """Send every due delivery of an issue; returns when none is left (retries included)."""
+    report = SendReport(issue_id)
+    started = time.monotonic()
+    release_dead_claims(store, issue_id)
+    counts = store.delivery_counts(issue_id)
+    total = counts.get("queued", 0) + counts.get("claimed", 0)
+    work: queue.Queue = queue.Queue()
+    results: queue.Queue = queue.Queue()
+    limiter = RateLimiter(settings.rate_limit)
+    threads = [
+        threading.Thread(target=_worker, args=(transport, sender, compose, work, results, limiter),
+                         daemon=True, name=f"sender-{i}")
+        for i in range(max(1, min(settings.connections, total)))
+    ]
+    for t in threads:
+        t.start()
+    inflight: dict[int, Delivery] = {}
+    batch = _Batch()
+    pauses, paused_until, last_down = 0, 0.0, ""
+    done = 0
+    try:
+        while True:
+            if len(inflight) < settings.batch_size and time.monotonic() >= paused_until:
+                for d in store.claim_deliveries(issue_id, settings.batch_size, settings.lease,
+                                                utcnow(), OWNER):
+                    inflight[d.id] = d
+                    work.put(d)
+            if not inflight:
+                batch.commit(store)
+                if time.monotonic() < paused_until:
+                    time.sleep(min(paused_until - time.monotonic(), 1.0))
+                    continue
+                due = store.next_delivery_time(issue_id, utcnow())
+                if due is None:
+                    break
+                time.sleep(min(max((due - utcnow()).total_seconds(), 0.01), 1.0))
+                continue
+            try:
+                kind, d, exc = results.get(timeout=0.5)
+            except queue.Empty:
+                batch.commit(store)
+                continue
+            del inflight[d.id]
+            settled = kind in ("sent", "skipped", "failed")
+            if kind == "sent":
+                batch.sent.append(d.id)
+                report.sent += 1
+                pauses = 0
+            elif kind == "skipped":
+                batch.skipped.append(d.id)
+                report.skipped += 1
+            elif kind == "down":  # the server cannot be reached: give it back, pause, retry
+                batch.released.append(d.id)
+                last_down = str(exc)
+                if time.monotonic() >= paused_until:
+                    pauses += 1
+                    if pauses > settings.max_attempts:
+                        raise DeliveryError(f"{last_down}; gave up after {settings.max_attempts} "
+                                            "tries: run the send again to resume")
+                    paused_until = time.monotonic() + settings.backoff * 2 ** (pauses - 1)
+            elif kind == "retry" and d.attempts < settings.max_attempts:
+                later = utcnow() + timedelta(seconds=settings.backoff * 2 ** (d.attempts - 1))
+                batch.retries.append((d.id, str(exc), later))
+                report.retried += 1
+            else:
+                settled = True
+                reason = str(exc) if kind == "failed" else f"gave up after {d.attempts} tries: {exc}"
+                batch.failures.append((d.id, reason))
+                report.failed.append((d.email, reason))
+                if kind == "failed" and exc is not None and exc.code and exc.code >= 500:
+                    store.record_bounce(d.email, "hard", reason, f"smtp:{issue_id}:{d.id}",
+                                        utcnow(), settings.bounce_threshold)
+            done += settled
+            if len(batch) >= settings.batch_size:
+                batch.commit(store)
+            if progress:
+                progress(done, total)
+    finally:
+        _stop(threads, work, results, batch, inflight, store)
+        report.elapsed = time.monotonic() - started
+    return report
+
+
+def _stop(threads, work: queue.Queue, results: queue.Queue, batch: _Batch, inflight: dict,
+          store: Store) -> None:
+    """Give back what was never started, let the workers end, record what they finished."""
+    while True:
+        try:
+            d = work.get_nowait()
+        except queue.Empty:
+            break
+        if d is not None:
+            batch.released.append(d.id)
+            inflight.pop(d.id, None)
+    for _ in threads:
+        work.put(None)
+    for t in threads:
+        t.join(timeout=30)
+    while True:
+        try:
+            kind, d, _ = results.get_nowait()
+        except queue.Empty:
+            break
+        if inflight.pop(d.id, None) is not None:
+            (batch.sent if kind == "sent" else batch.released).append(d.id)
+    try:
+        batch.commit(store)
+    except Exception:  # noqa: BLE001 - the first error is the one to report
+        pass

@@ -1,0 +1,179 @@
+"""`publisher newsletter send` against a real aiosmtpd server on loopback."""
+
+from __future__ import annotations
+
+import email
+import socket
+from datetime import datetime, timezone
+from email import policy
+
+import pytest
+from click.testing import CliRunner
+
+from delivery_fixtures import write_articles
+from publisher.cli import main
+from publisher.store import open_store
+
+NOW = datetime.now(timezone.utc)
+
+
+def configure(project, port: int, extra: str = "") -> None:
+    write_articles(project.root / "content", NOW)
+    project.write(
+        f"paths:\n  content: {project.root / 'content'}\n"
+        f"mail:\n  transport: smtp\n  host: 127.0.0.1\n  port: {port}\n  retry_backoff: 0.02\n"
+        f"  connections: 4\n  batch_size: 50\n{extra}"
+    )
+
+
+def subscribe(project, count: int, **kw) -> list[str]:
+    store = open_store(project.config())
+    emails = [f"user{i:04}@example.org" for i in range(count)]
+    for address in emails:
+        store.add_subscriber(address, kw.get("name", "Zoë"), kw.get("categories", []), "active", NOW)
+    store.close()
+    return emails
+
+
+def send(*args: str):
+    return CliRunner().invoke(main, ["newsletter", "send", *args], catch_exceptions=False)
+
+
+def parse(data: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(data, policy=policy.default)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_full_send_arrives_once_each_with_the_bulk_sender_headers(project, smtp_server):
+    configure(project, smtp_server.port)
+    emails = subscribe(project, 300)
+    result = send()
+    assert result.exit_code == 0, result.output
+    assert smtp_server.by_recipient() == {e: 1 for e in emails}
+    assert "300 sent via smtp" in result.output
+    ids = set()
+    for rcpt, data in smtp_server.messages:
+        msg = parse(data)
+        assert msg["To"].addresses[0].addr_spec == rcpt
+        for header in ("From", "Subject", "Date", "List-Id"):
+            assert msg[header], header
+        ids.add(msg["Message-ID"])
+        unsub = msg["List-Unsubscribe"]
+        assert "<https://news.example.org/unsubscribe?token=" in unsub and "<mailto:" in unsub
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert msg.get_content_type() == "multipart/alternative"
+        plain, html = msg.get_body(("plain",)), msg.get_body(("html",))
+        assert plain.get_content_charset() == html.get_content_charset() == "utf-8"
+        assert "Zoë" in plain.get_content() and "Article 0 é" in html.get_content()
+    assert len(ids) == 300
+    again = send()
+    assert "nothing new" in again.output and len(smtp_server.messages) == 300
+
+
+def test_temporary_failures_and_dropped_connections_still_reach_everyone_once(project, smtp_server):
+    configure(project, smtp_server.port)
+    emails = subscribe(project, 200)
+    smtp_server.fail_every, smtp_server.drop_every = 7, 11
+    result = send()
+    assert result.exit_code == 0, result.output
+    assert smtp_server.by_recipient() == {e: 1 for e in emails}
+    retried = int(next(line for line in result.output.splitlines() if "retried" in line).split()[-2])
+    assert retried >= 200 // 11
+
+
+def test_a_550_recipient_is_marked_failed_and_counts_as_a_bounce(project, smtp_server):
+    configure(project, smtp_server.port)
+    emails = subscribe(project, 20)
+    smtp_server.reject = {emails[3]}
+    result = send()
+    assert f"failed {emails[3]}: 550 5.1.1 no such user here" in result.output
+    assert len(smtp_server.messages) == 19
+    store = open_store(project.config())
+    issue = store.last_issue()
+    [failed] = store.list_deliveries(issue.id, "failed")
+    assert failed.email == emails[3] and failed.error.startswith("550")
+    assert store.get_subscriber(emails[3]).hard_bounces == 1
+    assert issue.sent is not None
+
+
+def test_unsubscribed_before_the_send_get_nothing(project, smtp_server):
+    configure(project, smtp_server.port)
+    emails = subscribe(project, 10)
+    store = open_store(project.config())
+    store.update_subscriber(emails[0], status="unsubscribed", unsubscribed=NOW)
+    send()
+    assert emails[0] not in smtp_server.by_recipient() and len(smtp_server.messages) == 9
+
+
+def test_a_name_with_a_newline_injects_no_header(project, smtp_server):
+    configure(project, smtp_server.port)
+    store = open_store(project.config())
+    store.add_subscriber("eve@example.org", "Eve\r\nBcc: victim@example.org", [], "active", NOW)
+    send()
+    [(rcpt, data)] = smtp_server.messages
+    msg = parse(data)
+    head = data.split(b"\r\n\r\n", 1)[0]
+    assert msg["Bcc"] is None and b"\r\nBcc:" not in head and b"\nBcc:" not in head
+    assert rcpt == "eve@example.org"
+
+
+def test_server_down_stops_cleanly_then_resumes(project, smtp_server):
+    port = free_port()
+    configure(project, port, "  max_attempts: 2\n")
+    emails = subscribe(project, 30)
+    down = CliRunner().invoke(main, ["newsletter", "send"])
+    assert down.exit_code == 1 and "Traceback" not in down.output
+    assert f"127.0.0.1:{port}" in down.output and "run the send again" in down.output
+    store = open_store(project.config())
+    assert store.delivery_counts(store.last_issue().id) == {"queued": 30}
+    configure(project, smtp_server.port)
+    assert send().exit_code == 0
+    assert smtp_server.by_recipient() == {e: 1 for e in emails}
+
+
+def test_categories_narrow_the_digest_and_an_empty_one_is_not_sent(project, smtp_server):
+    configure(project, smtp_server.port)
+    store = open_store(project.config())
+    store.add_subscriber("tech@example.org", "", ["Tech"], "active", NOW)
+    store.add_subscriber("sport@example.org", "", ["Sport"], "active", NOW)
+    store.add_subscriber("all@example.org", "", [], "active", NOW)
+    send()
+    got = {rcpt: parse(data).get_body(("plain",)).get_content() for rcpt, data in smtp_server.messages}
+    assert set(got) == {"tech@example.org", "all@example.org"}
+    assert "Article 0" in got["tech@example.org"] and "Article 1" not in got["tech@example.org"]
+    assert "Article 1" in got["all@example.org"]
+
+
+def test_test_copy_and_dry_run_leave_the_ledger_alone(project, smtp_server):
+    configure(project, smtp_server.port)
+    subscribe(project, 5)
+    dry = send("--dry-run")
+    assert "issue 1:" in dry.output and "to 5 subscribers" in dry.output
+    copy = send("--to", "Editor@Example.org")
+    assert "sent to editor@example.org" in copy.output
+    assert [r for r, _ in smtp_server.messages] == ["editor@example.org"]
+    assert open_store(project.config()).last_issue() is None
+
+
+def test_an_issue_over_the_size_limit_is_refused_unless_forced(project, smtp_server):
+    configure(project, smtp_server.port, "  max_html_bytes: 2000\n")
+    subscribe(project, 2)
+    refused = CliRunner().invoke(main, ["newsletter", "send"])
+    assert refused.exit_code == 1 and "Gmail" in refused.output and "--force" in refused.output
+    assert smtp_server.messages == []
+    assert send("--force").exit_code == 0 and len(smtp_server.messages) == 2
+
+
+def test_the_default_outbox_needs_no_server(project):
+    write_articles(project.root / "content", NOW)
+    project.write(f"paths:\n  content: {project.root / 'content'}\n")
+    subscribe(project, 3)
+    assert "3 sent via outbox" in send().output
+    files = sorted((project.root / "var" / "outbox").glob("*.eml"))
+    assert len(files) == 3
+    assert parse(files[0].read_bytes())["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
