@@ -1,0 +1,87 @@
+"""`publisher newsletter preview [--open]`: render the next issue to var/preview/."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from publisher.cli import pass_context
+
+# name -> "module:attribute"; `send` belongs to the delivery side (issue 5) and goes here.
+SUBCOMMANDS: dict[str, str] = {"send": "publisher.cli.send:send"}
+
+
+class _Lazy(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *SUBCOMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in SUBCOMMANDS:
+            module, attr = SUBCOMMANDS[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Lazy)
+def newsletter() -> None:
+    """Render, preview and send the newsletter digest."""
+
+
+@newsletter.command()
+@click.option("--open", "open_browser", is_flag=True, help="Also open the HTML in the default browser.")
+@pass_context
+def preview(ctx, open_browser: bool) -> None:
+    """Render the next issue; print the paths of its .html and .txt."""
+    from datetime import datetime
+
+    from publisher.content import load_articles
+    from publisher.newsletter import plan_issue, render_issue
+
+    config = ctx.config
+    now = datetime.now(config.site.tz)
+    last = _last_issue(config)
+    since = last.created if last else None
+    number = last.number + 1 if last else 1
+    plan = plan_issue(load_articles(config).published(now), since, number, now, config)
+    if plan is None:
+        when = f"issue {last.number} ({last.created:%Y-%m-%d %H:%M})" if last else (
+            f"the last {config.newsletter.first_window_days} days"
+        )
+        click.echo(f"nothing new since {when}: there is no issue to send")
+        return
+    rendered = render_issue(plan, config)
+    html, text = rendered.personal("", config.site.url + "unsubscribe", config.site.url + "preferences")
+    folder = config.path("var") / "preview"
+    folder.mkdir(parents=True, exist_ok=True)
+    html_path, text_path = folder / f"issue-{number}.html", folder / f"issue-{number}.txt"
+    html_path.write_text(html, encoding="utf-8")
+    text_path.write_text(text, encoding="utf-8")
+    click.echo(f"issue {number}: {rendered.subject!r}, {len(plan.articles)} articles")
+    size = len(html.encode())
+    if size > config.mail.max_html_bytes:
+        click.secho(f"warning: the HTML is {size // 1024} KB; Gmail clips messages over "
+                    f"{config.mail.max_html_bytes // 1024} KB", fg="yellow", err=True)
+    click.echo(str(html_path))
+    click.echo(str(text_path))
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(html_path.as_uri())
+
+
+def _last_issue(config):
+    """The last stored issue, or None without a database (a preview never creates one)."""
+    from publisher.newsletter_archive import _sqlite_file_exists
+    from publisher.store.engine import database_url
+
+    url = database_url(config)
+    if url.startswith("sqlite") and not _sqlite_file_exists(url):
+        return None
+    from publisher.store import open_store
+
+    store = open_store(config)
+    try:
+        return store.last_issue()
+    finally:
+        store.close()

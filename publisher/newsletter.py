@@ -1,0 +1,418 @@
+"""The next newsletter issue: select its articles, then render subject, MJML -> HTML and text.
+
+Pure: `now` and the config are arguments; nothing here reads the clock, the store or the network.
+
+    plan = plan_issue(loaded.published(now), since, number, now, config)  # None: nothing new
+    rendered = render_issue(plan, config)   # one Jinja2 render + one MJML compile
+    rendered.issue()                        # models.Issue: the public version, to archive
+
+`rendered.html` and `rendered.text` hold placeholder tokens (`rendered.tokens`) where each
+recipient's name, greeting, unsubscribe and preferences URLs go; `publisher.personalise`
+splices the real values into a MIME message without compiling again. For subscribers who
+follow only some categories, `plan.for_categories(names)` narrows the plan (one render per
+distinct audience).
+
+Template variables (newsletter.mjml.j2 and newsletter.txt.j2):
+  site       title, url, description, logo (absolute URL or None), postal_address, lang
+  issue      number, date, date_text, count, subject, preheader, web_url, archive_url,
+             articles (newest first), groups (list of (category, articles))
+  article    title, url, date, date_text, summary, html (sanitised, links absolute), category,
+             categories, author
+  recipient  name, greeting, unsubscribe_url, preferences_url: opaque tokens, print them as
+             they are (a filter applied to one would lose the personal value)
+  web        true in the archived "view in browser" version, false in the email
+  text       newsletter's intro, reason (both rendered from config), subscribe_url
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import traceback
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import urljoin
+
+import jinja2
+from babel.dates import format_date
+from markupsafe import Markup
+
+from publisher.config import Config
+from publisher.content.article import make_slug
+from publisher.errors import TemplateError
+from publisher.models import Article, Issue
+
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TOKEN_KEYS = ("NAME", "GREETING", "UNSUBSCRIBE", "PREFERENCES")
+
+
+# ---------------------------------------------------------------------------- selection
+
+
+def next_issue_articles(
+    articles: Iterable[Article],
+    since: datetime | None,
+    now: datetime,
+    config: Config,
+    categories: Iterable[str] | None = None,
+) -> list[Article]:
+    """Articles published in (since, now], newest first, at most newsletter.max_articles.
+
+    `since` is when the previous issue was composed; None (the first issue) means the last
+    newsletter.first_window_days. `categories` (names or slugs) keeps the articles in any of
+    them; None or empty keeps all.
+    """
+    if since is None:
+        since = now - timedelta(days=config.newsletter.first_window_days)
+    wanted = {make_slug(c) for c in categories or ()}
+    chosen = [
+        a
+        for a in articles
+        if a.is_published(now)
+        and a.date > since
+        and (not wanted or any(make_slug(c) in wanted for c in a.categories))
+    ]
+    chosen.sort(key=lambda a: (a.date, a.source), reverse=True)
+    return chosen[: config.newsletter.max_articles]
+
+
+@dataclass(frozen=True)
+class IssuePlan:
+    """What the next issue holds; `audience` is empty for everyone."""
+
+    number: int
+    now: datetime
+    since: datetime
+    articles: tuple[Article, ...]  # newest first
+    audience: frozenset[str] = frozenset()
+
+    @property
+    def period(self) -> str:
+        return f"{self.since.isoformat()}/{self.now.isoformat()}"
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c for a in self.articles for c in a.categories))
+
+    def for_categories(self, categories: Iterable[str] | None) -> IssuePlan | None:
+        """The same issue for someone who follows only `categories` (empty: all); None when
+        nothing in it is for them."""
+        wanted = {make_slug(c) for c in categories or ()}
+        if not wanted:
+            return self
+        kept = tuple(a for a in self.articles if any(make_slug(c) in wanted for c in a.categories))
+        return replace(self, articles=kept, audience=frozenset(wanted)) if kept else None
+
+
+def plan_issue(
+    articles: Iterable[Article], since: datetime | None, number: int, now: datetime, config: Config
+) -> IssuePlan | None:
+    """The next issue, or None when nothing was published since the previous one."""
+    chosen = next_issue_articles(articles, since, now, config)
+    if not chosen:
+        return None
+    start = since if since is not None else now - timedelta(days=config.newsletter.first_window_days)
+    return IssuePlan(number=number, now=now, since=start, articles=tuple(chosen))
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    """One issue rendered for one audience, with tokens in place of personal values."""
+
+    plan: IssuePlan
+    subject: str
+    preheader: str
+    html: str  # compiled from MJML, personal values as tokens
+    text: str
+    tokens: dict[str, str]  # TOKEN_KEYS -> the token standing for it in html and text
+    config: Config
+    mjml: str = ""  # the MJML source html was compiled from
+
+    @cached_property
+    def public(self) -> tuple[str, str]:
+        """(html, text) of the "view in browser" version: a second compile, no personal data."""
+        return _render_bodies(self.plan, self.config, self.subject, self.preheader, web=True)[1:]
+
+    def issue(self) -> Issue:
+        html, text = self.public
+        return Issue(
+            number=self.plan.number,
+            created=self.plan.now,
+            subject=self.subject,
+            article_ids=tuple(a.id for a in self.plan.articles),
+            html=html,
+            text=text,
+            categories=self.plan.categories,
+            period=self.plan.period,
+        )
+
+    def personal(self, name: str, unsubscribe_url: str, preferences_url: str) -> tuple[str, str]:
+        """(html, text) for one person by plain substitution: for tests and previews; the
+        MIME fast path is `publisher.personalise`."""
+        from html import escape
+
+        values = personal_values(self.config, name, unsubscribe_url, preferences_url)
+        html, text = self.html, self.text
+        for key, token in self.tokens.items():
+            html = html.replace(token, escape(values[key]))
+            text = text.replace(token, values[key])
+        return html, text
+
+
+def personal_values(config: Config, name: str, unsubscribe_url: str, preferences_url: str) -> dict[str, str]:
+    """What replaces each token for one person (not escaped yet)."""
+    name = " ".join(name.split())  # no CR, LF or tabs from a name, anywhere
+    return {
+        "NAME": name,
+        "GREETING": greeting(config, name),
+        "UNSUBSCRIBE": unsubscribe_url,
+        "PREFERENCES": preferences_url,
+    }
+
+
+def greeting(config: Config, name: str) -> str:
+    nl = config.newsletter
+    if name:
+        return _render_string(nl.greeting, "newsletter.greeting", {"name": name})
+    return _render_string(nl.greeting_anonymous, "newsletter.greeting_anonymous", {})
+
+
+def render_issue(plan: IssuePlan, config: Config) -> RenderedIssue:
+    """Subject, preheader, HTML and text of an issue: one Jinja2 render, one MJML compile."""
+    base = _context(plan, config, "", "", web=False)
+    subject = " ".join(_render_string(config.newsletter.subject, "newsletter.subject", base).split())
+    preheader = " ".join(
+        _render_string(config.newsletter.preheader, "newsletter.preheader", base).split()
+    )
+    tokens = _tokens(plan)
+    mjml, html, text = _render_bodies(plan, config, subject, preheader, web=False, tokens=tokens)
+    if tokens["UNSUBSCRIBE"] not in html or tokens["UNSUBSCRIBE"] not in text:
+        raise TemplateError(
+            config.newsletter.mjml_template if tokens["UNSUBSCRIBE"] not in html else config.newsletter.text_template,
+            None,
+            "the template must print {{ recipient.unsubscribe_url }} as it is (every email needs an unsubscribe link)",
+        )
+    return RenderedIssue(plan, subject, preheader, html, text, tokens, config, mjml)
+
+
+def _tokens(plan: IssuePlan) -> dict[str, str]:
+    """Alphanumeric tokens (HTML, MJML, URLs and QP leave them intact), stable for a plan."""
+    seed = f"{plan.number}|{plan.now.isoformat()}|" + "|".join(a.id + a.digest for a in plan.articles)
+    nonce = hashlib.blake2b(seed.encode(), digest_size=8).hexdigest()
+    return {key: f"PUBLISHER{nonce}{key}" for key in TOKEN_KEYS}
+
+
+def _render_bodies(
+    plan: IssuePlan,
+    config: Config,
+    subject: str,
+    preheader: str,
+    *,
+    web: bool,
+    tokens: dict[str, str] | None = None,
+) -> tuple[str, str, str]:
+    """(MJML source, HTML, text)."""
+    if tokens is not None:
+        recipient = {
+            "name": tokens["NAME"],
+            "greeting": tokens["GREETING"],
+            "unsubscribe_url": tokens["UNSUBSCRIBE"],
+            "preferences_url": tokens["PREFERENCES"],
+        }
+    else:
+        recipient = {
+            "name": "",
+            "greeting": greeting(config, ""),
+            "unsubscribe_url": config.site.url + "unsubscribe",
+            "preferences_url": config.site.url + "preferences",
+        }
+    ctx = _context(plan, config, subject, preheader, web=web)
+    ctx["recipient"] = recipient
+    env = template_env(str(config.path("templates")))
+    nl = config.newsletter
+    mjml_source, mjml_file = _render_file(env, nl.mjml_template, ctx)
+    html = compile_mjml(mjml_source, mjml_file)
+    text, _ = _render_file(env, nl.text_template, ctx)
+    return mjml_source, html, text
+
+
+def _context(plan: IssuePlan, config: Config, subject: str, preheader: str, *, web: bool) -> dict[str, Any]:
+    site = config.site
+    lang = config.newsletter.lang or site.lang
+    articles = [_article_view(a, config, lang) for a in plan.articles]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for view in articles:
+        groups.setdefault(view["category"], []).append(view)
+    issue_url = f"{site.url}newsletter/{plan.number}/"
+    ctx: dict[str, Any] = {
+        "site": {
+            "title": site.title,
+            "url": site.url,
+            "description": site.description,
+            "logo": urljoin(site.url, site.logo) if site.logo else None,
+            "postal_address": site.postal_address,
+            "lang": lang,
+        },
+        "issue": {
+            "number": plan.number,
+            "date": plan.now,
+            "date_text": format_date(plan.now.astimezone(site.tz).date(), format="long", locale=lang),
+            "count": len(articles),
+            "articles": articles,
+            "groups": list(groups.items()),
+            "subject": subject,
+            "preheader": preheader,
+            "web_url": issue_url,
+            "archive_url": f"{site.url}newsletter/",
+        },
+        "web": web,
+        "subscribe_url": site.url + "subscribe",
+        "accent": config.newsletter.accent,
+    }
+    ctx["intro"] = _render_string(config.newsletter.intro, "newsletter.intro", ctx)
+    ctx["reason"] = _render_string(config.newsletter.reason, "newsletter.reason", ctx)
+    return ctx
+
+
+def _article_view(a: Article, config: Config, lang: str) -> dict[str, Any]:
+    return {
+        "title": a.title,
+        "url": a.url,
+        "date": a.date,
+        "date_text": format_date(a.date.astimezone(config.site.tz).date(), format="long", locale=lang),
+        "summary": a.summary,
+        "html": Markup(a.html),  # sanitised at read time, like the feeds
+        "category": a.category,
+        "categories": a.categories,
+        "author": a.author,
+        "full": config.newsletter.content == "full",
+    }
+
+
+# ---------------------------------------------------------------------------- templates
+
+
+@lru_cache(maxsize=8)
+def template_env(folder: str) -> jinja2.Environment:
+    """The user's templates first, then the ones shipped with publisher."""
+    loader = jinja2.ChoiceLoader(
+        [jinja2.FileSystemLoader(folder), jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES))]
+    )
+    return jinja2.Environment(
+        loader=loader,
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(["html", "mjml", "xml", "html.j2", "mjml.j2", "xml.j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@lru_cache(maxsize=32)
+def _string_template(source: str) -> jinja2.Template:
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    return env.from_string(source)
+
+
+def _render_string(source: str, name: str, ctx: dict[str, Any]) -> str:
+    """A one-line template from config.yaml, named by its key in error messages."""
+    try:
+        return _string_template(source).render(ctx)
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"config.yaml {name}", _error_line(exc, "<template>"), _describe(exc)) from None
+
+
+def _render_file(env: jinja2.Environment, name: str, ctx: dict[str, Any]) -> tuple[str, str]:
+    """(output, template file) of a template, or a TemplateError naming file and line."""
+    try:
+        template = env.get_template(name)
+    except jinja2.TemplateNotFound:
+        raise TemplateError(name, None, "template not found in paths.templates") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(exc.filename or name, exc.lineno, _describe(exc)) from None
+    filename = template.filename or name
+    try:
+        return template.render(ctx), filename
+    except jinja2.TemplateError as exc:
+        raise TemplateError(filename, _error_line(exc, filename), _describe(exc)) from None
+
+
+def _error_line(exc: jinja2.TemplateError, filename: str) -> int | None:
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return exc.lineno
+    # Jinja2 rewrites tracebacks so that template frames carry the template's own line.
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    return lines[-1] if lines else None
+
+
+def _describe(exc: jinja2.TemplateError) -> str:
+    return f"{type(exc).__name__}: {exc.message or exc}"
+
+
+# ---------------------------------------------------------------------------- MJML
+
+MJML_TAG = re.compile(r"<(/?)(mj(?:ml|-[a-z-]+))\b[^>]*?(/?)>")
+
+
+def compile_mjml(source: str, template: str) -> str:
+    """MJML -> HTML; a failure names the template and the line of the offending tag."""
+    from mjml import mjml2html
+
+    try:
+        return mjml2html(source, disable_comments=True, fonts={})  # no web fonts: no external assets
+    except ValueError as exc:
+        message = str(exc)
+        offset = re.search(r"at position (\d+):", message)
+        pos = int(offset.group(1)) if offset else _unbalanced_tag(source)
+        where = ""
+        if pos is not None:
+            line_no = source.count("\n", 0, pos) + 1
+            line = source.splitlines()[line_no - 1].strip() if source else ""
+            found = _template_line(template, line)
+            where = f" (rendered MJML line {line_no}: {line[:80]!r})"
+            if found:
+                raise TemplateError(template, found, f"MJML does not compile: {message}{where}") from None
+        raise TemplateError(template, None, f"MJML does not compile: {message}{where}") from None
+
+
+def _unbalanced_tag(source: str) -> int | None:
+    """Offset of the first MJML tag left open or closed out of order."""
+    stack: list[tuple[str, int]] = []
+    for m in MJML_TAG.finditer(source):
+        closing, name, selfclosing = m.groups()
+        if selfclosing:
+            continue
+        if not closing:
+            stack.append((name, m.start()))
+        elif stack and stack[-1][0] == name:
+            stack.pop()
+        else:
+            return stack[-1][1] if stack else m.start()
+    return stack[-1][1] if stack else None
+
+
+def _template_line(template: str, rendered_line: str) -> int | None:
+    """Line of the template that produced a rendered line, when the line is literal there."""
+    tag = MJML_TAG.search(rendered_line)
+    if not tag:
+        return None
+    path = Path(template)
+    if not path.is_file():
+        return None
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if tag.group(0) in line:
+            return i
+    return None
+
+
+def archive_outputs(config: Config, articles: Any = None) -> dict[str, bytes] | None:
+    """The archive files of every stored issue, for `publisher build` (see newsletter_archive)."""
+    from publisher.newsletter_archive import archive_outputs as outputs
+
+    return outputs(config, articles)

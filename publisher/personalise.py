@@ -1,0 +1,243 @@
+"""Personalise a rendered issue for each subscriber fast: serialise the MIME message once,
+splice each recipient's few bytes in.
+
+    from publisher.newsletter import plan_issue, render_issue
+    from publisher.personalise import Recipient, compile_issue, Audiences
+
+    compiled = compile_issue(render_issue(plan, config), config)   # once per issue/audience
+    data = compiled.message_bytes(Recipient(
+        email="zoe@example.org", name="Zoë",
+        unsubscribe_url=f"{config.site.url}unsubscribe?token=...",
+        preferences_url=f"{config.site.url}preferences?token=...",
+        message_id="<issue-7.42@example.org>",   # optional; default derived from issue + email
+    ))                                            # complete RFC 5322 message, CRLF, ready for SMTP
+    for recipient, data in compiled.messages(recipients): ...   # streams, memory stays flat
+
+    audiences = Audiences(plan, config)        # subscribers who follow only some categories
+    compiled = audiences.compiled(subscriber.categories)   # None: nothing for them in this issue
+
+The message is multipart/alternative (text/plain, text/html), both UTF-8 in quoted-printable.
+Each part is QP-encoded once in chunks cut at the recipient tokens: every chunk ends on a
+line break (hard, or a soft `=CRLF`), so a recipient's value, QP-encoded on its own and
+ending with a soft break, can sit between two chunks and the part stays valid QP with lines
+of at most 76 octets. The boundary contains "=_", which QP output can never contain.
+
+Per recipient headers: To, Message-ID, List-Unsubscribe (<https>, <mailto:>) and
+List-Unsubscribe-Post (RFC 8058, only for an https URL). Shared: From, Subject, Date,
+List-Id, MIME-Version, Content-Language. Non-ASCII names are RFC 2047 encoded; CR, LF and
+other control characters in a name are dropped, and a bad address or URL raises DeliveryError
+(permanent), so nothing can inject a header.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import html
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from typing import Iterable, Iterator
+from urllib.parse import urlsplit
+
+from publisher.config import Config
+from publisher.errors import DeliveryError
+from publisher.newsletter import IssuePlan, RenderedIssue, greeting, render_issue
+
+CRLF = b"\r\n"
+SOFT_BREAK = b"=\r\n"
+ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+URL = re.compile(r"[!#-;=?-\[\]-~]+")  # printable ASCII without space, quotes, <, >, backslash
+ATOM_NAME = re.compile(r"[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]*")  # RFC 5322 atext and spaces
+CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    email: str
+    name: str = ""
+    unsubscribe_url: str = ""
+    preferences_url: str = ""
+    message_id: str = ""  # "<id@host>"; default derived from the issue number and the email
+
+
+def compile_issue(rendered: RenderedIssue, config: Config, date: datetime | None = None) -> CompiledIssue:
+    """The MIME skeleton of an issue, serialised once. `date` defaults to the issue's time."""
+    return CompiledIssue(rendered, config, date or rendered.plan.now)
+
+
+class CompiledIssue:
+    """One issue for one audience as bytes with holes; `message_bytes` fills them."""
+
+    def __init__(self, rendered: RenderedIssue, config: Config, date: datetime):
+        self.rendered = rendered
+        self.config = config
+        self.number = rendered.plan.number
+        self.host = urlsplit(config.site.url).hostname or "localhost"
+        self.mailto = config.mail.unsubscribe_mailto or config.site.email
+        nonce = rendered.tokens["NAME"][len("PUBLISHER") : -len("NAME")]
+        self.boundary = f"=_publisher_{nonce}"
+        self._pieces, self._slots = self._skeleton(rendered, date)
+        name_token = rendered.tokens["NAME"]
+        once = greeting(config, name_token)
+        self._greeting = once if once.count(name_token) == 1 else None  # None: a filter used it
+        self._anonymous = greeting(config, "")
+
+    # -- once per issue
+
+    def _skeleton(self, rendered: RenderedIssue, date: datetime) -> tuple[list[bytes], list[tuple[int, str]]]:
+        cfg = self.config
+        shared = EmailMessage(policy=SMTP)
+        shared["From"] = _format_address(
+            cfg.mail.from_name or cfg.site.title, cfg.mail.from_address or cfg.site.email
+        )
+        shared["Subject"] = rendered.subject
+        shared["Date"] = format_datetime(date)
+        shared["List-Id"] = cfg.mail.list_id or f"{cfg.site.title} <newsletter.{self.host}>"
+        shared["MIME-Version"] = "1.0"
+        shared["Content-Language"] = cfg.newsletter.lang or cfg.site.lang
+        head = bytes(shared).split(CRLF + CRLF, 1)[0] + CRLF
+        b = self.boundary.encode()
+        part_head = (
+            b"--" + b + CRLF + b'Content-Type: text/%s; charset="utf-8"' + CRLF
+            + b"Content-Transfer-Encoding: quoted-printable" + CRLF + CRLF
+        )
+        pieces: list[bytes] = [head]
+        slots: list[tuple[int, str]] = []
+        for key in ("headers",):
+            slots.append((len(pieces), key))
+            pieces.append(b"")
+        pieces.append(b'Content-Type: multipart/alternative; boundary="' + b + b'"' + CRLF + CRLF)
+        for subtype, body in (("plain", rendered.text), ("html", rendered.html)):
+            pieces.append(part_head % subtype.encode())
+            for i, chunk in enumerate(re.split(f"({'|'.join(rendered.tokens.values())})", body)):
+                if i % 2:
+                    key = next(k for k, t in rendered.tokens.items() if t == chunk)
+                    slots.append((len(pieces), f"{subtype}.{key}"))
+                    pieces.append(b"")
+                else:
+                    pieces.append(_qp(chunk))
+            pieces.append(CRLF)
+        pieces.append(b"--" + b + b"--" + CRLF)
+        return pieces, slots
+
+    # -- once per recipient
+
+    def message_bytes(self, recipient: Recipient) -> bytes:
+        """The complete message for one recipient (RFC 5322, CRLF line ends)."""
+        values = self._values(recipient)
+        encoded = {"headers": self._headers(recipient)}
+        for key, value in values.items():
+            encoded[f"plain.{key}"] = _qp(value)
+            encoded[f"html.{key}"] = _qp(html.escape(value))
+        pieces = self._pieces.copy()
+        for index, key in self._slots:
+            pieces[index] = encoded[key]
+        return b"".join(pieces)
+
+    def messages(self, recipients: Iterable[Recipient]) -> Iterator[tuple[Recipient, bytes]]:
+        """(recipient, message) one at a time: memory does not grow with the list."""
+        for recipient in recipients:
+            yield recipient, self.message_bytes(recipient)
+
+    def _headers(self, r: Recipient) -> bytes:
+        lines = [b"To: " + _format_address(r.name, r.email).encode("ascii")]
+        mid = r.message_id or self.message_id(r.email)
+        if not re.fullmatch(r"<[!-;=?-~]+@[!-;=?-~]+>", mid):
+            raise DeliveryError(f"bad Message-ID {mid!r} for {r.email}", permanent=True)
+        lines.append(b"Message-ID: " + mid.encode("ascii"))
+        targets = []
+        if r.unsubscribe_url:
+            targets.append(f"<{_checked_url(r.unsubscribe_url, r.email)}>")
+        if self.mailto:
+            targets.append(f"<mailto:{_checked_url(self.mailto, r.email)}?subject=unsubscribe>")
+        if targets:
+            lines.append(b"List-Unsubscribe: " + ",\r\n ".join(targets).encode("ascii"))
+        if r.unsubscribe_url.startswith("https://"):
+            lines.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+        return CRLF.join(lines) + CRLF
+
+    def _values(self, r: Recipient) -> dict[str, str]:
+        name = " ".join(CONTROL.sub(" ", r.name).split())
+        if not name:
+            hello = self._anonymous
+        elif self._greeting is not None:
+            hello = self._greeting.replace(self.rendered.tokens["NAME"], name)
+        else:
+            hello = greeting(self.config, name)
+        return {"NAME": name, "GREETING": hello, "UNSUBSCRIBE": r.unsubscribe_url,
+                "PREFERENCES": r.preferences_url}
+
+    def message_id(self, email: str) -> str:
+        digest = hashlib.blake2b(email.lower().encode(), digest_size=8).hexdigest()
+        return f"<issue-{self.number}.{digest}@{self.host}>"
+
+
+
+
+def _qp(text: str) -> bytes:
+    """QP of a chunk that starts on a fresh line and ends on one (a soft break if needed)."""
+    if not text:
+        return b""
+    lf = text.replace("\r\n", "\n").encode("utf-8")
+    # LF in, then every line break (hard or soft) made CRLF: b2a_qp would mix them otherwise.
+    data = binascii.b2a_qp(lf, istext=True).replace(b"\n", CRLF)
+    return data if data.endswith(CRLF) else data + SOFT_BREAK
+
+
+def _format_address(name: str, email: str) -> str:
+    if not ADDRESS.fullmatch(email) or len(email) > 254:
+        raise DeliveryError(f"not a deliverable address: {email!r}", permanent=True)
+    name = " ".join(CONTROL.sub(" ", name).split())[:200]
+    if not name:
+        return email
+    if name.isascii():
+        if ATOM_NAME.fullmatch(name) and "=?" not in name:
+            return f"{name} <{email}>"
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        if len(quoted) < 900:
+            return f'"{quoted}" <{email}>'
+    return f"{_encoded_words(name)} <{email}>"
+
+
+def _encoded_words(text: str, chunk: int = 42) -> str:
+    """RFC 2047 "B" encoded words of at most 72 octets, folded; split between characters."""
+    words, data = [], text.encode("utf-8")
+    start = 0
+    while start < len(data):
+        end = min(start + chunk, len(data))
+        while end < len(data) and (data[end] & 0xC0) == 0x80:  # never cut a character
+            end -= 1
+        words.append("=?utf-8?b?" + binascii.b2a_base64(data[start:end], newline=False).decode() + "?=")
+        start = end
+    return "\r\n ".join(words)
+
+
+def _checked_url(url: str, email: str) -> str:
+    if not URL.fullmatch(url) or len(url) > 900:
+        raise DeliveryError(f"unsafe URL for {email}: {url!r}", permanent=True)
+    return url
+
+
+class Audiences:
+    """Compile an issue once per distinct audience: subscribers whose categories select the
+    same articles share one compiled issue."""
+
+    def __init__(self, plan: IssuePlan, config: Config, date: datetime | None = None):
+        self.plan, self.config, self.date = plan, config, date
+        self._cache: dict[tuple[str, ...], CompiledIssue] = {}
+
+    def compiled(self, categories: Iterable[str] | None) -> CompiledIssue | None:
+        plan = self.plan.for_categories(categories)
+        if plan is None:
+            return None
+        key = tuple(a.id for a in plan.articles)
+        if key not in self._cache:
+            self._cache[key] = compile_issue(render_issue(plan, self.config), self.config, self.date)
+        return self._cache[key]
+
+    def __len__(self) -> int:
+        return len(self._cache)
