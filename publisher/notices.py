@@ -17,15 +17,16 @@ BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 @lru_cache(maxsize=8)
-def template_env(folder: str) -> jinja2.Environment:
-    """The user's templates first, then the ones shipped with publisher."""
+def template_env(folder: str, strict: bool = True) -> jinja2.Environment:
+    """The user's templates first, then the ones shipped with publisher. Pages (not strict)
+    may test variables that a route leaves out."""
     loader = jinja2.ChoiceLoader(
         [jinja2.FileSystemLoader(folder), jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES))]
     )
     return jinja2.Environment(
         loader=loader,
         autoescape=jinja2.select_autoescape(["html"]),
-        undefined=jinja2.StrictUndefined,
+        undefined=jinja2.StrictUndefined if strict else jinja2.Undefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )

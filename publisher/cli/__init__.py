@@ -17,6 +17,7 @@ COMMANDS = {
     "check": "publisher.cli.site:check",
     "newsletter": "publisher.cli.newsletter:newsletter",
     "subscribers": "publisher.cli.subscribers:subscribers",
+    "serve": "publisher.cli.serve:serve",
 }
 
 

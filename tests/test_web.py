@@ -1,0 +1,135 @@
+"""The web routes through Starlette's test client: double opt-in, one-click, static files."""
+
+from __future__ import annotations
+
+import email
+import re
+from datetime import datetime, timezone
+from email import policy
+
+import pytest
+from starlette.testclient import TestClient
+
+from delivery_fixtures import write_articles
+from publisher.store import open_store
+from publisher.tokens import Tokens
+from publisher.web import create_app
+
+NOW = datetime.now(timezone.utc)
+
+
+@pytest.fixture
+def web(project):
+    write_articles(project.root / "content", NOW)
+    (project.root / "public").mkdir()
+    (project.root / "public" / "index.html").write_text("<h1>Home</h1>", encoding="utf-8")
+    project.write(f"paths:\n  content: {project.root / 'content'}\n  output: {project.root / 'public'}\n")
+    config = project.config()
+    store = open_store(config)
+    client = TestClient(create_app(config, store=store))
+    client.store, client.project = store, project
+    return client
+
+
+def mails(project) -> list[email.message.EmailMessage]:
+    folder = project.root / "var" / "outbox"
+    files = sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) if folder.exists() else []
+    return [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in files]
+
+
+def link(msg, path: str) -> str:
+    text = msg.get_body(("plain",)).get_content()
+    return re.search(rf"https://news\.example\.org/{path}\?token=\S+", text).group(0)
+
+
+def local(url: str) -> str:
+    return url.replace("https://news.example.org", "")
+
+
+def test_double_opt_in_then_welcome(web):
+    page = web.get("/subscribe")
+    assert page.status_code == 200 and 'name="email"' in page.text and "Tech" in page.text
+    answer = web.post("/subscribe", data={"email": "New@Example.org", "name": "Nina",
+                                          "categories": ["Tech"]})
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    sub = web.store.get_subscriber("new@example.org")
+    assert sub.status == "pending" and sub.categories == ("Tech",)
+    [confirmation] = mails(web.project)
+    confirmed = web.get(local(link(confirmation, "confirm")))
+    assert confirmed.status_code == 200 and "confirmed" in confirmed.text
+    assert web.store.get_subscriber("new@example.org").status == "active"
+    welcome = mails(web.project)[-1]
+    assert welcome["Subject"] == "Welcome to Example News"
+    assert welcome["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "newsletter/" in welcome.get_body(("plain",)).get_content()
+    again = web.get(local(link(confirmation, "confirm")))  # a second click changes nothing
+    assert again.status_code == 200 and len(mails(web.project)) == 2
+
+
+def test_same_answer_whether_the_address_is_known_or_not(web):
+    web.store.add_subscriber("known@example.org", "", [], "active", NOW)
+    known = web.post("/subscribe", data={"email": "known@example.org"})
+    unknown = web.post("/subscribe", data={"email": "unknown@example.org"})
+    assert known.status_code == unknown.status_code == 200 and known.text == unknown.text
+    assert web.store.get_subscriber("known@example.org").status == "active"
+
+
+def test_a_bad_address_is_named(web):
+    answer = web.post("/subscribe", data={"email": "nope"})
+    assert answer.status_code == 400 and "&#39;nope&#39; is not a valid address" in answer.text
+
+
+def test_subscribe_is_rate_limited(web):
+    codes = [web.post("/subscribe", data={"email": f"r{i}@example.org"}).status_code for i in range(7)]
+    assert codes[:5] == [200] * 5 and codes[5:] == [429, 429]
+
+
+def test_forged_or_expired_tokens_answer_400_and_change_nothing(web, monkeypatch):
+    web.store.add_subscriber("p@example.org", "", [], "pending", NOW)
+    forged = Tokens("another-secret").make("confirm", "p@example.org", expires=True)
+    answer = web.get(f"/confirm?token={forged}")
+    assert answer.status_code == 400 and "not valid" in answer.text
+    import time as real_time
+
+    old = real_time.time() - 49 * 3600
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: old)
+    expired = Tokens("test-secret").make("confirm", "p@example.org", expires=True)
+    monkeypatch.undo()
+    answer = web.get(f"/confirm?token={expired}")
+    assert answer.status_code == 400 and "expired" in answer.text
+    assert web.store.get_subscriber("p@example.org").status == "pending"
+    web.store.add_subscriber("a@example.org", "", [], "active", NOW)
+    bad = web.post("/unsubscribe?token=" + Tokens("x").make("unsubscribe", "a@example.org"),
+                   data={"List-Unsubscribe": "One-Click"})
+    assert bad.status_code == 400 and web.store.get_subscriber("a@example.org").status == "active"
+
+
+def test_one_click_unsubscribe(web):
+    web.store.add_subscriber("a@example.org", "", [], "active", NOW)
+    token = Tokens("test-secret").make("unsubscribe", "a@example.org")
+    page = web.get(f"/unsubscribe?token={token}")
+    assert page.status_code == 200 and "<button" in page.text
+    assert web.store.get_subscriber("a@example.org").status == "active"  # a GET changes nothing
+    done = web.post(f"/unsubscribe?token={token}", data={"List-Unsubscribe": "One-Click"},
+                    follow_redirects=False)
+    assert done.status_code == 200 and "unsubscribed" in done.text
+    assert web.store.get_subscriber("a@example.org").status == "unsubscribed"
+
+
+def test_preferences_choose_categories(web):
+    web.store.add_subscriber("a@example.org", "", [], "active", NOW)
+    token = Tokens("test-secret").make("preferences", "a@example.org")
+    page = web.get(f"/preferences?token={token}")
+    assert page.status_code == 200 and 'value="Art"' in page.text
+    saved = web.post("/preferences", data={"token": token, "categories": ["Art"]})
+    assert saved.status_code == 200 and "Saved" in saved.text
+    assert web.store.get_subscriber("a@example.org").categories == ("Art",)
+
+
+def test_public_files_answer_304_to_conditional_gets(web):
+    first = web.get("/")
+    assert first.status_code == 200 and "Home" in first.text
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    assert web.get("/", headers={"If-None-Match": etag}).status_code == 304
+    assert web.get("/index.html", headers={"If-Modified-Since": modified}).status_code == 304
+    assert web.get("/missing.xml").status_code == 404
