@@ -65,14 +65,21 @@ def _nest_headings(blocks: list[Block]) -> list[Block]:
 
 
 def _segments(line: str) -> list[str]:
-    cuts = [m.start() for m in GLUE.finditer(line) if _is_sentence_glue(line, m.start())]
-    bounds = [0, *cuts, len(line)]
+    cuts = [0]
+    for m in GLUE.finditer(line):
+        if _is_sentence_glue(line, m.start(), cuts[-1]):
+            cuts.append(m.start())
+    bounds = [*cuts, len(line)]
     return [line[a:b].strip() for a, b in zip(bounds, bounds[1:]) if line[a:b].strip()]
 
 
-def _is_sentence_glue(line: str, pos: int) -> bool:
-    """True when the capital at `pos` starts a new sentence rather than continuing a token."""
-    start = line.rfind(" ", 0, pos) + 1
+def _is_sentence_glue(line: str, pos: int, segment_start: int) -> bool:
+    """True when the capital at `pos` starts a new sentence rather than continuing a token.
+
+    The token is looked at only from the current segment's start, so that a line and the
+    segments cut from it are judged alike (the reader is idempotent on its own output).
+    """
+    start = max(line.rfind(" ", 0, pos) + 1, segment_start)
     end = line.find(" ", pos)
     token = line[start : end if end != -1 else len(line)]
     if "://" in token or "@" in token or token.lower().startswith("www."):
