@@ -122,6 +122,7 @@ class RecordingHandler:
         self.fail_every = self.drop_every = 0
         self.reject: set[str] = set()
         self.count = 0
+        self.delay = 0.0  # seconds to wait before answering DATA
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -131,6 +132,10 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            import asyncio
+
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.count += 1
             n = self.count

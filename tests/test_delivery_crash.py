@@ -1,0 +1,51 @@
+"""A real `publisher newsletter send` process killed with SIGKILL mid-send, then run again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from test_delivery import NOW, configure, subscribe
+from publisher.store import open_store
+
+pytestmark = pytest.mark.slow
+
+
+def test_killed_mid_send_then_restarted_completes_the_issue_once(project, smtp_server):
+    configure(project, smtp_server.port, "  batch_size: 20\n")
+    emails = subscribe(project, 400)
+    smtp_server.delay = 0.004  # about 1,000 messages/s over 4 connections: time to kill it
+    env = {**os.environ, "PUBLISHER_CONFIG": str(project.path), "PUBLISHER_SECRET_KEY": "test-secret"}
+    cmd = [sys.executable, "-m", "publisher", "newsletter", "send"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(smtp_server.messages) < 120 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    proc.stdout.close()
+    proc.stderr.close()
+    before = len(smtp_server.messages)
+    assert 120 <= before < 400
+    store = open_store(project.config())
+    issue = store.last_issue()
+    assert issue.sent is None and store.delivery_counts(issue.id).get("claimed")
+
+    smtp_server.delay = 0
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    counts = smtp_server.by_recipient()
+    assert set(counts) == set(emails)  # nobody lost
+    twice = [e for e, n in counts.items() if n > 1]
+    assert all(n <= 2 for n in counts.values())
+    # at most what was in flight: claimed but not yet marked (one batch per connection + a batch)
+    assert len(twice) <= 20 * 2 + 4
+    assert store.delivery_counts(issue.id) == {"sent": 400}
+    assert store.last_issue().sent is not None
+    assert "nothing new" in done.stdout
