@@ -135,13 +135,19 @@ def write_if_changed(target: Path, data: bytes) -> tuple[bool, int, int]:
     """Write atomically unless the file already holds these bytes: (written, size, mtime_ns)."""
     try:
         st = target.stat()
-        if st.st_size == len(data) and target.read_bytes() == data:
-            return False, st.st_size, st.st_mtime_ns
     except FileNotFoundError:
         target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "xb") as f:  # a new file: nobody can be reading a half of it yet
+            f.write(data)
+            f.flush()
+            st = os.fstat(f.fileno())
+        return True, st.st_size, st.st_mtime_ns
+    if st.st_size == len(data) and target.read_bytes() == data:
+        return False, st.st_size, st.st_mtime_ns
     tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, target)  # atomic: the web server never serves a half-written page
     st = target.stat()
     return True, st.st_size, st.st_mtime_ns
 

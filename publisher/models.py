@@ -31,11 +31,16 @@ class Article:
     path: str  # output path relative to the output folder, e.g. "2024/11/slug/index.html"
     draft: bool = False
     digest: str = ""  # hash of the source bytes: what changed-detection compares
+    words: int = 0  # length of the body, counted once at read time
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def category(self) -> str:
         return self.categories[0]
+
+    @property
+    def reading_minutes(self) -> int:
+        return max(1, -(-self.words // 230))  # 230 words a minute, rounded up
 
     def is_published(self, now: datetime) -> bool:
         return not self.draft and self.date <= now

@@ -69,6 +69,7 @@ def render_page(page: Page, config: Config, categories: list[tuple[str, str, str
         "article": page.article,
         "category": page.category,
         "categories": categories,  # (name, slug, url) of every category, for navigation
+        "category_urls": {name: url for name, _, url in categories},
         "feeds": page.feeds,
         "url": lambda path="": config.site.url + path.lstrip("/"),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date, datetime, time
 from urllib.parse import urlsplit
 
@@ -15,6 +16,7 @@ from publisher.models import Article
 from publisher.sanitize import clean_html, plain_text
 
 SUMMARY_WORDS = 50
+TAG = re.compile(r"<[^>]*>")  # enough to count the words of HTML that nh3 already cleaned
 
 
 def make_slug(text: str) -> str:
@@ -88,5 +90,6 @@ def assemble(source: Source, path: str, raw: bytes, config: Config) -> Article:
         path=out_path,
         draft=source.draft,
         digest=hashlib.blake2b(raw, digest_size=16).hexdigest(),
+        words=len(TAG.sub(" ", body).split()),
         extra=dict(source.extra),
     )
