@@ -3,6 +3,7 @@ markup with absolute links (feed readers and mail clients resolve nothing)."""
 
 from __future__ import annotations
 
+import re
 from html import unescape
 from urllib.parse import urljoin, urlsplit
 
@@ -10,6 +11,9 @@ import nh3
 
 SAFE_SCHEMES = {"http", "https", "mailto"}
 URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
+ALIGN = re.compile(r"text-align:\s*(left|right|center);?")  # the only style kept: table columns
+# French typography: no line may start with a closing mark or end with an opening guillemet.
+FRENCH_SPACES = re.compile(r" (?=[:;!?»])|(?<=«) ")
 TAGS = nh3.ALLOWED_TAGS | {"figure", "figcaption", "picture", "source", "video", "audio"}
 ATTRIBUTES = {
     **nh3.ALLOWED_ATTRIBUTES,
@@ -17,8 +21,8 @@ ATTRIBUTES = {
     "source": {"src", "srcset", "type", "media"},
     "video": {"src", "poster", "controls", "width", "height"},
     "audio": {"src", "controls"},
-    "td": {"align", "colspan", "rowspan"},
-    "th": {"align", "colspan", "rowspan"},
+    "td": {"align", "colspan", "rowspan", "style"},
+    "th": {"align", "colspan", "rowspan", "style"},
     "a": {"href", "hreflang", "title"},
 }
 
@@ -27,6 +31,8 @@ def clean_html(html: str, base_url: str) -> str:
     """Drop scripts, event handlers and unsafe URLs; make every remaining URL absolute."""
 
     def absolutise(tag: str, attr: str, value: str) -> str | None:
+        if attr == "style":
+            return value if ALIGN.fullmatch(value.strip()) else None
         if attr not in URL_ATTRIBUTES:
             return value
         url = urljoin(base_url, value.strip())
@@ -46,3 +52,9 @@ def clean_html(html: str, base_url: str) -> str:
 def plain_text(html: str) -> str:
     """Text of an HTML fragment, for summaries and the plain-text email part."""
     return " ".join(unescape(nh3.clean(html, tags=set())).split())
+
+
+def french_spaces(html: str) -> str:
+    """Non-breaking spaces before : ; ! ? » and after «, in text only (never inside tags)."""
+    parts = re.split(r"(<[^>]*>)", html)
+    return "".join(p if p.startswith("<") else FRENCH_SPACES.sub("\u00a0", p) for p in parts)

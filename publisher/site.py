@@ -87,7 +87,8 @@ def plan_site(published: list[Article], config: Config) -> tuple[list[Page], lis
     for name, slug, url in categories_of(published, config):
         own = tuple((f"{config.site.title} : {name} ({kind.upper()})", FEED_TYPES[kind],
                      f"{base}feeds/{slug}{suffix}")
-                    for kind, suffix in (("atom", ".atom.xml"), ("rss", ".rss.xml")))
+                    for kind, suffix in (("atom", ".atom.xml"), ("rss", ".rss.xml"))
+                    if config.feeds.categories)
         category_feeds[name] = own
         pages += _listing(category_path(slug, config), "category.html", name,
                           by_category[name], config, site_feeds + own, category=(name, slug))

@@ -109,3 +109,11 @@ def test_html_is_sanitised_and_links_absolute():
     assert 'href="javascript' not in a.html.lower()
     assert 'href="http://127.0.0.1:8000/2024/01/autre/"' in a.html
     assert 'src="http://127.0.0.1:8000/2024/01/t/x.png"' in a.html
+
+
+def test_french_text_gets_non_breaking_spaces_and_tables_keep_alignment():
+    a = read("---\ntitle: T\ndate: 2024-01-01\n---\n« Oui », dit-il : [vraiment ?](x \"a : b\")\n\n"
+             "| n | v |\n|--:|---|\n| 1 | 2 |\n")
+    assert "«\u00a0Oui\u00a0», dit-il\u00a0: " in a.html and "vraiment\u00a0?" in a.html
+    assert 'title="a : b"' in a.html  # attributes are left alone
+    assert '<td style="text-align:right">1</td>' in a.html

@@ -13,7 +13,7 @@ from publisher.config import Config
 from publisher.content.source import Source
 from publisher.errors import ContentError
 from publisher.models import Article
-from publisher.sanitize import clean_html, plain_text
+from publisher.sanitize import clean_html, french_spaces, plain_text
 
 SUMMARY_WORDS = 50
 TAG = re.compile(r"<[^>]*>")  # enough to count the words of HTML that nh3 already cleaned
@@ -72,6 +72,9 @@ def assemble(source: Source, path: str, raw: bytes, config: Config) -> Article:
     url = config.site.url + rel_url.lstrip("/")
     out_path = rel_url.strip("/") + ("/index.html" if rel_url.endswith("/") else "")
     body = clean_html(source.html, url)
+    lang = source.lang or config.site.lang
+    if lang.split("-")[0] == "fr":
+        body = french_spaces(body)
     summary = plain_text(source.summary) if source.summary else summarise(source.lead)
     return Article(
         source=path,
@@ -83,7 +86,7 @@ def assemble(source: Source, path: str, raw: bytes, config: Config) -> Article:
         categories=categories,
         tags=source.tags,
         author=source.author or config.site.author,
-        lang=source.lang or config.site.lang,
+        lang=lang,
         summary=summary,
         html=body,
         url=url,
