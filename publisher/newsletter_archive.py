@@ -97,6 +97,8 @@ def _atom(views: list[dict], config: Config) -> bytes:
 def archive_outputs(config: Config, articles: Mapping[str, Article] | None = None) -> dict[str, bytes] | None:
     """Edge for `publisher build`: the archive of the stored issues; None when there is no
     database yet (a build never creates one)."""
+    if not config.database_url and not (config.path("var") / "publisher.db").is_file():
+        return None  # checked before importing the store: SQLAlchemy costs 0.4 s to import
     from publisher.store import open_store
     from publisher.store.engine import database_url
 
