@@ -89,33 +89,38 @@ def utcnow() -> datetime:
 
 def _worker(transport: Transport, sender: str, compose: Compose, work: queue.Queue,
             results: queue.Queue, limiter: RateLimiter) -> None:
-    """One connection, reused for every message it takes from `work`."""
+    """One connection, reused for every message it takes from `work` (in small chunks: one
+    queue hand-off per chunk, not per message)."""
     conn = None
     while True:
-        d = work.get()
-        if d is None:
+        chunk = work.get()
+        if chunk is None:
             break
-        try:
-            data = compose(d)
-            if data is None:
-                results.put(("skipped", d, None))
-                continue
-            if conn is None:
-                try:
-                    conn = transport.connect()
-                except DeliveryError as exc:
-                    results.put(("down", d, exc))
+        done = []
+        for d in chunk:
+            try:
+                data = compose(d)
+                if data is None:
+                    done.append(("skipped", d, None))
                     continue
-            limiter.wait()
-            conn.send(sender, d.email, data)
-            results.put(("sent", d, None))
-        except DeliveryError as exc:
-            results.put(("failed" if exc.permanent else "retry", d, exc))
-            if conn is not None and (exc.code is None or exc.code == 421):
-                conn.close()  # the server hung up or will: open a new one for the next
-                conn = None
-        except Exception as exc:  # noqa: BLE001 - a bug composing one message fails only it
-            results.put(("failed", d, DeliveryError(f"{type(exc).__name__}: {exc}", permanent=True)))
+                if conn is None:
+                    try:
+                        conn = transport.connect()
+                    except DeliveryError as exc:
+                        done.append(("down", d, exc))
+                        continue
+                limiter.wait()
+                conn.send(sender, d.email, data)
+                done.append(("sent", d, None))
+            except DeliveryError as exc:
+                done.append(("failed" if exc.permanent else "retry", d, exc))
+                if conn is not None and (exc.code is None or exc.code == 421):
+                    conn.close()  # the server hung up or will: open a new one for the next
+                    conn = None
+            except Exception as exc:  # noqa: BLE001 - a bug composing one message fails only it
+                error = DeliveryError(f"{type(exc).__name__}: {exc}", permanent=True)
+                done.append(("failed", d, error))
+        results.put(done)
     if conn is not None:
         conn.close()
 
@@ -181,13 +186,17 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
     batch = _Batch()
     pauses, paused_until, last_down = 0, 0.0, ""
     done = 0
+    outcomes: list = []
+    chunk = max(1, min(25, settings.batch_size // (2 * len(threads))))
     try:
         while True:
             if len(inflight) < settings.batch_size and time.monotonic() >= paused_until:
-                for d in store.claim_deliveries(issue_id, settings.batch_size, settings.lease,
-                                                utcnow(), OWNER):
+                claimed = store.claim_deliveries(issue_id, settings.batch_size, settings.lease,
+                                                 utcnow(), OWNER)
+                for d in claimed:
                     inflight[d.id] = d
-                    work.put(d)
+                for i in range(0, len(claimed), chunk):
+                    work.put(claimed[i:i + chunk])
             if not inflight:
                 batch.commit(store)
                 if time.monotonic() < paused_until:
@@ -198,11 +207,13 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                     break
                 time.sleep(min(max((due - utcnow()).total_seconds(), 0.01), 1.0))
                 continue
-            try:
-                kind, d, exc = results.get(timeout=0.5)
-            except queue.Empty:
-                batch.commit(store)
-                continue
+            if not outcomes:
+                try:
+                    outcomes = results.get(timeout=0.5)
+                except queue.Empty:
+                    batch.commit(store)
+                    continue
+            kind, d, exc = outcomes.pop()
             del inflight[d.id]
             settled = kind in ("sent", "skipped", "failed")
             if kind == "sent":
@@ -236,9 +247,10 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
             done += settled
             if len(batch) >= settings.batch_size:
                 batch.commit(store)
-            if progress:
+            if progress and not outcomes:
                 progress(done, total)
     finally:
+        results.put(outcomes)  # those taken but not yet counted
         _stop(threads, work, results, batch, inflight, store)
         report.elapsed = time.monotonic() - started
     return report
@@ -249,10 +261,10 @@ def _stop(threads, work: queue.Queue, results: queue.Queue, batch: _Batch, infli
     """Give back what was never started, let the workers end, record what they finished."""
     while True:
         try:
-            d = work.get_nowait()
+            chunk = work.get_nowait()
         except queue.Empty:
             break
-        if d is not None:
+        for d in chunk or ():
             batch.released.append(d.id)
             inflight.pop(d.id, None)
     for _ in threads:
@@ -261,11 +273,12 @@ def _stop(threads, work: queue.Queue, results: queue.Queue, batch: _Batch, infli
         t.join(timeout=30)
     while True:
         try:
-            kind, d, _ = results.get_nowait()
+            done = results.get_nowait()
         except queue.Empty:
             break
-        if inflight.pop(d.id, None) is not None:
-            (batch.sent if kind == "sent" else batch.released).append(d.id)
+        for kind, d, _ in done:
+            if inflight.pop(d.id, None) is not None:
+                (batch.sent if kind == "sent" else batch.released).append(d.id)
     try:
         batch.commit(store)
     except Exception:  # noqa: BLE001 - the first error is the one to report

@@ -157,11 +157,57 @@ class SmtpConnection:
 
     def send(self, sender: str, recipient: str, data: bytes) -> None:
         try:
-            self.smtp.sendmail(sender, [recipient], data)
+            self._transaction(sender, recipient, data)
         except (smtplib.SMTPException, OSError) as exc:
             error = smtp_error(exc, self.settings.where)
             error.broken = error.code is None  # type: ignore[attr-defined]
             raise error from None
+
+    def _transaction(self, sender: str, recipient: str, data: bytes) -> None:
+        """MAIL, RCPT, DATA: smtplib's sendmail without its regex dot-stuffing, which alone
+        cost more than everything else per 50 KB message (bytes.replace is ~20x faster)."""
+        s = self.smtp
+        s.ehlo_or_helo_if_needed()
+        options = [f"SIZE={len(data)}"] if s.does_esmtp and s.has_extn("size") else []
+        if not (sender + recipient).isascii():
+            if not s.has_extn("smtputf8"):
+                raise DeliveryError(f"{self.settings.where} does not accept non-ASCII addresses "
+                                    f"(SMTPUTF8) like {recipient}", permanent=True)
+            options.append("SMTPUTF8")
+        if "SMTPUTF8" in options:
+            s.command_encoding = "utf-8"
+        # MAIL and RCPT written directly: smtplib's quoteaddr parses each address with
+        # email.utils (~50 us a message); ours are normalised and checked already.
+        tail = (" " + " ".join(options)) if options else ""
+        code, reply = s.docmd("mail", f"FROM:<{sender}>{tail}")
+        if code != 250:
+            self._rset()
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        if any(c in recipient for c in "<>\r\n"):
+            raise DeliveryError(f"{recipient!r} is not a valid address", permanent=True)
+        code, reply = s.docmd("rcpt", f"TO:<{recipient}>")
+        if code not in (250, 251):
+            self._rset()
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+        code, reply = s.docmd("data")
+        if code != 354:
+            self._rset()
+            raise smtplib.SMTPDataError(code, reply)
+        stuffed = data.replace(b"\n.", b"\n..")  # RFC 5321 4.5.2: a leading dot is doubled
+        if stuffed.startswith(b"."):
+            stuffed = b"." + stuffed
+        if not stuffed.endswith(b"\r\n"):
+            stuffed += b"\r\n"
+        s.send(stuffed + b".\r\n")
+        code, reply = s.getreply()
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
+
+    def _rset(self) -> None:
+        try:
+            self.smtp.rset()
+        except smtplib.SMTPServerDisconnected:
+            pass
 
     def close(self) -> None:
         try:

@@ -7,11 +7,15 @@ another purpose (each purpose is its own salt).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import os
 import secrets
+import time
 from pathlib import Path
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 from publisher.errors import PublisherError
 
@@ -47,29 +51,53 @@ def secret_key(var: Path, env: dict[str, str] | None = None) -> str:
 
 
 class Tokens:
+    """HMAC-SHA256 tokens: urlsafe-base64(payload) "." urlsafe-base64(mac[:18]).
+
+    The payload is the address, and for expiring tokens "|" and the Unix time they were made.
+    Built by hand rather than with itsdangerous: a newsletter makes two per message, and this
+    costs a few microseconds where itsdangerous's (with its zlib attempt) cost ~80.
+    """
+
     def __init__(self, secret: str):
-        self._timed = {p: URLSafeTimedSerializer(secret, salt=p) for p in PURPOSES}
-        self._plain = {p: URLSafeSerializer(secret, salt=p) for p in PURPOSES}
+        self.keys = {p: hmac.new(secret.encode(), p.encode(), hashlib.sha256).digest()
+                     for p in PURPOSES}
+
+    def _mac(self, purpose: str, payload: bytes) -> bytes:
+        return hmac.new(self.keys[purpose], payload, hashlib.sha256).digest()[:18]
 
     def make(self, purpose: str, email: str, *, expires: bool = False) -> str:
         """A token for `email`; confirm links expire, unsubscribe links work for good."""
-        table = self._timed if expires else self._plain
-        return str(table[purpose].dumps(email))
+        payload = email.encode()
+        if expires:
+            payload += b"|%d" % int(time.time())
+        return f"{_b64(payload)}.{_b64(self._mac(purpose, payload))}"
 
     def read(self, purpose: str, token: str, max_age: int | None = None) -> str:
         """The address in a token, or TokenError. `max_age` (seconds) for expiring tokens."""
         try:
-            if max_age is not None:
-                value = self._timed[purpose].loads(token, max_age=max_age)
-            else:
-                value = self._plain[purpose].loads(token)
-        except SignatureExpired:
-            raise TokenError("this link has expired", expired=True) from None
-        except BadSignature:
+            head, _, tail = token.partition(".")
+            payload, mac = _unb64(head), _unb64(tail)
+        except (ValueError, binascii.Error):
             raise TokenError("this link is not valid") from None
-        if not isinstance(value, str):
+        if purpose not in self.keys or not hmac.compare_digest(mac, self._mac(purpose, payload)):
             raise TokenError("this link is not valid")
-        return value
+        text = payload.decode("utf-8", "replace")
+        if max_age is None:
+            return text
+        email, _, made = text.rpartition("|")
+        if not made.isdigit():
+            raise TokenError("this link is not valid")
+        if time.time() - int(made) > max_age:
+            raise TokenError("this link has expired", expired=True)
+        return email
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def tokens_for(config) -> Tokens:

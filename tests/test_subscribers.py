@@ -91,7 +91,8 @@ def test_tokens_reject_forgery_other_purposes_and_expiry():
     tokens = Tokens("k1")
     good = tokens.make("unsubscribe", "a@example.org")
     assert tokens.read("unsubscribe", good) == "a@example.org"
-    for bad in (good[:-2] + "xx", Tokens("k2").make("unsubscribe", "a@example.org")):
+    for bad in (good[:-2] + "xx", Tokens("k2").make("unsubscribe", "a@example.org"), "", "a.b.c",
+                "!!!.???"):
         try:
             tokens.read("unsubscribe", bad)
             raise AssertionError("accepted a forged token")

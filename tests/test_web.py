@@ -92,7 +92,7 @@ def test_forged_or_expired_tokens_answer_400_and_change_nothing(web, monkeypatch
     import time as real_time
 
     old = real_time.time() - 49 * 3600
-    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: old)
+    monkeypatch.setattr("publisher.tokens.time.time", lambda: old)
     expired = Tokens("test-secret").make("confirm", "p@example.org", expires=True)
     monkeypatch.undo()
     answer = web.get(f"/confirm?token={expired}")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, func, insert, literal, or_, select, update
 
 from publisher.models import Delivery, Issue, Subscriber
-from publisher.store.records import _DELIVERY_COLUMNS, _delivery
+from publisher.store.records import _DELIVERY_COLUMNS, _delivery, _subscriber
 from publisher.store.tables import deliveries, subscribers
 
 
@@ -28,34 +28,34 @@ class Ledger:
 
         Idempotent (unique issue+subscriber): run again after a crash, it adds only the missing.
         """
+        d, s = deliveries, subscribers
+        missing = ~select(d.c.id).where(d.c.issue_id == issue.id, d.c.subscriber_id == s.c.id).exists()
+        everyone = (  # those who follow every category: one INSERT ... SELECT
+            select(literal(issue.id), s.c.id, literal("queued"))
+            .where(s.c.status == "active", s.c.categories == "[]", missing)
+        )
+        count = select(func.count()).where(d.c.issue_id == issue.id)
+        with self.engine.begin() as conn:  # (rowcount of INSERT ... SELECT is not portable)
+            before = conn.execute(count).scalar() or 0
+            conn.execute(insert(d).from_select(["issue_id", "subscriber_id", "status"], everyone))
+            queued = (conn.execute(count).scalar() or 0) - before
         wanted = set(issue.categories)
-        queued = 0
-        rows: list[dict] = []
-
-        def flush() -> int:
-            if not rows:
-                return 0
+        keep = wants or (lambda sub: sub.wants(wanted))
+        last, rows = "", []
+        while True:  # the others, page by page, through the predicate
             with self.engine.begin() as conn:
-                have = set(
-                    conn.execute(
-                        select(deliveries.c.subscriber_id).where(
-                            deliveries.c.issue_id == issue.id,
-                            deliveries.c.subscriber_id.in_([r["subscriber_id"] for r in rows]),
-                        )
-                    ).scalars()
-                )
-                new = [r for r in rows if r["subscriber_id"] not in have]
-                if new:
-                    conn.execute(insert(deliveries), new)
-            rows.clear()
-            return len(new)
-
-        for sub in self.list_subscribers("active"):
-            if (wants or (lambda s: s.wants(wanted)))(sub):
-                rows.append(dict(issue_id=issue.id, subscriber_id=sub.id, status="queued"))
-                if len(rows) >= chunk:
-                    queued += flush()
-        queued += flush()
+                page = conn.execute(
+                    select(s).where(s.c.status == "active", s.c.categories != "[]", missing,
+                                    s.c.email > last).order_by(s.c.email).limit(chunk)
+                ).all()
+                rows = [dict(issue_id=issue.id, subscriber_id=r.id, status="queued")
+                        for r in page if keep(_subscriber(r))]
+                if rows:
+                    conn.execute(insert(d), rows)
+            queued += len(rows)
+            if len(page) < chunk:
+                break
+            last = page[-1].email
         self.mark_issue(issue.id, queued=now)
         return queued
 
@@ -76,8 +76,7 @@ class Ledger:
             select(d.c.id)
             .join(s, s.c.id == d.c.subscriber_id)
             .where(d.c.issue_id == issue_id, s.c.status == "active", due)
-            .order_by(d.c.id)
-            .limit(limit)
+            .limit(limit)  # in index order: no sort of the whole issue at every claim
         )
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
