@@ -18,6 +18,7 @@ COMMANDS = {
     "newsletter": "publisher.cli.newsletter:newsletter",
     "subscribers": "publisher.cli.subscribers:subscribers",
     "serve": "publisher.cli.serve:serve",
+    "bounces": "publisher.cli.bounces:bounces",
 }
 
 

@@ -1,0 +1,33 @@
+"""`publisher bounces process [--source]`."""
+
+from __future__ import annotations
+
+import click
+
+from publisher.cli import pass_context
+
+
+@click.group()
+def bounces() -> None:
+    """Read delivery status notifications and mark bounced subscribers."""
+
+
+@bounces.command()
+@click.option("--source", help="Maildir or mbox path, or imap(s)://user@host/FOLDER (default: mail.bounce_source).")
+@pass_context
+def process(ctx, source: str | None) -> None:
+    """Count hard bounces; past mail.bounce_threshold a subscriber is marked bounced."""
+    from datetime import datetime, timezone
+
+    from publisher.bounces import BounceError, process as run
+    from publisher.store import open_store
+
+    config = ctx.config
+    source = source or config.mail.bounce_source
+    if not source:
+        raise BounceError("no bounce source: give --source or set mail.bounce_source")
+    report = run(open_store(config), source, datetime.now(timezone.utc), config.mail.bounce_threshold)
+    click.echo(f"{report.read} messages read, {report.reports} bounce reports: {report.hard} hard, "
+               f"{report.soft} soft")
+    for address in report.bounced:
+        click.echo(f"bounced: {address}")
