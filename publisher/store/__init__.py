@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from publisher.models import Issue, Subscriber
 from publisher.store.engine import StoreError, database_url, make_engine, migrate, safe_url
+from publisher.store.jobs import JobRuns
 from publisher.store.ledger import Ledger
 from publisher.store.records import _issue, _subscriber
 from publisher.store.tables import bounces, issues, subscribers
@@ -35,7 +36,7 @@ def open_store(config) -> "Store":
     return Store(engine)
 
 
-class Store(Ledger):
+class Store(Ledger, JobRuns):
     """Subscribers and issues here; the ledger's queries in publisher.store.ledger."""
 
     def __init__(self, engine: Engine):

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -108,4 +109,21 @@ bounces = Table(
     Column("reason", Text, nullable=False, server_default=""),
     Column("source", String(400), nullable=False, unique=True),  # a report counts once
     Column("created", UTCDateTime, nullable=False),
+)
+
+job_runs = Table(  # what `publisher run` did: one row per (job, slot), claimed by inserting it
+    "job_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job", String(32), nullable=False),
+    Column("slot", UTCDateTime, nullable=False),  # the scheduled fire time (or when it ran)
+    Column("trigger", String(16), nullable=False),  # schedule, catch-up, start, change, ...
+    Column("owner", String(200), nullable=False, server_default=""),  # "host:pid"
+    Column("started", UTCDateTime, nullable=False),
+    Column("finished", UTCDateTime),
+    Column("status", String(16), nullable=False),  # running, ok, skipped, stopped, error
+    Column("summary", Text, nullable=False, server_default=""),
+    Column("seconds", Float),
+    UniqueConstraint("job", "slot"),
+    Index("ix_job_runs_job_started", "job", "started"),
 )
