@@ -99,13 +99,14 @@ def next_issue(config, store: Store, articles: list[Article], now: datetime, for
 
 
 def deliver(config, store: Store, transport: Transport, tokens: Tokens, issue: Issue, plan,
-            now: datetime, progress: Progress | None = None) -> SendReport:
+            now: datetime, progress: Progress | None = None,
+            stop: threading.Event | None = None) -> SendReport:
     """Queue (once) and send one issue; mark it sent when every delivery is settled."""
     composer = IssueComposer(plan, config, tokens)
     if not store.issue_queued(issue.id):
         store.queue_deliveries(issue, now, wants=composer.wants)
     report = send_deliveries(store, issue.id, composer, transport, sender_address(config),
-                             SendSettings.from_config(config.mail), progress)
+                             SendSettings.from_config(config.mail), progress, stop)
     store.skip_inactive_deliveries(issue.id)
     counts = store.delivery_counts(issue.id)
     if not counts.get("queued") and not counts.get("claimed"):
@@ -115,17 +116,22 @@ def deliver(config, store: Store, transport: Transport, tokens: Tokens, issue: I
 
 def send_newsletter(config, store: Store, transport: Transport, tokens: Tokens,
                     articles: list[Article], now: datetime, *, force: bool = False,
-                    progress: Progress | None = None) -> SendOutcome:
+                    progress: Progress | None = None,
+                    stop: threading.Event | None = None) -> SendOutcome:
+    """`stop` (set by a SIGTERM in `publisher run`) ends the send after the messages in
+    flight; the rest stays queued for the next send."""
     outcome = SendOutcome()
     for issue in store.unfinished_issues():  # a crash or a stop left these half sent
         outcome.reports.append((issue, deliver(config, store, transport, tokens, issue,
-                                               plan_of(issue, articles), now, progress)))
+                                               plan_of(issue, articles), now, progress, stop)))
+    if stop is not None and stop.is_set():
+        return outcome
     issue, plan = next_issue(config, store, articles, now, force)
     if issue is None:
         outcome.nothing_new = plan
     elif issue.sent is None and all(i.id != issue.id for i, _ in outcome.reports):
         outcome.reports.append((issue, deliver(config, store, transport, tokens, issue, plan,
-                                               now, progress)))
+                                               now, progress, stop)))
     return outcome
 
 

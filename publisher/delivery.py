@@ -165,8 +165,10 @@ def release_dead_claims(store: Store, issue_id: int) -> int:
 
 
 def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Transport,
-                    sender: str, settings: SendSettings, progress: Progress | None = None) -> SendReport:
-    """Send every due delivery of an issue; returns when none is left (retries included)."""
+                    sender: str, settings: SendSettings, progress: Progress | None = None,
+                    stop: threading.Event | None = None) -> SendReport:
+    """Send every due delivery of an issue; returns when none is left (retries included),
+    or soon after `stop` is set: messages in flight finish, the rest stay queued."""
     report = SendReport(issue_id)
     started = time.monotonic()
     release_dead_claims(store, issue_id)
@@ -189,7 +191,7 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
     outcomes: list = []
     chunk = max(1, min(25, settings.batch_size // (2 * len(threads))))
     try:
-        while True:
+        while stop is None or not stop.is_set():
             if len(inflight) < settings.batch_size and time.monotonic() >= paused_until:
                 claimed = store.claim_deliveries(issue_id, settings.batch_size, settings.lease,
                                                  utcnow(), OWNER)
