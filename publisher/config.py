@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -149,7 +149,32 @@ class Web(_Section):
 
 
 class Schedule(_Section):
-    """APScheduler jobs in crontab syntax, in the site's time zone."""
+    """APScheduler jobs in crontab syntax, in the site's time zone (`publisher run`).
+
+    5 fields (minute hour day month weekday), 6 with seconds first, or @hourly/@daily/@weekly;
+    null disables a job."""
+
+    build: str | None = "*/15 * * * *"  # rebuild feeds and pages (also on every file change)
+    newsletter: str | None = "0 8 * * mon"  # send the digest, when there is something new
+    grace: timedelta = timedelta(hours=6)  # a slot missed while down runs once on start within this
+    min_articles: int = Field(1, ge=1)  # new articles a digest needs, else it waits
+    debounce: timedelta = timedelta(seconds=1)  # quiet time after a change before rebuilding
+
+    @field_validator("build", "newsletter")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        from publisher.scheduler import cron_trigger
+
+        if v is not None:
+            cron_trigger(v)  # raises ValueError naming what is wrong
+        return v
+
+    @field_validator("grace", "debounce", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        from publisher.scheduler import parse_duration
+
+        return parse_duration(v)
 
 
 class Config(_Section):

@@ -18,6 +18,8 @@ COMMANDS = {
     "newsletter": "publisher.cli.newsletter:newsletter",
     "subscribers": "publisher.cli.subscribers:subscribers",
     "serve": "publisher.cli.serve:serve",
+    "run": "publisher.cli.run:run",
+    "jobs": "publisher.cli.run:jobs",
     "bounces": "publisher.cli.bounces:bounces",
 }
 

@@ -1,0 +1,66 @@
+"""`publisher run` (the scheduler and the web server) and `publisher jobs` (what it will do)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from publisher.cli import pass_context
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on (default: web.host, 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default: web.port, 8000).")
+@click.option("--no-web", is_flag=True, help="Run the schedule and the watcher only; serve nothing.")
+@pass_context
+def run(ctx, host: str | None, port: int | None, no_web: bool) -> None:
+    """Build, serve the site, rebuild on changes and on schedule, send the digest on time.
+
+    Runs until SIGTERM or Ctrl-C, then stops cleanly: a send in progress finishes the
+    messages in flight and the rest resumes at the next start. A slot missed while the process
+    was down runs once at start (within schedule.grace)."""
+    import logging
+
+    from publisher.runner import Runner
+
+    config = ctx.config
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    sys.exit(Runner(config).run(web=not no_web, host=host, port=port))
+
+
+@click.command()
+@pass_context
+def jobs(ctx) -> None:
+    """Each job, its trigger, its next run (in the site's time zone) and its last outcome."""
+    from datetime import datetime
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from publisher.content import load_articles
+    from publisher.scheduler import job_table
+    from publisher.store import open_store
+
+    config = ctx.config
+    tz = config.site.tz
+    now = datetime.now(tz)
+    store = open_store(config)
+    try:
+        rows = job_table(config, store, now, load_articles(config).next_publication(now))
+    finally:
+        store.close()
+    table = Table(title=f"Jobs ({config.site.timezone})", title_justify="left")
+    for column in ("job", "trigger", "next run", "last run"):
+        table.add_column(column)
+    for row in rows:
+        next_run = f"{row.next_run.astimezone(tz):%Y-%m-%d %H:%M:%S %Z}" if row.next_run else "-"
+        last = "never"
+        if row.last is not None:
+            took = f" in {row.last.seconds:.2f} s" if row.last.seconds is not None else ""
+            last = (f"{row.last.started.astimezone(tz):%Y-%m-%d %H:%M:%S} {row.last.status}: "
+                    f"{row.last.summary}{took}")
+        table.add_row(row.name, row.trigger, next_run, last)
+    Console(width=max(120, Console().width)).print(table, highlight=False)

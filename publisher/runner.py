@@ -1,0 +1,339 @@
+"""`publisher run`: the long-running process. Builds at start, then serves the site while the
+scheduler rebuilds and sends the digest on time, and a watcher rebuilds on every change.
+
+    Runner(config).run()   # until SIGTERM or SIGINT; returns 0
+
+Every job goes through `Runner.record`: it claims (job, slot) in the store's job_runs table
+first, so a slot runs once whichever process (or restart) gets there, logs one line and keeps
+the outcome. The sends themselves are the CLI's use case (`campaign.send_newsletter`): the
+store's unique issue number and the ledger's unique (issue, subscriber) make a manual send
+racing the scheduler harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterator
+
+from publisher.delivery import OWNER
+from publisher.errors import PublisherError
+from publisher.scheduler import CronJob, cron_jobs, last_slot, make_scheduler
+
+log = logging.getLogger("publisher.run")
+Work = Callable[[], tuple[str, str]]  # -> (status, summary): ok, skipped, stopped
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Runner:
+    def __init__(self, config, store=None, transport=None, tokens=None):
+        from publisher.mailer import make_transport
+        from publisher.store import open_store
+        from publisher.tokens import tokens_for
+
+        self.config = config
+        self.store = store or open_store(config)
+        self.transport = transport or make_transport(config)
+        self.tokens = tokens or tokens_for(config)
+        self.stopping = threading.Event()
+        self.scheduler = make_scheduler(config, self.fire)
+        self.grace = config.schedule.grace
+        self._build_lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self.server = None
+
+    # -- recording --------------------------------------------------------------------------
+
+    def record(self, job: str, slot: datetime, trigger: str, work: Work) -> str | None:
+        """Run `work` once for (job, slot) over every process; log and keep its outcome.
+        Returns its status, or None when another process (or an earlier start) had the slot."""
+        run_id = self.store.claim_run(job, slot, trigger, OWNER, utcnow())
+        label = job if trigger == "schedule" else f"{job} ({trigger})"
+        if run_id is None:
+            log.info("%s: slot %s already taken by another process", label,
+                     f"{slot.astimezone(self.config.site.tz):%Y-%m-%d %H:%M:%S}")
+            return None
+        started = time.perf_counter()
+        try:
+            status, summary = work()
+        except PublisherError as exc:
+            status, summary = "error", str(exc)
+        except Exception as exc:  # noqa: BLE001 - a failing job must not end the process
+            log.exception("%s failed", label)
+            status, summary = "error", f"{type(exc).__name__}: {exc}"
+        seconds = time.perf_counter() - started
+        try:
+            self.store.finish_run(run_id, status, summary, seconds, utcnow())
+        except Exception:  # noqa: BLE001 - the outcome is still logged below
+            log.exception("%s: could not record the outcome", label)
+        if status == "error":
+            log.error("%s: error after %.2f s: %s", label, seconds, summary)
+        else:
+            log.info("%s: %s in %.2f s", label, summary, seconds)
+        return status
+
+    def fire(self, job: CronJob) -> None:
+        """A cron job came due: its slot is the fire time just passed (coalesced)."""
+        now = utcnow()
+        slot = last_slot(job.trigger, now - self.grace - timedelta(seconds=1), now)
+        self.record(job.name, slot or now.replace(microsecond=0), "schedule", self.work(job.name))
+
+    def work(self, name: str) -> Work:
+        return {"build": self._build, "newsletter": self._newsletter}[name]
+
+    # -- the jobs ---------------------------------------------------------------------------
+
+    def build(self, trigger: str) -> str | None:
+        return self.record("build", utcnow(), trigger, self._build)
+
+    def publish(self, when: datetime) -> None:
+        """The one-off job at an article's publication time: rebuild, once over processes."""
+        if self.record("publish", when, "publish", self._build) is None:
+            from publisher.content import load_articles
+
+            self.arm_publication(load_articles(self.config).next_publication(when))
+
+    def _build(self) -> tuple[str, str]:
+        from publisher.build import build
+        from publisher.newsletter import archive_outputs
+
+        with self._exclusive_build():
+            report = build(self.config, datetime.now(self.config.site.tz),
+                           extra_outputs=archive_outputs(self.config))
+        self.arm_publication(report.next_publication)
+        state = "up to date" if report.up_to_date else f"{report.written} files written"
+        warnings = f", {len(report.warnings)} warnings" if report.warnings else ""
+        later = ""
+        if report.next_publication:
+            later = (f"; next article at "
+                     f"{report.next_publication.astimezone(self.config.site.tz):%Y-%m-%d %H:%M:%S}")
+        return "ok", f"{report.articles} articles, {state}{warnings}{later}"
+
+    @contextmanager
+    def _exclusive_build(self) -> Iterator[None]:
+        """One build at a time: in this process (a lock) and over processes (a file lock on
+        var/build.lock), since two `run` processes share public/ and the build cache."""
+        with self._build_lock:
+            var = self.config.path("var")
+            var.mkdir(parents=True, exist_ok=True)
+            with open(var / "build.lock", "a") as handle:
+                try:
+                    import fcntl
+                except ImportError:  # pragma: no cover - Windows: the process lock only
+                    yield
+                    return
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def arm_publication(self, when: datetime | None) -> None:
+        """Rebuild at `when`, the next future article's publication time (one job, replaced)."""
+        if when is None:
+            if self.scheduler.get_job("publish"):
+                self.scheduler.remove_job("publish")
+            return
+        if self.stopping.is_set():
+            return
+        self.scheduler.add_job(self.publish, "date", run_date=when, args=[when], id="publish",
+                               name="publish", replace_existing=True,
+                               misfire_grace_time=None)
+
+    def _newsletter(self) -> tuple[str, str]:
+        from publisher.campaign import send_newsletter
+        from publisher.content import load_articles
+
+        with self._send_lock:
+            now = datetime.now(self.config.site.tz).replace(microsecond=0)
+            articles = load_articles(self.config).published(now)
+            if not self.store.unfinished_issues():
+                waiting = self._too_few(articles, now)
+                if waiting:
+                    return "skipped", waiting
+            outcome = send_newsletter(self.config, self.store, self.transport, self.tokens,
+                                      articles, now, stop=self.stopping)
+        status, summary = self._sent(outcome.reports)
+        if outcome.nothing_new:
+            summary = "; ".join(filter(None, [summary, outcome.nothing_new]))
+        if outcome.reports and not self.stopping.is_set():
+            self.build("newsletter archive")  # the new issue's page and the archive feed
+        return status, summary
+
+    def _too_few(self, articles, now: datetime) -> str:
+        """Why the digest waits, when fewer than schedule.min_articles are new."""
+        from publisher.newsletter import plan_issue
+
+        least = self.config.schedule.min_articles
+        if least <= 1:
+            return ""  # send_newsletter itself says "nothing new"
+        last = self.store.last_issue()
+        plan = plan_issue(articles, last.created if last else None,
+                          last.number + 1 if last else 1, now, self.config)
+        count = len(plan.articles) if plan else 0
+        if count >= least:
+            return ""
+        since = f"issue {last.number}" if last else "the start"
+        return f"{count} new since {since}, waiting for {least} (schedule.min_articles)"
+
+    def _sent(self, reports) -> tuple[str, str]:
+        if not reports:
+            return "skipped", ""
+        parts, status = [], "ok"
+        for issue, report in reports:
+            counts = self.store.delivery_counts(issue.id)
+            left = counts.get("queued", 0) + counts.get("claimed", 0)
+            text = f"issue {issue.number} sent to {report.sent} ({len(report.failed)} failed)"
+            if report.skipped:
+                text += f", {report.skipped} with nothing for them"
+            if left:
+                text += f", {left} left for the next start"
+                status = "stopped" if self.stopping.is_set() else status
+            parts.append(text)
+        return status, "; ".join(parts)
+
+    def _resume(self) -> tuple[str, str]:
+        """Finish the issues a stop or a crash left half sent (no new issue)."""
+        from publisher.campaign import deliver, plan_of
+        from publisher.content import load_articles
+
+        with self._send_lock:
+            now = datetime.now(self.config.site.tz).replace(microsecond=0)
+            articles = load_articles(self.config).published(now)
+            reports = [(issue, deliver(self.config, self.store, self.transport, self.tokens,
+                                       issue, plan_of(issue, articles), now, stop=self.stopping))
+                       for issue in self.store.unfinished_issues()]
+        status, summary = self._sent(reports)
+        return status, summary or "nothing to resume"
+
+    # -- start and catch-up -----------------------------------------------------------------
+
+    def missed(self, now: datetime) -> list[tuple[CronJob, datetime]]:
+        """For each cron job (but build, which runs at every start), its latest slot in
+        (now - grace, now] that nobody ran, if this database saw `publisher run` before it."""
+        first = self.store.first_run_started()
+        if first is None:
+            return []  # never ran here: nothing was missed
+        since = max(now - self.grace, first)
+        due = []
+        for job in cron_jobs(self.config):
+            slot = last_slot(job.trigger, since, now) if job.name != "build" else None
+            if slot is not None and not self.store.has_run(job.name, slot):
+                due.append((job, slot))
+        return due
+
+    def catch_up(self, missed: list[tuple[CronJob, datetime]]) -> None:
+        """Once at start: run each missed slot once (coalesced), then resume a stopped send."""
+        for job, slot in missed:
+            if not self.stopping.is_set():
+                self.record(job.name, slot, "catch-up", self.work(job.name))
+        if self.stopping.is_set() or self.config.schedule.newsletter is None:
+            return
+        if any(job.name == "newsletter" for job, _ in missed):
+            return  # that send resumed the unfinished issues first
+        if self.store.unfinished_issues():
+            self.record("newsletter", utcnow(), "resume", self._resume)
+
+    def start(self, web: bool = True, host: str | None = None, port: int | None = None) -> None:
+        missed = self.missed(utcnow())  # before this start records anything
+        self.build("start")
+        if self.stopping.is_set():
+            return
+        self.scheduler.start()
+        self.scheduler.add_job(self.catch_up, args=[missed], id="catch-up", name="catch-up",
+                               misfire_grace_time=None)
+        self._thread(self.watch, "watch")
+        if web:
+            self.serve(host or self.config.web.host, port or self.config.web.port)
+
+    def _thread(self, target, name: str) -> threading.Thread:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return thread
+
+    def watch(self) -> None:
+        """Rebuild when a file under content/ or templates/ changes, after `debounce` of quiet."""
+        from watchfiles import watch
+
+        paths = [p for p in (self.config.path("content"), self.config.path("templates"))
+                 if p.is_dir()]
+        if not paths:
+            return
+        debounce = max(1, int(self.config.schedule.debounce.total_seconds() * 1000))
+        try:
+            for _changes in watch(*paths, debounce=debounce, stop_event=self.stopping,
+                                  raise_interrupt=False):
+                if self.stopping.is_set():
+                    break
+                self.build("change")
+        except Exception:  # noqa: BLE001 - the schedule still rebuilds
+            log.exception("watch: stopped watching %s", ", ".join(map(str, paths)))
+
+    def serve(self, host: str, port: int) -> None:
+        """uvicorn in a thread (so it installs no signal handlers: `run` owns them)."""
+        import uvicorn
+
+        from publisher.web import create_app
+
+        app = create_app(self.config, self.store, self.transport, self.tokens)
+        self.server = uvicorn.Server(uvicorn.Config(
+            app, host=host, port=port, log_level="warning", lifespan="off",
+            timeout_graceful_shutdown=3))
+        thread = self._thread(self.server.run, "web")
+        deadline = time.monotonic() + 15
+        while not self.server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not self.server.started:
+            raise PublisherError(f"cannot serve on http://{host}:{port}/ (is the port in use?)")
+        log.info("serving %s and the subscription pages on http://%s:%s/",
+                 self.config.path("output"), host, port)
+
+    # -- stop -------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop serving, let a send finish its messages in flight, wait for running jobs."""
+        self.stopping.set()
+        if self.server is not None:
+            self.server.should_exit = True
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.store.close()
+
+    def run(self, web: bool = True, host: str | None = None, port: int | None = None) -> int:
+        """Start, then wait for SIGTERM or SIGINT (a second one exits at once)."""
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start(web, host, port)
+            if not self.stopping.is_set():
+                log.info("running: %s", "; ".join(f"{j.name} {j.expr!r}" for j in cron_jobs(self.config))
+                         or "no scheduled job")
+            web_thread = next((t for t in self._threads if t.name == "web"), None)
+            while not self.stopping.wait(0.2):
+                if web_thread is not None and not web_thread.is_alive():
+                    log.error("the web server stopped; stopping")
+                    break
+        finally:
+            log.info("stopping")
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        log.info("stopped")
+        return 0
+
+    def _on_signal(self, signum, _frame) -> None:
+        if self.stopping.is_set():
+            log.warning("second %s: exiting now", signal.Signals(signum).name)
+            os._exit(1)
+        self.stopping.set()
