@@ -6,6 +6,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from publisher.config import Config
 from publisher.content import read_article
@@ -117,3 +119,25 @@ def test_french_text_gets_non_breaking_spaces_and_tables_keep_alignment():
     assert "«\u00a0Oui\u00a0», dit-il\u00a0: " in a.html and "vraiment\u00a0?" in a.html
     assert 'title="a : b"' in a.html  # attributes are left alone
     assert '<td style="text-align:right">1</td>' in a.html
+
+
+LINE_VALUES = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=20),
+    st.sampled_from(['"Titre : été"', "[a, b]", "[]", "yes", "2024-01-02", "12", "1.5", "~",
+                     "a #b", "a: b", "-x", "x:", "'q'", '"a\\"b"', "[a, [b]]", "on", ".5"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["title", "date", "tags", "Slug", "x-y"]), LINE_VALUES),
+                max_size=5))
+def test_fast_front_matter_parser_agrees_with_yaml(pairs):
+    import yaml
+
+    from publisher.content.markdown import _Loader, _simple_yaml
+
+    raw = "\n".join(f"{k}: {v}" for k, v in pairs)
+    fast = _simple_yaml(raw)
+    if fast is not None:
+        expected = yaml.load(raw, Loader=_Loader) or {}
+        assert fast == {str(k).lower(): v for k, v in expected.items()}

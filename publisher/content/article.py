@@ -19,8 +19,13 @@ SUMMARY_WORDS = 50
 TAG = re.compile(r"<[^>]*>")  # enough to count the words of HTML that nh3 already cleaned
 
 
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
 def make_slug(text: str) -> str:
     """ASCII slug with French letters transliterated: 'Corée' -> 'coree'."""
+    if len(text) <= 80 and SLUG.fullmatch(text):
+        return text  # already a slug (front matter `slug:`): skip the costly transliteration
     return slugify(text, max_length=80, word_boundary=True, replacements=[["'", "-"], ["’", "-"]])
 
 

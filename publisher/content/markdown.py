@@ -79,7 +79,51 @@ def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, int]:
     raise ContentError(path, 1, "no front matter: start the file with a '---' YAML block")
 
 
+SIMPLE_LINE = re.compile(r"([A-Za-z_][\w-]*):(?:[ \t]+(.*?))?[ \t]*")
+PLAIN = re.compile(r"[^\s'\"\[\]{}#&*!|>%@`,?:~-](?:[^#:\[\]{},]|:(?! )|#(?<! #))*")
+NOT_TEXT = re.compile(  # what YAML would read as something else than text
+    r"=|<<|y|n|yes|no|true|false|on|off|null|[-+]?(\.?\d[\d_.:e+-]*|\.inf|\.nan|0[xob][\da-f_]+)",
+    re.IGNORECASE,
+)
+
+
+def _simple_scalar(value: str) -> str | None:
+    if len(value) >= 2 and value[0] == value[-1] == '"' and not any(c in value[1:-1] for c in '"\\'):
+        return value[1:-1]
+    if PLAIN.fullmatch(value) and not NOT_TEXT.fullmatch(value) and not value.endswith(":"):
+        return value
+    return None
+
+
+def _simple_yaml(raw: str) -> dict[str, Any] | None:
+    """Front matter made only of `key: text` and `key: [a, b]` lines, parsed ~10x faster than
+    by YAML; None (parse it as YAML) at the first line that is anything else. A property test
+    checks that whatever this returns equals what the YAML parser gives."""
+    meta: dict[str, Any] = {}
+    for line in raw.split("\n"):
+        if not line.strip():
+            continue
+        m = SIMPLE_LINE.fullmatch(line)
+        if not m or m.group(2) is None or m.group(1).lower() in meta:
+            return None
+        value = m.group(2)
+        if value.startswith("[") and value.endswith("]"):
+            items = [v.strip() for v in value[1:-1].split(",")] if value[1:-1].strip() else []
+            parsed = [None if ":" in v or "?" in v else _simple_scalar(v) for v in items]
+            if any(v is None for v in parsed):
+                return None
+            meta[m.group(1).lower()] = parsed
+        elif (scalar := _simple_scalar(value)) is not None:
+            meta[m.group(1).lower()] = scalar
+        else:
+            return None
+    return meta
+
+
 def _parse_yaml(raw: str, path: str) -> dict[str, Any]:
+    simple = _simple_yaml(raw)
+    if simple is not None:
+        return simple
     try:
         meta = yaml.load(raw, Loader=_Loader) or {}
     except yaml.YAMLError as exc:
