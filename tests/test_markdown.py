@@ -124,7 +124,8 @@ def test_french_text_gets_non_breaking_spaces_and_tables_keep_alignment():
 LINE_VALUES = st.one_of(
     st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=20),
     st.sampled_from(['"Titre : été"', "[a, b]", "[]", "yes", "2024-01-02", "12", "1.5", "~",
-                     "a #b", "a: b", "-x", "x:", "'q'", '"a\\"b"', "[a, [b]]", "on", ".5"]),
+                     "a #b", "a: b", "-x", "x:", "'q'", '"a\\"b"', "[a, [b]]", "on", ".5", "2024-01-02 10:00", "2024-1-2",
+                     "2024-01-02T10:00:00+01:00"]),
 )
 
 

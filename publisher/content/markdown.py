@@ -87,7 +87,12 @@ NOT_TEXT = re.compile(  # what YAML would read as something else than text
 )
 
 
+DATE = re.compile(r"\d{4}-\d\d-\d\d(?:[ T]\d\d:\d\d(?::\d\d)?)?")  # text here: no timestamps
+
+
 def _simple_scalar(value: str) -> str | None:
+    if DATE.fullmatch(value):
+        return value
     if len(value) >= 2 and value[0] == value[-1] == '"' and not any(c in value[1:-1] for c in '"\\'):
         return value[1:-1]
     if PLAIN.fullmatch(value) and not NOT_TEXT.fullmatch(value) and not value.endswith(":"):
