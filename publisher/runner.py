@@ -57,7 +57,7 @@ class Runner:
         """Run `work` once for (job, slot) over every process; log and keep its outcome.
         Returns its status, or None when another process (or an earlier start) had the slot."""
         run_id = self.store.claim_run(job, slot, trigger, OWNER, utcnow())
-        label = job if trigger == "schedule" else f"{job} ({trigger})"
+        label = job if trigger in ("schedule", job) else f"{job} ({trigger})"
         if run_id is None:
             log.info("%s: slot %s already taken by another process", label,
                      f"{slot.astimezone(self.config.site.tz):%Y-%m-%d %H:%M:%S}")
@@ -85,10 +85,13 @@ class Runner:
         """A cron job came due: its slot is the fire time just passed (coalesced)."""
         now = utcnow()
         slot = last_slot(job.trigger, now - self.grace - timedelta(seconds=1), now)
-        self.record(job.name, slot or now.replace(microsecond=0), "schedule", self.work(job.name))
+        self.run_job(job.name, slot or now.replace(microsecond=0), "schedule")
 
-    def work(self, name: str) -> Work:
-        return {"build": self._build, "newsletter": self._newsletter}[name]
+    def run_job(self, name: str, slot: datetime, trigger: str) -> None:
+        if name == "build":
+            self.record(name, slot, trigger, self._build)
+        elif self.record(name, slot, trigger, self._newsletter) == "ok" and not self.stopping.is_set():
+            self.build("newsletter archive")  # the new issue's page and the archive's feed
 
     # -- the jobs ---------------------------------------------------------------------------
 
@@ -116,7 +119,8 @@ class Runner:
         if report.next_publication:
             later = (f"; next article at "
                      f"{report.next_publication.astimezone(self.config.site.tz):%Y-%m-%d %H:%M:%S}")
-        return "ok", f"{report.articles} articles, {state}{warnings}{later}"
+        count = f"{report.articles} article{'s' if report.articles != 1 else ''}"
+        return "ok", f"{count}, {state}{warnings}{later}"
 
     @contextmanager
     def _exclusive_build(self) -> Iterator[None]:
@@ -165,8 +169,6 @@ class Runner:
         status, summary = self._sent(outcome.reports)
         if outcome.nothing_new:
             summary = "; ".join(filter(None, [summary, outcome.nothing_new]))
-        if outcome.reports and not self.stopping.is_set():
-            self.build("newsletter archive")  # the new issue's page and the archive feed
         return status, summary
 
     def _too_few(self, articles, now: datetime) -> str:
@@ -192,12 +194,18 @@ class Runner:
         for issue, report in reports:
             counts = self.store.delivery_counts(issue.id)
             left = counts.get("queued", 0) + counts.get("claimed", 0)
-            text = f"issue {issue.number} sent to {report.sent} ({len(report.failed)} failed)"
-            if report.skipped:
-                text += f", {report.skipped} with nothing for them"
-            if left:
-                text += f", {left} left for the next start"
-                status = "stopped" if self.stopping.is_set() else status
+            sent, failed = counts.get("sent", 0), counts.get("failed", 0)
+            here = f", {report.sent} by this run" if report.sent != sent else ""
+            if left and self.stopping.is_set():
+                status = "stopped"
+                text = (f"issue {issue.number} stopped: {sent} of {sum(counts.values())} sent"
+                        f"{here}, {left} left for the next start")
+            elif left:
+                text = f"issue {issue.number}: {sent} sent{here}, {left} with another sender"
+            else:
+                text = f"issue {issue.number} sent to {sent} ({failed} failed){here}"
+            if counts.get("skipped"):
+                text += f", {counts['skipped']} with nothing for them"
             parts.append(text)
         return status, "; ".join(parts)
 
@@ -235,13 +243,14 @@ class Runner:
         """Once at start: run each missed slot once (coalesced), then resume a stopped send."""
         for job, slot in missed:
             if not self.stopping.is_set():
-                self.record(job.name, slot, "catch-up", self.work(job.name))
+                self.run_job(job.name, slot, "catch-up")
         if self.stopping.is_set() or self.config.schedule.newsletter is None:
             return
         if any(job.name == "newsletter" for job, _ in missed):
             return  # that send resumed the unfinished issues first
-        if self.store.unfinished_issues():
-            self.record("newsletter", utcnow(), "resume", self._resume)
+        if self.store.unfinished_issues() and \
+                self.record("newsletter", utcnow(), "resume", self._resume) == "ok":
+            self.build("newsletter archive")
 
     def start(self, web: bool = True, host: str | None = None, port: int | None = None) -> None:
         missed = self.missed(utcnow())  # before this start records anything

@@ -27,7 +27,8 @@ def run(ctx, host: str | None, port: int | None, no_web: bool) -> None:
     config = ctx.config
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    for noisy in ("apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     sys.exit(Runner(config).run(web=not no_web, host=host, port=port))
 
 
