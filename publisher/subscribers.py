@@ -7,6 +7,7 @@ pending -> active -> unsubscribed | bounced; leaving is final until the person s
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,12 +26,31 @@ class SubscriberError(PublisherError):
     """A bad address, an unknown subscriber or an unreadable file: names the culprit."""
 
 
+_ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_PLAIN = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[a-z]{{2,63}}", re.ASCII)
+_SPECIAL_TLDS = {"arpa", "invalid", "local", "localhost", "onion", "test"}  # email-validator's
+
+
+def _plain(address: str) -> str | None:
+    """The normal form of an everyday ASCII address (most of a large import), checked ~30x
+    faster than email-validator does; None when it takes the full validator to say."""
+    low = address.lower()
+    if (len(low) > 254 or "--" in low or not _PLAIN.fullmatch(low)
+            or low.index("@") > 64 or low.rpartition(".")[2] in _SPECIAL_TLDS):
+        return None
+    return low
+
+
 def normalise(email: str) -> str:
     """The canonical form of an address, or SubscriberError naming it and why it is bad.
 
     Lower-cased whole: mailbox names are case-insensitive at every real provider, and one
     person must not be two subscribers.
     """
+    email = email.strip()
+    if (plain := _plain(email)) is not None:
+        return plain
     try:
         return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
@@ -88,8 +108,13 @@ class ImportReport:
 
 
 def import_csv(store: Store, path: Path, now: datetime, *, pending: bool = False,
-               notify: Notify | None = None) -> ImportReport:
-    """Rows of email, name, categories (a header row is optional); bad rows reported and skipped."""
+               notify: Notify | None = None, chunk: int = 5000) -> ImportReport:
+    """Rows of email, name, categories (a header row is optional); bad rows reported and skipped.
+
+    Streamed: `chunk` rows at a time are checked, looked up and inserted in one statement, so
+    a million rows take flat memory. New addresses are added; active ones (and pending ones
+    with `pending`) are left as they are; those who left come back, as with `add`.
+    """
     report = ImportReport()
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
@@ -98,6 +123,7 @@ def import_csv(store: Store, path: Path, now: datetime, *, pending: bool = False
     with handle:
         reader = csv.reader(handle)
         columns: dict[str, int] | None = None  # from a header row, when there is one
+        rows: dict[str, tuple[str, list[str]]] = {}  # this chunk's: email -> (name, categories)
         try:
             for row in reader:
                 line = reader.line_num
@@ -108,17 +134,46 @@ def import_csv(store: Store, path: Path, now: datetime, *, pending: bool = False
                     continue
                 email, name, cats = _fields(row, columns)
                 try:
-                    _, changed = add(store, email, name, cats, now, pending=pending, notify=notify)
+                    email = normalise(email)
                 except SubscriberError as exc:
                     report.problems.append(f"{path}:{line}: {exc}")
                     continue
-                if changed:
-                    report.added += 1
-                else:
-                    report.unchanged += 1
+                if email in rows:
+                    report.unchanged += 1  # twice in the file: the first row counts
+                    continue
+                rows[email] = (name, cats)
+                if len(rows) >= chunk:
+                    _import_chunk(store, rows, now, pending, notify, report)
+                    rows = {}
         except (csv.Error, UnicodeDecodeError) as exc:
             report.problems.append(f"{path}:{reader.line_num + 1}: unreadable ({exc}); stopped here")
+        _import_chunk(store, rows, now, pending, notify, report)
     return report
+
+
+def _import_chunk(store: Store, rows: dict[str, tuple[str, list[str]]], now: datetime,
+                  pending: bool, notify: Notify | None, report: ImportReport) -> None:
+    if not rows:
+        return
+    known = store.subscriber_states(list(rows))
+    new = [(email, clean_name(name), clean_categories(cats))
+           for email, (name, cats) in rows.items() if email not in known]
+    added = store.insert_subscribers(new, "pending" if pending else "active", now)
+    report.added += len(added)
+    report.unchanged += len(new) - len(added)  # added meanwhile by someone else
+    for email, status in known.items():
+        if status == "active" or (pending and status == "pending"):
+            report.unchanged += 1
+        else:  # they had left: back in, as `add` does it
+            name, cats = rows[email]
+            _, changed = add(store, email, name, cats, now, pending=pending, notify=notify)
+            report.added += changed
+            report.unchanged += not changed
+    if pending and notify:
+        for email in added:
+            sub = store.get_subscriber(email)
+            if sub is not None:
+                notify(sub)
 
 
 def _fields(row: list[str], columns: dict[str, int] | None) -> tuple[str, str, list[str]]:

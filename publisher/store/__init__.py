@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from publisher.models import Issue, Subscriber
+from publisher.store.coordination import Coordination, insert_ignoring_conflicts
 from publisher.store.engine import StoreError, database_url, make_engine, migrate, safe_url
 from publisher.store.jobs import JobRuns
 from publisher.store.ledger import Ledger
@@ -36,7 +37,7 @@ def open_store(config) -> "Store":
     return Store(engine)
 
 
-class Store(Ledger, JobRuns):
+class Store(Ledger, JobRuns, Coordination):
     """Subscribers and issues here; the ledger's queries in publisher.store.ledger."""
 
     def __init__(self, engine: Engine):
@@ -67,6 +68,27 @@ class Store(Ledger, JobRuns):
         found = self.get_subscriber(email)
         assert found is not None
         return found
+
+    def insert_subscribers(self, rows: list[tuple[str, str, Iterable[str]]], status: str,
+                           now: datetime) -> list[str]:
+        """Add many (email, name, categories) in one statement, leaving known addresses alone
+        (ON CONFLICT DO NOTHING); returns the addresses added."""
+        if not rows:
+            return []
+        values = [dict(email=email, name=name, status=status, created=now,
+                       categories=json.dumps(sorted(set(categories))),
+                       confirmed=now if status == "active" else None)
+                  for email, name, categories in rows]
+        with self.engine.begin() as conn:
+            stmt = insert_ignoring_conflicts(conn, subscribers).returning(subscribers.c.email)
+            return list(conn.execute(stmt, values).scalars())
+
+    def subscriber_states(self, emails: list[str]) -> dict[str, str]:
+        """Address -> status of those of `emails` that are known."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(subscribers.c.email, subscribers.c.status)
+                                .where(subscribers.c.email.in_(emails))).all()
+        return {email: status for email, status in rows}
 
     def get_subscriber(self, email: str) -> Subscriber | None:
         with self.engine.begin() as conn:

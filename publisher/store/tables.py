@@ -68,7 +68,7 @@ issues = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("number", Integer, nullable=False, unique=True),
-    Column("period", String(64), nullable=False, unique=True),  # two racing senders: one issue
+    Column("period", String(200), nullable=False, unique=True),  # two racing senders: one issue
     Column("subject", Text, nullable=False),
     Column("article_ids", Text, nullable=False, server_default="[]"),  # JSON list
     Column("categories", Text, nullable=False, server_default="[]"),  # JSON list
@@ -109,6 +109,21 @@ bounces = Table(
     Column("reason", Text, nullable=False, server_default=""),
     Column("source", String(400), nullable=False, unique=True),  # a report counts once
     Column("created", UTCDateTime, nullable=False),
+)
+
+leases = Table(  # who holds a role (the scheduling `publisher run`) and until when
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("owner", String(200), nullable=False),  # "host:pid"
+    Column("expires", Float, nullable=False),  # seconds since the epoch, by the database's clock
+)
+
+rate_limits = Table(  # one budget shared by every worker: the next free send slot
+    "rate_limits",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("next_free", Float, nullable=False),  # seconds since the epoch
 )
 
 job_runs = Table(  # what `publisher run` did: one row per (job, slot), claimed by inserting it
