@@ -120,7 +120,8 @@ class Mail(_Section):
     password: str | None = None
     timeout: float = Field(30.0, gt=0)
     connections: int = Field(4, ge=1, le=64)  # SMTP connections reused across messages
-    rate_limit: float = Field(0.0, ge=0)  # messages per second, 0: no limit
+    rate_limit: float = Field(0.0, ge=0)  # messages per second over every worker, 0: no limit
+    lease: float = Field(300.0, gt=0)  # seconds a dead sender's batch waits before others take it
     batch_size: int = Field(200, ge=1)  # deliveries claimed (and marked) per commit
     max_attempts: int = Field(5, ge=1)  # tries of one delivery before it is marked failed
     retry_backoff: float = Field(30.0, ge=0)  # seconds before the first retry, doubled after

@@ -47,7 +47,8 @@ class SendSettings:
     def from_config(cls, mail) -> "SendSettings":
         return cls(connections=mail.connections, batch_size=mail.batch_size,
                    max_attempts=mail.max_attempts, backoff=mail.retry_backoff,
-                   rate_limit=mail.rate_limit, bounce_threshold=mail.bounce_threshold)
+                   rate_limit=mail.rate_limit, bounce_threshold=mail.bounce_threshold,
+                   lease=timedelta(seconds=mail.lease))
 
 
 @dataclass
@@ -65,18 +66,30 @@ class SendReport:
 
 
 class RateLimiter:
-    """At most `rate` sends per second over every thread; 0 means no limit."""
+    """At most `rate` sends per second over every thread; 0 means no limit. With a store, over
+    every process sharing it too (the provider's limit is global): slots are reserved there a
+    quarter second's worth at a time, then spent here 1/rate apart."""
 
-    def __init__(self, rate: float):
+    def __init__(self, rate: float, store: Store | None = None, name: str = "mail"):
         self.interval = 1.0 / rate if rate else 0.0
+        self.rate, self.store, self.name = rate, store, name
+        self.grant = max(1, min(100, int(rate / 4)))
         self.lock = threading.Lock()
         self.next = 0.0
+        self.left = 0  # slots reserved in the store, not yet spent
 
     def wait(self) -> None:
         if not self.interval:
             return
         with self.lock:
-            slot = max(self.next, time.monotonic())
+            if self.store is None:
+                slot = max(self.next, time.monotonic())
+            else:
+                if not self.left:
+                    delay = self.store.reserve_sends(self.name, self.grant, self.rate)
+                    self.next, self.left = time.monotonic() + delay, self.grant
+                slot = self.next
+                self.left -= 1
             self.next = slot + self.interval
         delay = slot - time.monotonic()
         if delay > 0:
@@ -176,7 +189,7 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
     total = counts.get("queued", 0) + counts.get("claimed", 0)
     work: queue.Queue = queue.Queue()
     results: queue.Queue = queue.Queue()
-    limiter = RateLimiter(settings.rate_limit)
+    limiter = RateLimiter(settings.rate_limit, store)
     threads = [
         threading.Thread(target=_worker, args=(transport, sender, compose, work, results, limiter),
                          daemon=True, name=f"sender-{i}")
