@@ -135,6 +135,30 @@ def send_newsletter(config, store: Store, transport: Transport, tokens: Tokens,
     return outcome
 
 
+@dataclass
+class QueueOutcome:
+    queued: list[tuple[Issue, int]] = field(default_factory=list)  # (issue, deliveries added)
+    nothing_new: str = ""
+
+
+def queue_newsletter(config, store: Store, articles: list[Article], now: datetime, *,
+                     force: bool = False) -> QueueOutcome:
+    """Create the next issue (if anything is new) and queue it for `publisher worker`s to
+    send; an issue whose queueing a crash interrupted is finished first. Idempotent."""
+    outcome = QueueOutcome()
+    stored = [(i, plan_of(i, articles)) for i in store.unfinished_issues()
+              if not store.issue_queued(i.id)]
+    issue, plan = next_issue(config, store, articles, now, force)
+    if issue is None:
+        outcome.nothing_new = plan
+    elif not store.issue_queued(issue.id) and all(i.id != issue.id for i, _ in stored):
+        stored.append((issue, plan))
+    for issue, plan in stored:
+        wants = lambda sub, plan=plan: plan.for_categories(sub.categories) is not None  # noqa: E731
+        outcome.queued.append((issue, store.queue_deliveries(issue, now, wants=wants)))
+    return outcome
+
+
 def send_test(config, store: Store, transport: Transport, tokens: Tokens,
               articles: list[Article], address: str, now: datetime) -> str:
     """A copy of the next issue (or the last one) to one address; the ledger is untouched."""

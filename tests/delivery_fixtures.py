@@ -11,6 +11,11 @@ __all__ = ["pg_database_factory", "database_url", "store", "project"]
 
 
 PG_ADMIN_URL = _os.environ.get("PUBLISHER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+# PUBLISHER_TEST_DATABASE=postgresql: every test's project uses a throwaway PostgreSQL database
+# (the store tests run over both backends either way). PUBLISHER_TEST_REQUIRE_POSTGRES=1 (CI):
+# an unreachable server fails the tests that need it instead of skipping them.
+TEST_DATABASE = _os.environ.get("PUBLISHER_TEST_DATABASE", "sqlite")
+REQUIRE_POSTGRES = _os.environ.get("PUBLISHER_TEST_REQUIRE_POSTGRES", "") not in ("", "0")
 
 
 def _pg_reachable() -> str | None:
@@ -36,8 +41,10 @@ def _pg_reachable() -> str | None:
 def pg_database_factory():
     """Create throwaway PostgreSQL databases; every one is dropped at the end of the session."""
     reason = _pg_reachable()
+    if reason and REQUIRE_POSTGRES:
+        _pytest.fail(f"{reason} (PUBLISHER_TEST_REQUIRE_POSTGRES is set)", pytrace=False)
     if reason:
-        _pytest.skip(reason)
+        _pytest.skip(f"{reason} (set PUBLISHER_TEST_PG to an admin URL, or start PostgreSQL)")
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -81,21 +88,29 @@ def store(database_url):
 
 
 @_pytest.fixture
-def project(tmp_path, monkeypatch):
-    """A project folder with a config.yaml whose var/ and database live under tmp_path.
+def project(request, tmp_path, monkeypatch):
+    """A project folder with a config.yaml whose var/ and database live under tmp_path (or a
+    throwaway PostgreSQL database, with PUBLISHER_TEST_DATABASE=postgresql).
 
     `project.write(extra_yaml)` rewrites config.yaml; `project.config()` loads it.
     """
     from publisher.config import load_config
 
+    db = ""
+    if TEST_DATABASE == "postgresql" or request.node.get_closest_marker("postgres"):
+        db = f"database_url: {request.getfixturevalue('pg_database_factory')()}\n"
+
     class Project:
         root = tmp_path
         path = tmp_path / "config.yaml"
+        database = db
 
         def write(self, extra: str = "") -> "Project":
+            if extra and not extra.endswith("\n"):
+                extra += "\n"
             self.path.write_text(
                 "site:\n  url: https://news.example.org/\n  title: Example News\n"
-                "  email: news@example.org\n" + extra, encoding="utf-8")
+                "  email: news@example.org\n" + extra + self.database, encoding="utf-8")
             return self
 
         def config(self):

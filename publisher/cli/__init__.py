@@ -21,6 +21,8 @@ COMMANDS = {
     "run": "publisher.cli.run:run",
     "jobs": "publisher.cli.run:jobs",
     "bounces": "publisher.cli.bounces:bounces",
+    "worker": "publisher.cli.worker:worker",
+    "db": "publisher.cli.db:db",
 }
 
 

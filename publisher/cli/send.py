@@ -13,12 +13,14 @@ from publisher.cli import pass_context
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; change nothing.")
 @click.option("--to", "to", metavar="ADDRESS", help="Send a test copy to ADDRESS only (the ledger is untouched).")
 @click.option("--force", is_flag=True, help="Send even an issue whose HTML is over mail.max_html_bytes.")
+@click.option("--queue-only", is_flag=True, help="Create and queue the issue; `publisher worker`s send it.")
 @pass_context
-def send(ctx, dry_run: bool, to: str | None, force: bool) -> None:
+def send(ctx, dry_run: bool, to: str | None, force: bool, queue_only: bool) -> None:
     """Create the next issue (if anything is new), queue it for every subscriber, send it.
 
     Resumable: after a crash or a stop, run it again; nobody is lost or sent twice (except
-    messages in flight at the crash)."""
+    messages in flight at the crash). With --queue-only, `publisher worker` processes on any
+    number of machines send it."""
     from rich.console import Console
 
     from publisher import campaign
@@ -41,6 +43,13 @@ def send(ctx, dry_run: bool, to: str | None, force: bool) -> None:
         return
     if dry_run:
         _dry_run(config, store, articles, now)
+        return
+    if queue_only:
+        queued = campaign.queue_newsletter(config, store, articles, now, force=force)
+        for issue, count in queued.queued:
+            click.echo(f"issue {issue.number}: {issue.subject!r}, {count} queued")
+        if queued.nothing_new:
+            click.echo(f"{queued.nothing_new}: no new issue")
         return
     with _progress(console) as progress:
         outcome = campaign.send_newsletter(config, store, transport, tokens, articles, now,
