@@ -98,6 +98,7 @@ _JOBS: list = []
 _CONFIG: Config | None = None
 _CATEGORIES: list = []
 _OUT: Path | None = None
+_KEY = ""
 
 
 def _read_job(item: tuple[str, str]):
@@ -117,7 +118,7 @@ def _job_path(job) -> str:
 def _render_job(index: int) -> tuple[int, bool, int, int]:
     job = _JOBS[index]
     if isinstance(job, Page):
-        data = render_page(job, _CONFIG, _CATEGORIES)
+        data = render_page(job, _CONFIG, _CATEGORIES, _KEY)
     elif isinstance(job, FeedDoc):
         data = render_feed(job, _CONFIG)
     elif isinstance(job[1], bytes):  # (path, bytes) rendered elsewhere
@@ -163,7 +164,7 @@ def _map(fn, items: list, workers: int, chunks: int = 8) -> list:
 def build(config: Config, now: datetime, *, progress: Progress | None = None,
           use_cache: bool | None = None, extra_outputs: dict[str, bytes] | None = None) -> BuildReport:
     """Build the site as of `now`: articles dated later, and drafts, are left out."""
-    global _CONFIG, _CATEGORIES, _OUT
+    global _CONFIG, _CATEGORIES, _OUT, _KEY
     started = time.perf_counter()
     report = BuildReport()
     out = config.path("output")
@@ -195,7 +196,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         report.seconds = time.perf_counter() - started
         return report
 
-    _CONFIG, _OUT = config, out
+    _CONFIG, _OUT, _KEY = config, out, key
     loaded = Loaded()
     to_read = []
     sources: dict[str, tuple[tuple[int, int], object]] = {}

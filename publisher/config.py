@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -192,7 +193,12 @@ class Config(_Section):
     root: Path = Path(".")  # folder of config.yaml; relative paths resolve against it
 
     def path(self, name: str) -> Path:
-        return (self.root / getattr(self.paths, name)).resolve()
+        return _resolve(self.root, getattr(self.paths, name))
+
+
+@lru_cache(maxsize=64)
+def _resolve(root: Path, relative: str) -> Path:
+    return (root / relative).resolve()  # resolve() stats every component: once is enough
 
 
 ENV_OVERRIDES = {

@@ -46,9 +46,12 @@ def long_date(value: datetime, lang: str = "fr") -> str:
 
 
 @lru_cache(maxsize=4)
-def environment(templates: Path) -> jinja2.Environment:
+def environment(templates: Path, version: str = "") -> jinja2.Environment:
+    """One environment per templates folder and version of its files: templates are compiled
+    once and never stat()ed again during a build (the build's key changes when they do)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
+        auto_reload=not version,
         autoescape=jinja2.select_autoescape(["html", "xml", "j2"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -59,9 +62,12 @@ def environment(templates: Path) -> jinja2.Environment:
     return env
 
 
-def render_page(page: Page, config: Config, categories: list[tuple[str, str, str]]) -> bytes:
-    """Render one page; a template mistake becomes a TemplateError naming template and line."""
-    env = environment(config.path("templates"))
+def render_page(page: Page, config: Config, categories: list[tuple[str, str, str]],
+                version: str = "") -> bytes:
+    """Render one page; a template mistake becomes a TemplateError naming template and line.
+
+    `version` identifies the current template files (the build passes its key)."""
+    env = environment(config.path("templates"), version)
     context: dict[str, Any] = {
         "site": config.site,
         "page": page,
