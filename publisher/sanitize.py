@@ -13,7 +13,8 @@ SAFE_SCHEMES = {"http", "https", "mailto"}
 URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
 ALIGN = re.compile(r"text-align:\s*(left|right|center);?")  # the only style kept: table columns
 # French typography: no line may start with a closing mark or end with an opening guillemet.
-FRENCH_SPACES = re.compile(r" (?=[:;!?»])|(?<=«) ")
+# The lookahead skips spaces inside a tag (the next angle bracket closes it): text only.
+FRENCH_SPACES = re.compile(r"(?: (?=[:;!?»])|(?<=«) )(?![^<>]*>)")
 TAGS = nh3.ALLOWED_TAGS | {"figure", "figcaption", "picture", "source", "video", "audio"}
 ATTRIBUTES = {
     **nh3.ALLOWED_ATTRIBUTES,
@@ -56,5 +57,4 @@ def plain_text(html: str) -> str:
 
 def french_spaces(html: str) -> str:
     """Non-breaking spaces before : ; ! ? » and after «, in text only (never inside tags)."""
-    parts = re.split(r"(<[^>]*>)", html)
-    return "".join(p if p.startswith("<") else FRENCH_SPACES.sub("\u00a0", p) for p in parts)
+    return FRENCH_SPACES.sub("\u00a0", html)
