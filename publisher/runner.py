@@ -49,13 +49,28 @@ class Runner:
         self._build_lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._active = 0  # jobs running now; stop() waits for them
+        self._idle = threading.Condition()
         self.server = None
 
     # -- recording --------------------------------------------------------------------------
 
     def record(self, job: str, slot: datetime, trigger: str, work: Work) -> str | None:
         """Run `work` once for (job, slot) over every process; log and keep its outcome.
-        Returns its status, or None when another process (or an earlier start) had the slot."""
+        Returns its status, or None when another process (or an earlier start) had the slot,
+        or when the process is stopping (an unclaimed slot is caught up at the next start)."""
+        with self._idle:
+            if self.stopping.is_set():
+                return None
+            self._active += 1
+        try:
+            return self._record(job, slot, trigger, work)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def _record(self, job: str, slot: datetime, trigger: str, work: Work) -> str | None:
         run_id = self.store.claim_run(job, slot, trigger, OWNER, utcnow())
         label = job if trigger in ("schedule", job) else f"{job} ({trigger})"
         if run_id is None:
@@ -143,11 +158,11 @@ class Runner:
 
     def arm_publication(self, when: datetime | None) -> None:
         """Rebuild at `when`, the next future article's publication time (one job, replaced)."""
+        if self.stopping.is_set():
+            return
         if when is None:
             if self.scheduler.get_job("publish"):
                 self.scheduler.remove_job("publish")
-            return
-        if self.stopping.is_set():
             return
         self.scheduler.add_job(self.publish, "date", run_date=when, args=[when], id="publish",
                                name="publish", replace_existing=True,
@@ -315,7 +330,12 @@ class Runner:
         if self.server is not None:
             self.server.should_exit = True
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            # Not wait=True: APScheduler would wait holding its job store lock, which a running
+            # job needs to re-arm the publication job. We wait for our own jobs instead.
+            self.scheduler.shutdown(wait=False)
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._active == 0, timeout=60):
+                log.warning("stopping: a job is still running after 60 s")
         for thread in self._threads:
             thread.join(timeout=10)
         self.store.close()

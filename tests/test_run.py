@@ -132,7 +132,7 @@ def test_jobs_fire_on_time_and_a_future_article_goes_live_at_its_own_time(projec
     live = now + timedelta(seconds=6)
     (project.root / "content" / "soon.md").write_text(
         f"---\ntitle: Bientôt en ligne\ndate: {live.isoformat()}\n---\n\nPas encore.\n")
-    cfg = project.write('  build: "0 0 1 1 *"\n  newsletter: "*/2 * * * * *"\n')
+    cfg = project.write('  build: "0 0 1 1 *"\n  newsletter: "*/2 * * * * *"\n  debounce: 200ms\n')
     project.subscribe(2)
     run = Run(cfg, web=True)
     feed = project.root / "public" / "feeds" / "all.atom.xml"
@@ -141,6 +141,10 @@ def test_jobs_fire_on_time_and_a_future_article_goes_live_at_its_own_time(projec
         assert "Bientôt" not in feed.read_text()
         with urllib.request.urlopen(f"http://127.0.0.1:{run.port}/feeds/all.atom.xml") as resp:
             assert resp.status == 200
+        for i in range(3):  # a burst of changes: one rebuild, after the debounce
+            (project.root / "content" / f"new-{i}.md").write_text(
+                f"---\ntitle: Nouveau {i}\ndate: {now.isoformat()}\n---\n\nTexte.\n")
+        wait_for("the new articles in the feed", lambda: "Nouveau 2" in feed.read_text(), 10, 0.02)
         wait_for("the scheduled article in the feed", lambda: "Bientôt" in feed.read_text(), 15, 0.02)
         seen = datetime.now(timezone.utc)
         assert live <= seen < live + timedelta(seconds=2.5)
@@ -148,6 +152,8 @@ def test_jobs_fire_on_time_and_a_future_article_goes_live_at_its_own_time(projec
     finally:
         took = run.stop()
     assert took < 5
+    changes = [r for r in project.runs("build") if r.trigger == "change"]
+    assert len(changes) == 1 and changes[0].summary.startswith("4 articles, ")
     publish = project.runs("publish")
     assert [(r.status, r.slot) for r in publish] == [("ok", live)]
     sends = [r for r in project.runs("newsletter") if r.trigger == "schedule"]

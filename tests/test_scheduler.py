@@ -95,7 +95,8 @@ def test_durations(value, seconds):
                                   "0 0 1 1 *"])
 def test_last_slot_is_the_latest_fire_time_in_the_window(expr):
     trigger = cron_trigger(expr, PARIS)
-    for since, now in [(T0 - timedelta(hours=6), T0), (T0, T0 + timedelta(days=8)),
+    long = timedelta(minutes=10) if len(expr.split()) == 6 else timedelta(days=8)
+    for since, now in [(T0 - long, T0), (T0, T0 + long),
                        (T0 - timedelta(seconds=30), T0 + timedelta(microseconds=999))]:
         expected, t = None, trigger.get_next_fire_time(None, since + timedelta(microseconds=1))
         while t is not None and t <= now:  # brute force, one fire time at a time
@@ -218,3 +219,26 @@ def test_min_articles_makes_the_digest_wait(tmp_path):
         assert r.store.last_issue() is None
     finally:
         r.store.close()
+
+
+def test_jobs_lists_each_job_its_next_run_and_last_outcome(tmp_path):
+    from click.testing import CliRunner
+
+    from publisher.cli import main
+    from publisher.config import load_config
+    from publisher.store import open_store
+
+    cfg = write_config(tmp_path, 'schedule:\n  newsletter: null\n  build: "0 8 * * mon"\n')
+    store = open_store(load_config(cfg, env={}))
+    slot = datetime(2024, 11, 25, 7, tzinfo=timezone.utc)
+    run = store.claim_run("build", slot, "schedule", "x:1", slot)
+    store.finish_run(run, "ok", "5 articles, 3 files written", 0.21, slot)
+    store.close()
+    result = CliRunner().invoke(main, ["--config", str(cfg), "jobs"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    build = next(line for line in lines if "│ build" in line)
+    assert "0 8 * * mon" in build and " 08:00:00 CE" in build  # next Monday, Paris time
+    assert "2024-11-25 08:00:00 ok: 5 articles, 3 files written in 0.21 s" in build
+    assert "disabled" in next(line for line in lines if "│ newsletter" in line)
+    assert "never" in next(line for line in lines if "│ publish" in line)

@@ -27,7 +27,7 @@ def run(ctx, host: str | None, port: int | None, no_web: bool) -> None:
     config = ctx.config
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S")
-    for noisy in ("apscheduler", "alembic"):
+    for noisy in ("apscheduler", "alembic", "watchfiles"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     sys.exit(Runner(config).run(web=not no_web, host=host, port=port))
 
