@@ -13,8 +13,12 @@ SEED = ROOT / "content" / "000_449effa3a6371411.txt"
 
 def write_config(folder: Path, extra: str = "", content: Path | None = None) -> Path:
     """A config.yaml in `folder` whose content, output and var live there too."""
+    from delivery_fixtures import database_line
+
     content = content or folder / "content"
     cfg = folder / "config.yaml"
+    if extra and not extra.endswith("\n"):
+        extra += "\n"
     cfg.write_text(
         f"""site:
   url: "http://127.0.0.1:8000/"
@@ -24,7 +28,7 @@ paths:
   output: "{folder / 'public'}"
   templates: "{ROOT / 'templates'}"
   var: "{folder / 'var'}"
-{extra}""",
+{extra}{database_line(folder)}""",
         encoding="utf-8",
     )
     return cfg

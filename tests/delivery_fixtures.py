@@ -7,7 +7,8 @@ import uuid as _uuid
 
 import pytest as _pytest
 
-__all__ = ["pg_database_factory", "database_url", "store", "project"]
+__all__ = ["pg_database_factory", "database_url", "store", "project", "database_line",
+           "_drop_throwaway_databases"]
 
 
 PG_ADMIN_URL = _os.environ.get("PUBLISHER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -37,6 +38,52 @@ def _pg_reachable() -> str | None:
     return None
 
 
+_made: list[str] = []  # throwaway databases, dropped at the end of the session
+
+
+def _admin_connection():
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(PG_ADMIN_URL)
+    return psycopg.connect(host=admin.host, port=admin.port or 5432, user=admin.username,
+                           dbname=admin.database, autocommit=True)
+
+
+def throwaway_pg_url() -> str:
+    """The URL of a new, empty PostgreSQL database."""
+    from sqlalchemy.engine import make_url
+
+    name = f"publisher_test_{_uuid.uuid4().hex[:12]}"
+    with _admin_connection() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    _made.append(name)
+    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+_by_folder: dict[str, str] = {}
+
+
+def database_line(folder) -> str:
+    """The `database_url:` line of the config.yaml in `folder`: a throwaway PostgreSQL
+    database (the same each time for one folder) with PUBLISHER_TEST_DATABASE=postgresql,
+    else nothing (SQLite under paths.var)."""
+    if TEST_DATABASE != "postgresql":
+        return ""
+    if str(folder) not in _by_folder:
+        _by_folder[str(folder)] = throwaway_pg_url()
+    return f"database_url: {_by_folder[str(folder)]}\n"
+
+
+@_pytest.fixture(scope="session", autouse=True)
+def _drop_throwaway_databases():
+    yield
+    if _made:
+        with _admin_connection() as conn:
+            for name in _made:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @_pytest.fixture(scope="session")
 def pg_database_factory():
     """Create throwaway PostgreSQL databases; every one is dropped at the end of the session."""
@@ -45,27 +92,7 @@ def pg_database_factory():
         _pytest.fail(f"{reason} (PUBLISHER_TEST_REQUIRE_POSTGRES is set)", pytrace=False)
     if reason:
         _pytest.skip(f"{reason} (set PUBLISHER_TEST_PG to an admin URL, or start PostgreSQL)")
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(PG_ADMIN_URL)
-    made: list[str] = []
-
-    def connect():
-        return psycopg.connect(host=admin.host, port=admin.port or 5432, user=admin.username,
-                               dbname=admin.database, autocommit=True)
-
-    def create() -> str:
-        name = f"publisher_test_{_uuid.uuid4().hex[:12]}"
-        with connect() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        made.append(name)
-        return admin.set(database=name).render_as_string(hide_password=False)
-
-    yield create
-    with connect() as conn:
-        for name in made:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return throwaway_pg_url
 
 
 @_pytest.fixture(params=["sqlite", _pytest.param("postgresql", marks=_pytest.mark.postgres)])
