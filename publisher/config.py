@@ -161,6 +161,7 @@ class Schedule(_Section):
     grace: timedelta = timedelta(hours=6)  # a slot missed while down runs once on start within this
     min_articles: int = Field(1, ge=1)  # new articles a digest needs, else it waits
     debounce: timedelta = timedelta(seconds=1)  # quiet time after a change before rebuilding
+    takeover: timedelta = timedelta(seconds=15)  # a standby `run` schedules this soon after the active one dies
 
     @field_validator("build", "newsletter")
     @classmethod
@@ -171,7 +172,7 @@ class Schedule(_Section):
             cron_trigger(v)  # raises ValueError naming what is wrong
         return v
 
-    @field_validator("grace", "debounce", mode="before")
+    @field_validator("grace", "debounce", "takeover", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> Any:
         from publisher.scheduler import parse_duration

@@ -23,6 +23,7 @@ from typing import Callable, Iterator
 
 from publisher.delivery import OWNER
 from publisher.errors import PublisherError
+from publisher.leadership import Leadership
 from publisher.scheduler import CronJob, cron_jobs, last_slot, make_scheduler
 
 log = logging.getLogger("publisher.run")
@@ -343,8 +344,11 @@ class Runner:
     def run(self, web: bool = True, host: str | None = None, port: int | None = None) -> int:
         """Start, then wait for SIGTERM or SIGINT (a second one exits at once)."""
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        lead = Leadership(self.store, self.config.schedule.takeover.total_seconds())
         try:
-            self.start(web, host, port)
+            if lead.acquire(self.stopping):  # one process schedules; the others stand by
+                self._thread(lambda: lead.keep(self.stopping), "lease")
+                self.start(web, host, port)
             if not self.stopping.is_set():
                 log.info("running: %s", "; ".join(f"{j.name} {j.expr!r}" for j in cron_jobs(self.config))
                          or "no scheduled job")
@@ -356,6 +360,7 @@ class Runner:
         finally:
             log.info("stopping")
             self.stop()
+            lead.release()  # after the jobs ended: a standby takes over at its next try
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         log.info("stopped")

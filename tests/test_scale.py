@@ -196,3 +196,59 @@ def test_a_worker_killed_mid_batch_loses_nothing(project, smtp_server):
     store = open_store(project.config())
     assert store.delivery_counts(store.last_issue().id) == {"sent": 1200}
     store.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_standby_scheduler_takes_over_when_the_active_one_dies(project):
+    project.write('schedule:\n  build: "* * * * * *"\n  newsletter: null\n  takeover: 2s\n'
+                  f"paths:\n  content: {project.root / 'content'}\n")
+    (project.root / "content").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+    logs = [project.root / f"run-{i}.log" for i in range(3)]
+
+    def start(i: int) -> subprocess.Popen:
+        with open(logs[i], "w") as err:
+            return subprocess.Popen([sys.executable, "-m", "publisher", "--config",
+                                     str(project.path), "run", "--no-web"], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=err)
+
+    def wait_log(i: int, text: str, timeout: float = 20) -> float:
+        deadline = time.monotonic() + timeout
+        while text not in logs[i].read_text():
+            assert time.monotonic() < deadline, f"no {text!r} in run {i}:\n{logs[i].read_text()}"
+            time.sleep(0.05)
+        return time.monotonic()
+
+    procs = [start(0)]
+    try:
+        wait_log(0, "running:")
+        procs += [start(1), start(2)]
+        wait_log(1, "standing by")
+        wait_log(2, "standing by")
+        time.sleep(1)
+        procs[0].send_signal(signal.SIGKILL)  # no clean hand-over: the lease runs out
+        killed = time.monotonic()
+        deadline = time.monotonic() + 10
+        while not any("taking over" in logs[i].read_text() for i in (1, 2)):
+            assert time.monotonic() < deadline, logs[1].read_text() + logs[2].read_text()
+            time.sleep(0.05)
+        taken = time.monotonic() - killed
+        leader, standby = (1, 2) if "taking over" in logs[1].read_text() else (2, 1)
+        wait_log(leader, "running:")
+        time.sleep(2.5)  # longer than a lease: still one scheduler
+        assert "taking over" not in logs[standby].read_text()
+        assert taken <= 2.5, taken  # schedule.takeover, plus a little
+        procs[leader].send_signal(signal.SIGTERM)  # a clean stop hands over at once
+        assert procs[leader].wait(timeout=10) == 0
+        wait_log(standby, "running:", 5)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=10)
+    store = open_store(project.config())
+    owners = [r.owner for r in sorted(store.job_history("build", 1000), key=lambda r: r.started)]
+    store.close()
+    turns = [o for i, o in enumerate(owners) if i == 0 or owners[i - 1] != o]
+    assert len(turns) == len(set(turns)) == 3  # one scheduler at a time, each in turn
