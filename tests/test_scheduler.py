@@ -242,3 +242,27 @@ def test_jobs_lists_each_job_its_next_run_and_last_outcome(tmp_path):
     assert "2024-11-25 08:00:00 ok: 5 articles, 3 files written in 0.21 s" in build
     assert "disabled" in next(line for line in lines if "│ newsletter" in line)
     assert "never" in next(line for line in lines if "│ publish" in line)
+
+
+def test_jobs_shows_a_run_whose_process_died_as_interrupted(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from publisher.cli import main
+    from publisher.config import load_config
+    from publisher.store import open_store
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    cfg = write_config(tmp_path)
+    store = open_store(load_config(cfg, env={}))
+    slot = datetime(2024, 11, 25, 7, tzinfo=timezone.utc)
+    store.claim_run("newsletter", slot, "schedule", f"{socket.gethostname()}:{dead}", slot)
+    store.close()
+    result = CliRunner().invoke(main, ["--config", str(cfg), "jobs"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if "│ newsletter" in line)
+    assert "2024-11-25 08:00:00 interrupted" in line

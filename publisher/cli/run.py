@@ -61,7 +61,26 @@ def jobs(ctx) -> None:
         last = "never"
         if row.last is not None:
             took = f" in {row.last.seconds:.2f} s" if row.last.seconds is not None else ""
-            last = (f"{row.last.started.astimezone(tz):%Y-%m-%d %H:%M:%S} {row.last.status}: "
-                    f"{row.last.summary}{took}")
+            status = "interrupted" if row.last.status == "running" and _gone(row.last.owner) \
+                else row.last.status
+            last = (f"{row.last.started.astimezone(tz):%Y-%m-%d %H:%M:%S} {status}: "
+                    f"{row.last.summary}{took}").rstrip(": ")
         table.add_row(row.name, row.trigger, next_run, last)
     Console(width=max(120, Console().width)).print(table, highlight=False)
+
+
+def _gone(owner: str) -> bool:
+    """Whether the "host:pid" that started a run is a process of this host that has ended."""
+    import os
+    import socket
+
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass
+    return False
