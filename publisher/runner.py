@@ -72,8 +72,17 @@ class Runner:
                 self._idle.notify_all()
 
     def _record(self, job: str, slot: datetime, trigger: str, work: Work) -> str | None:
-        run_id = self.store.claim_run(job, slot, trigger, OWNER, utcnow())
         label = job if trigger in ("schedule", job) else f"{job} ({trigger})"
+        try:
+            run_id = self.store.claim_run(job, slot, trigger, OWNER, utcnow())
+        except Exception as exc:  # noqa: BLE001 - the database is down: builds go on, sends wait
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            if job == "newsletter":
+                log.error("%s: not run, the database cannot record it: %s", label, reason)
+                return "error"
+            log.warning("%s: the database cannot record this run (%s); running it anyway",
+                        label, reason)
+            run_id = 0
         if run_id is None:
             log.info("%s: slot %s already taken by another process", label,
                      f"{slot.astimezone(self.config.site.tz):%Y-%m-%d %H:%M:%S}")
@@ -88,7 +97,8 @@ class Runner:
             status, summary = "error", f"{type(exc).__name__}: {exc}"
         seconds = time.perf_counter() - started
         try:
-            self.store.finish_run(run_id, status, summary, seconds, utcnow())
+            if run_id:
+                self.store.finish_run(run_id, status, summary, seconds, utcnow())
         except Exception:  # noqa: BLE001 - the outcome is still logged below
             log.exception("%s: could not record the outcome", label)
         if status == "error":

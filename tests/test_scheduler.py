@@ -266,3 +266,18 @@ def test_jobs_shows_a_run_whose_process_died_as_interrupted(tmp_path):
     assert result.exit_code == 0, result.output
     line = next(line for line in result.output.splitlines() if "│ newsletter" in line)
     assert "2024-11-25 08:00:00 interrupted" in line
+
+
+def test_without_a_database_builds_still_run_and_sends_wait(runner, caplog, monkeypatch):
+    caplog.set_level("INFO", logger="publisher.run")
+
+    def down(*args):
+        raise OSError("database is unreachable")
+
+    monkeypatch.setattr(runner.store, "claim_run", down)
+    slot = datetime(2024, 11, 25, 8, tzinfo=timezone.utc)
+    assert runner.record("build", slot, "change", lambda: ("ok", "1 article, up to date")) == "ok"
+    assert runner.record("newsletter", slot, "schedule", lambda: ("ok", "sent")) == "error"
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "running it anyway" in text and "build (change): 1 article, up to date in" in text
+    assert "newsletter: not run, the database cannot record it: database is unreachable" in text
