@@ -8,6 +8,7 @@ rewritten, so its mtime (Last-Modified) and ETag stay put for feed readers.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -132,6 +133,60 @@ def _render_many(indexes: list[int]) -> list[tuple[int, bool, int, int]]:
     return [_render_job(i) for i in indexes]
 
 
+def _by_position(todo: list[int], jobs: list, published: list) -> list[int]:
+    """Jobs in the order of the newest article they show: split into contiguous ranges, each
+    worker then touches about its own share of the articles (and copies only those pages of
+    the parent's memory) instead of all of them."""
+    rank = {id(a): i for i, a in enumerate(published)}
+
+    def position(i: int) -> int:
+        job = jobs[i]
+        shown = getattr(job, "article", None) or next(iter(getattr(job, "articles", ())), None)
+        return rank.get(id(shown), 0)
+
+    return sorted(todo, key=position)
+
+
+def _render_in_workers(order: list[int], workers: int, chunk: int = 200):
+    """Render `order` in `workers` forked processes, each taking one contiguous range and
+    reporting every `chunk` jobs (for the progress bar); yields lists of results."""
+    if workers <= 1:
+        for start in range(0, len(order), chunk):
+            yield _render_many(order[start : start + chunk])
+        return
+    ctx = get_context("fork")
+    results = ctx.SimpleQueue()
+    size = -(-len(order) // workers)
+    procs = [ctx.Process(target=_render_range, args=(order[w * size : (w + 1) * size], chunk, results))
+             for w in range(workers)]
+    for proc in procs:
+        proc.start()
+    running = len(procs)
+    try:
+        while running:
+            kind, payload = results.get()
+            if kind == "done":
+                running -= 1
+            elif kind == "error":
+                raise payload
+            else:
+                yield payload
+    finally:
+        for proc in procs:
+            if proc.is_alive() and running:
+                proc.terminate()
+            proc.join()
+
+
+def _render_range(indexes: list[int], chunk: int, results) -> None:
+    try:
+        for start in range(0, len(indexes), chunk):
+            results.put(("ok", _render_many(indexes[start : start + chunk])))
+    except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+        results.put(("error", exc))
+    results.put(("done", None))
+
+
 def write_if_changed(target: Path, data: bytes) -> tuple[bool, int, int]:
     """Write atomically unless the file already holds these bytes: (written, size, mtime_ns)."""
     try:
@@ -200,7 +255,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     loaded = Loaded()
     to_read = []
     sources: dict[str, tuple[tuple[int, int], object]] = {}
-    known = _load(articles_file, dict) if use_cache and cache.key == key else {}
+    known = _load_records(articles_file) if use_cache and cache.key == key else {}
     for rel, stat in stats.items():
         hit = known.get(rel)
         if hit and hit[0] == stat:
@@ -247,11 +302,14 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         else:
             todo.append(i)
     _JOBS[:] = jobs
+    # Freeze what exists now (the articles, the plan): forked workers then share those pages
+    # instead of copying them when the collector walks them, and no collection rescans them.
+    gc.freeze()
     if progress:
         progress("write", 0, len(todo))
     done = 0
-    for result in _map(_render_many, [todo[w::workers] for w in range(workers)], workers, 1) \
-            if len(todo) >= PARALLEL_THRESHOLD and workers > 1 else [_render_many(todo)]:
+    order = _by_position(todo, jobs, published)
+    for result in _render_in_workers(order, workers if len(todo) >= PARALLEL_THRESHOLD else 1):
         for index, written, size, mtime in result:
             report.written += written
             outputs[_job_path(jobs[index])] = (prints[index], size, mtime)
@@ -259,6 +317,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         if progress:
             progress("write", done, len(todo))
     _JOBS.clear()
+    gc.unfreeze()
 
     removed = [p for p in cache.outputs if p not in outputs]
     for path in removed:
@@ -267,7 +326,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     report.seconds = time.perf_counter() - started
     if use_cache:
         if to_read or len(known) != len(sources):
-            _save(articles_file, sources)
+            _save_records(articles_file, sources)
         _save(cache_file, _Cache(
             key=key, extras=extras, stats=stats, outputs=outputs,
             next_publication=report.next_publication, warnings=report.warnings,
@@ -304,6 +363,31 @@ def _load(path: Path, kind: type):
         return value if isinstance(value, kind) else kind()
     except Exception:  # a stale or corrupt cache only costs a full build
         return kind()
+
+
+def _load_records(path: Path) -> dict:
+    """The parsed articles of the last build, pickled one record at a time (see below)."""
+    found: dict = {}
+    try:
+        with path.open("rb") as f:
+            while True:  # a fresh unpickler per record: each record has its own memo
+                rel, value = pickle.load(f)
+                found[rel] = value
+    except EOFError:
+        return found
+    except Exception:  # a stale or corrupt cache only costs a full build
+        return {}
+
+
+def _save_records(path: Path, records: dict) -> None:
+    """One pickle per record: a single pickle of 10,000 articles keeps a memo of every object
+    in it and costs as much memory again as the articles themselves."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        for item in records.items():
+            pickle.dump(item, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
 
 
 def _save(path: Path, value: object) -> None:

@@ -1,0 +1,387 @@
+#!/usr/bin/env python3
+"""Build speed of `publisher build` beside Pelican's and Hugo's, all measured in the same run.
+
+    .venv/bin/python bench/build_vs_pelican.py [--n 10000] [--skip-pelican] [--skip-hugo]
+                                               [--workdir bench/out]
+
+One synthetic corpus (/work/shared/tools/gen_corpus.py, same seed for every tool) is built by:
+  * publisher: clean build, rebuild with nothing changed, rebuild after editing one article,
+    and `publisher --help`;
+  * Pelican 4.12 (in its own virtualenv, bench/.venv-pelican, made on first run): clean build,
+    and its content-cached rebuild after editing one article;
+  * Hugo (the one on PATH): clean build, with a full-content, unlimited RSS template.
+Every command runs as its own child process; for each we report wall time, CPU time (user+sys
+of the child and every process it waited for, from os.wait4) and peak memory: the sampled sum
+of the proportional set sizes (PSS) of the child's whole process group, so a build that fans
+out to worker processes is charged for all of them, and pages they share copy-on-write once.
+Only the standard library is used here; the tools' output and logs go under --workdir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+GEN_CORPUS = Path("/work/shared/tools/gen_corpus.py")
+PELICAN_VENV = BENCH / ".venv-pelican"
+PELICAN_REQ = "pelican[markdown]==4.12.*"
+
+# Goals from the issue.
+GOAL_NOOP_S = 1.0
+GOAL_ONE_EDIT_S = 2.0
+GOAL_HELP_S = 0.3
+GOAL_VS_PELICAN = 12.0
+
+
+class BenchError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring one command
+
+
+@dataclass
+class Run:
+    label: str
+    wall: float  # seconds
+    cpu: float  # user + sys seconds, child process tree
+    rss_mib: float  # peak memory, MiB (see module docstring)
+    files: int | None = None  # files in the output folder afterwards, as a sanity check
+
+    def ratio(self, other: Run, attr: str) -> float:
+        mine, theirs = getattr(self, attr), getattr(other, attr)
+        return theirs / mine if mine else float("inf")
+
+
+def _group_rss_kib(pgid: int) -> int:
+    """Memory of a process group: the sum of each process's proportional set size (Linux /proc).
+
+    PSS, not RSS: forked build workers share the parent's pages copy-on-write, and summing
+    their RSS would count every shared page once per process. PSS splits a shared page among
+    the processes that map it, so the sum is what the group really occupies."""
+    total = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            if int(fields[2]) != pgid:  # fields[2] is the process group
+                continue
+            with open(f"/proc/{name}/smaps_rollup", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Pss:"):
+                        total += int(line.split()[1])
+                        break
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended meanwhile
+    return total
+
+
+def measure(cmd: list[str], label: str, *, cwd: Path | None = None, log: Path | None = None,
+            env: dict[str, str] | None = None) -> Run:
+    """Run cmd as its own process group; return its wall, CPU and peak-memory figures.
+
+    Raises BenchError, with the end of the command's output, if it exits non-zero."""
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    try:
+        if log:
+            out.write(f"\n$ {' '.join(map(str, cmd))}\n".encode())
+            out.flush()
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        peak_kib, stop = [0], threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.02):
+                peak_kib[0] = max(peak_kib[0], _group_rss_kib(proc.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        if os.path.isdir("/proc"):
+            sampler.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except KeyboardInterrupt:
+            os.killpg(proc.pid, 9)
+            raise
+        wall = time.perf_counter() - start
+        stop.set()
+        proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits again
+    finally:
+        if log:
+            out.close()
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").strip().splitlines()[-15:] if log else []
+        raise BenchError(f"{label}: `{' '.join(map(str, cmd))}` exited {proc.returncode}\n    "
+                         + "\n    ".join(tail))
+    max_rss_kib = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss // 1024
+    # The group's sampled PSS; a one-process tool that outran the sampler falls back to its
+    # own max RSS (which, for a single process, PSS never exceeds).
+    return Run(label, wall, usage.ru_utime + usage.ru_stime,
+               (peak_kib[0] or max_rss_kib) / 1024)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def gen_corpus(out: Path, n: int, fmt: str) -> Path:
+    shutil.rmtree(out, ignore_errors=True)
+    subprocess.run([sys.executable, str(GEN_CORPUS), str(out), str(n), "--format", fmt],
+                   check=True)
+    return out
+
+
+def edit_one_article(corpus: Path, n: int) -> Path:
+    """Change the text of one article (the middle one), as an author would."""
+    article = next(corpus.glob(f"*-article-{n // 2}.md"))
+    with article.open("a", encoding="utf-8") as f:
+        f.write(f"\nParagraphe ajouté par le banc d'essai à {time.time_ns()}.\n")
+    return article
+
+
+def count_files(folder: Path) -> int:
+    return sum(len(files) for _, _, files in os.walk(folder))
+
+
+def clean(*folders: Path) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The tools
+
+
+# The work tree's publisher package, importable even if it is not pip-installed.
+OUR_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+
+
+def publisher_cmd() -> list[str]:
+    """`publisher` as installed in the environment running this script, else `python -m`."""
+    exe = shutil.which("publisher")
+    if exe:
+        return [exe]
+    venv_python = REPO / ".venv" / "bin" / "python"
+    return [str(venv_python if venv_python.exists() else sys.executable), "-m", "publisher"]
+
+
+def bench_ours(work: Path, corpus: Path, n: int) -> list[Run]:
+    site, out, var = work / "ours", work / "ours" / "public", work / "ours" / "var"
+    site.mkdir(parents=True, exist_ok=True)
+    config = site / "config.yaml"
+    config.write_text(
+        "site:\n"
+        '  url: "http://127.0.0.1:8000/"\n'
+        '  title: "Bench"\n'
+        "paths:\n"
+        f'  content: "{corpus}"\n'
+        f'  output: "{out}"\n'
+        f'  templates: "{REPO / "templates"}"\n'
+        f'  var: "{var}"\n',
+        encoding="utf-8",
+    )
+    log = work / "ours.log"
+    log.unlink(missing_ok=True)
+    build = publisher_cmd() + ["--config", str(config), "build"]
+
+    clean(out, var)
+    full = measure(build, "ours: clean build", cwd=site, log=log, env=OUR_ENV)
+    full.files = count_files(out)
+    noop = measure(build, "ours: rebuild, nothing changed", cwd=site, log=log, env=OUR_ENV)
+    noop.files = count_files(out)
+    edit_one_article(corpus, n)
+    one = measure(build, "ours: rebuild, 1 article edited", cwd=site, log=log, env=OUR_ENV)
+    one.files = count_files(out)
+    return [full, noop, one]
+
+
+def bench_help(work: Path) -> list[Run]:
+    """`publisher --help`: the median of 5 runs (CPU and memory of the fastest)."""
+    log = work / "help.log"
+    log.unlink(missing_ok=True)
+    runs = [measure(publisher_cmd() + ["--help"], "publisher --help", cwd=work, log=log,
+                    env=OUR_ENV) for _ in range(5)]
+    best = min(runs, key=lambda r: r.wall)
+    best.wall = statistics.median(r.wall for r in runs)
+    best.label = "publisher --help (median of 5)"
+    return [best]
+
+
+def pelican_venv() -> Path:
+    """Pelican's own virtualenv (so its dependencies never meet ours), made on first use."""
+    pelican = PELICAN_VENV / "bin" / "pelican"
+    if not pelican.exists():
+        print(f"creating {PELICAN_VENV} with {PELICAN_REQ} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(PELICAN_VENV)], check=True)
+        subprocess.run([str(PELICAN_VENV / "bin" / "pip"), "install", "-q", PELICAN_REQ],
+                       check=True)
+    return pelican
+
+
+def bench_pelican(work: Path, corpus: Path, n: int) -> list[Run]:
+    pelican = pelican_venv()
+    site = work / "pelican"
+    out, cache = site / "output", site / "cache"
+    site.mkdir(parents=True, exist_ok=True)
+    log = work / "pelican.log"
+    log.unlink(missing_ok=True)
+    version = subprocess.run([str(pelican), "--version"], capture_output=True, text=True)
+    build = [str(pelican), str(corpus), "-o", str(out), "-s", str(BENCH / "pelican_conf.py"),
+             "--cache-path", str(cache)]
+
+    clean(out, cache)
+    full = measure(build, f"pelican {version.stdout.strip()}: clean build", cwd=site, log=log)
+    full.files = count_files(out)
+    edit_one_article(corpus, n)
+    one = measure(build, "pelican: cached rebuild, 1 article edited", cwd=site, log=log)
+    one.files = count_files(out)
+    return [full, one]
+
+
+def hugo_version() -> tuple[str, tuple[int, ...]]:
+    text = subprocess.run(["hugo", "version"], capture_output=True, text=True,
+                          check=True).stdout
+    m = re.search(r"v(\d+)\.(\d+)\.(\d+)", text)
+    if not m:
+        raise BenchError(f"cannot read Hugo's version from {text!r}")
+    return m.group(0), tuple(int(g) for g in m.groups())
+
+
+def bench_hugo(work: Path, n: int) -> list[Run]:
+    if not shutil.which("hugo"):
+        raise BenchError("hugo is not on PATH (Debian: apt-get install hugo)")
+    label, version = hugo_version()
+    site = work / "hugo"
+    clean(site)
+    shutil.copytree(BENCH / "hugo", site)
+    # No item limit in the RSS feeds; the key moved in Hugo 0.114.
+    no_limit = "\n[services.rss]\nlimit = -1\n" if version >= (0, 114) else "\nrssLimit = -1\n"
+    with (site / "hugo.toml").open("a") as f:
+        f.write(no_limit)
+    gen_corpus(site / "content" / "posts", n, "hugo")
+    log = work / "hugo.log"
+    log.unlink(missing_ok=True)
+    out = site / "public"
+    build = ["hugo", "--source", str(site), "--destination", str(out),
+             "--cacheDir", str(site / "cache")]
+    full = measure(build, f"hugo {label}: clean build", cwd=site, log=log)
+    full.files = count_files(out)
+    return [full]
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def report(ours: list[Run] | None, help_: list[Run] | None, pelican: list[Run] | None,
+           hugo: list[Run] | None, errors: list[str], n: int) -> None:
+    rows: list[tuple[Run, str]] = []  # (run, goal text)
+    full_ours = ours[0] if ours else None
+    full_pel = pelican[0] if pelican else None
+    full_hugo = hugo[0] if hugo else None
+
+    if ours:
+        full, noop, one = ours
+        goals = []
+        if full_hugo:
+            goals.append(f"< hugo {full_hugo.wall:.2f} s: {verdict(full.wall < full_hugo.wall)}")
+        if full_pel:
+            need = full_pel.wall / GOAL_VS_PELICAN
+            goals.append(f"<= pelican/{GOAL_VS_PELICAN:g} = {need:.2f} s: "
+                         f"{verdict(full.wall <= need)}")
+            goals.append(f"RSS < pelican {full_pel.rss_mib:.0f} MiB: "
+                         f"{verdict(full.rss_mib < full_pel.rss_mib)}")
+        rows.append((full, "; ".join(goals)))
+        rows.append((noop, f"< {GOAL_NOOP_S:g} s: {verdict(noop.wall < GOAL_NOOP_S)}"))
+        rows.append((one, f"< {GOAL_ONE_EDIT_S:g} s: {verdict(one.wall < GOAL_ONE_EDIT_S)}"))
+    if help_:
+        (run,) = help_
+        rows.append((run, f"< {GOAL_HELP_S:g} s: {verdict(run.wall < GOAL_HELP_S)}"))
+    for run in (pelican or []) + (hugo or []):
+        rows.append((run, ""))
+
+    print()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"Build benchmark: {n} articles, {os.cpu_count()} CPU cores, "
+          f"load average now {load} (other work on the machine skews the numbers)")
+    head = f"{'run':<44} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} {'files':>7}  goal"
+    print(head)
+    print("-" * len(head))
+    for run, goal in rows:
+        files = "" if run.files is None else str(run.files)
+        print(f"{run.label:<44} {run.wall:>8.2f} {run.cpu:>8.2f} {run.rss_mib:>9.0f} "
+              f"{files:>7}  {goal}")
+
+    if full_ours and (full_pel or full_hugo):
+        print()
+        print("Clean build, other tool / ours (higher is better for us):")
+        for name, other in (("pelican", full_pel), ("hugo", full_hugo)):
+            if other:
+                print(f"  {name + '/ours':<14} wall {full_ours.ratio(other, 'wall'):6.2f}x   "
+                      f"CPU {full_ours.ratio(other, 'cpu'):6.2f}x   "
+                      f"peak memory {full_ours.ratio(other, 'rss_mib'):6.2f}x")
+        if full_pel and len(pelican) > 1 and ours:
+            print(f"  one-article rebuild, pelican (cached)/ours: "
+                  f"wall {ours[2].ratio(pelican[1], 'wall'):.2f}x")
+
+    if errors:
+        print()
+        for err in errors:
+            print(f"FAILED {err}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=10_000, help="articles in the corpus (10000)")
+    ap.add_argument("--skip-pelican", action="store_true")
+    ap.add_argument("--skip-hugo", action="store_true")
+    ap.add_argument("--workdir", type=Path, default=BENCH / "out",
+                    help="corpora, outputs and logs (default bench/out, git-ignored)")
+    args = ap.parse_args(argv)
+    work = args.workdir.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+
+    print(f"generating {args.n} articles under {work} ...", flush=True)
+    corpus = gen_corpus(work / "corpus-md", args.n, "md")
+
+    results: dict[str, list[Run] | None] = dict.fromkeys(["ours", "help", "pelican", "hugo"])
+    errors: list[str] = []
+    steps = [("ours", lambda: bench_ours(work, corpus, args.n)),
+             ("help", lambda: bench_help(work))]
+    if not args.skip_pelican:
+        steps.append(("pelican", lambda: bench_pelican(work, corpus, args.n)))
+    if not args.skip_hugo:
+        steps.append(("hugo", lambda: bench_hugo(work, args.n)))
+    for name, step in steps:
+        print(f"running {name} ...", flush=True)
+        try:
+            results[name] = step()
+        except BenchError as exc:
+            errors.append(str(exc))
+
+    report(results["ours"], results["help"], results["pelican"], results["hugo"], errors, args.n)
+    print(f"\nlogs: {work}/{{ours,help,pelican,hugo}}.log")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
