@@ -63,12 +63,6 @@ def _unpickle_article(state: tuple) -> Article:
     return Article(*values)
 
 
-@dataclass(frozen=True, slots=True)
-class Category:
-    name: str
-    slug: str
-
-
 SUBSCRIBER_STATES = ("pending", "active", "unsubscribed", "bounced")
 
 
