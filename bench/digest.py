@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from publisher.config import parse_config  # noqa: E402
-from publisher.models import Article  # noqa: E402
+from publisher.models import Article, pack_html  # noqa: E402
 from publisher.newsletter import compile_mjml, plan_issue, render_issue  # noqa: E402
 from publisher.personalise import Recipient, compile_issue  # noqa: E402
 
@@ -51,7 +51,7 @@ def articles(n: int, config) -> list[Article]:
         out.append(Article(
             source=f"{slug}.md", id=f"tag:example.org,{date:%Y-%m-%d}:/{slug}", title=title,
             slug=slug, date=date, updated=date, categories=(r.choice(CATEGORIES),), tags=(),
-            author="La rédaction", lang="fr", summary=summary, html=f"<p>{summary}</p>", url=url,
+            author="La rédaction", lang="fr", summary=summary, body=pack_html(f"<p>{summary}</p>"), url=url,
             path=f"{date:%Y/%m}/{slug}/index.html", digest=str(i),
         ))
     return out

@@ -12,7 +12,7 @@ from slugify import slugify
 from publisher.config import Config
 from publisher.content.source import Source
 from publisher.errors import ContentError
-from publisher.models import Article
+from publisher.models import Article, pack_html
 from publisher.sanitize import clean_html, french_spaces, plain_text
 
 SUMMARY_WORDS = 50
@@ -93,7 +93,7 @@ def assemble(source: Source, path: str, raw: bytes, config: Config) -> Article:
         author=source.author or config.site.author,
         lang=lang,
         summary=summary,
-        html=body,
+        body=pack_html(body),
         url=url,
         path=out_path,
         draft=source.draft,
