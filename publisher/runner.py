@@ -116,7 +116,8 @@ class Runner:
     def run_job(self, name: str, slot: datetime, trigger: str) -> None:
         if name == "build":
             self.record(name, slot, trigger, self._build)
-        elif self.record(name, slot, trigger, self._newsletter) == "ok" and not self.stopping.is_set():
+        elif (self.record(name, slot, trigger, self._newsletter) == "ok"
+              and not self.stopping.is_set()):
             self.build("newsletter archive")  # the new issue's page and the archive's feed
 
     # -- the jobs ---------------------------------------------------------------------------
@@ -353,15 +354,16 @@ class Runner:
 
     def run(self, web: bool = True, host: str | None = None, port: int | None = None) -> int:
         """Start, then wait for SIGTERM or SIGINT (a second one exits at once)."""
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous = {sig: signal.signal(sig, self._on_signal)
+                    for sig in (signal.SIGTERM, signal.SIGINT)}
         lead = Leadership(self.store, self.config.schedule.takeover.total_seconds())
         try:
             if lead.acquire(self.stopping):  # one process schedules; the others stand by
                 self._thread(lambda: lead.keep(self.stopping), "lease")
                 self.start(web, host, port)
             if not self.stopping.is_set():
-                log.info("running: %s", "; ".join(f"{j.name} {j.expr!r}" for j in cron_jobs(self.config))
-                         or "no scheduled job")
+                jobs = "; ".join(f"{j.name} {j.expr!r}" for j in cron_jobs(self.config))
+                log.info("running: %s", jobs or "no scheduled job")
             web_thread = next((t for t in self._threads if t.name == "web"), None)
             while not self.stopping.wait(0.2):
                 if web_thread is not None and not web_thread.is_alive():

@@ -12,7 +12,7 @@ from publisher.cli import pass_context
 @click.command()
 @click.option("--host", default=None, help="Address to listen on (default: web.host, 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default: web.port, 8000).")
-@click.option("--no-web", is_flag=True, help="Run the schedule and the watcher only; serve nothing.")
+@click.option("--no-web", is_flag=True, help="Schedule and watch only; serve nothing.")
 @pass_context
 def run(ctx, host: str | None, port: int | None, no_web: bool) -> None:
     """Build, serve the site, rebuild on changes and on schedule, send the digest on time.
