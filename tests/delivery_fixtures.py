@@ -228,3 +228,34 @@ def write_articles(folder, now, count: int = 2, categories=("Tech", "Art")) -> N
 
 
 __all__ += ["smtp_server", "RecordingHandler", "write_articles"]
+
+
+class LiveServer:
+    """A Starlette app served by a real uvicorn on a free loopback port, in a thread."""
+
+    def __init__(self, app=None):
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = app  # may be set later, once the app knows the URL it is served at
+
+    def __enter__(self) -> "LiveServer":
+        import threading
+        import time
+
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)

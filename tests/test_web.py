@@ -1,4 +1,4 @@
-"""The web routes through Starlette's test client: double opt-in, one-click, static files."""
+"""The web routes over real HTTP (uvicorn on loopback): double opt-in, one-click, static files."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import re
 from datetime import datetime, timezone
 from email import policy
 
+import httpx
 import pytest
-from starlette.testclient import TestClient
 
-from delivery_fixtures import write_articles
+from delivery_fixtures import LiveServer, write_articles
 from publisher.store import open_store
 from publisher.tokens import Tokens
 from publisher.web import create_app
@@ -26,9 +26,10 @@ def web(project):
     project.write(f"paths:\n  content: {project.root / 'content'}\n  output: {project.root / 'public'}\n")
     config = project.config()
     store = open_store(config)
-    client = TestClient(create_app(config, store=store))
-    client.store, client.project = store, project
-    return client
+    with LiveServer(create_app(config, store=store)) as server:
+        with httpx.Client(base_url=server.url, follow_redirects=True) as client:
+            client.store, client.project = store, project
+            yield client
 
 
 def mails(project) -> list[email.message.EmailMessage]:

@@ -6,16 +6,13 @@ from __future__ import annotations
 import email
 import re
 import shutil
-import socket
-import threading
-import time
 from datetime import datetime, timezone
 from email import policy
 
 import pytest
 from click.testing import CliRunner
 
-from delivery_fixtures import write_articles
+from delivery_fixtures import LiveServer, write_articles
 from publisher.cli import main
 from publisher.store import open_store
 
@@ -43,27 +40,16 @@ def browser():
 
 @pytest.fixture
 def server(project):
-    import uvicorn
-
     from publisher.web import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    base = f"http://127.0.0.1:{port}/"
     write_articles(project.root / "content", datetime.now(timezone.utc))
     project.write(f"paths:\n  content: {project.root / 'content'}\n  output: {project.root / 'public'}\n")
-    text = project.path.read_text().replace("https://news.example.org/", base)
-    project.path.write_text(text)
-    srv = uvicorn.Server(uvicorn.Config(create_app(project.config()), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.02)
-    yield base
-    srv.should_exit = True
-    thread.join(10)
+    live = LiveServer()
+    base = live.url + "/"  # the site's URL must be known before the app is made
+    project.path.write_text(project.path.read_text().replace("https://news.example.org/", base))
+    live.app = create_app(project.config())
+    with live:
+        yield base
 
 
 def test_subscribe_confirm_receive_unsubscribe(project, server, browser):
