@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
-import pickle
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -21,15 +20,24 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable
 
-from publisher import __version__
 from publisher.config import Config
 from publisher.content import Loaded, read_article, scan
 from publisher.errors import ContentError
 from publisher.feeds import FeedDoc, render_feed
 from publisher.pages import Page, render_page
+from publisher.build_state import (
+    BuildState,
+    environment_key,
+    fingerprint,
+    intact,
+    load_records,
+    load_state,
+    outputs_intact,
+    save_records,
+    save_state,
+)
 from publisher.site import categories_of, dedupe_paths, plan_site
 
-CACHE_FORMAT = 1
 PARALLEL_THRESHOLD = 400  # below this many jobs a process pool costs more than it saves
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -48,20 +56,6 @@ class BuildReport:
     up_to_date: bool = False
 
 
-@dataclass
-class _Cache:
-    """What the last build saw. Kept apart from the (large) parsed articles, so that the
-    nothing-changed check loads a small file and the articles are loaded only when needed."""
-
-    key: str = ""
-    extras: str = ""
-    stats: dict[str, tuple[int, int]] = field(default_factory=dict)  # source -> size, mtime
-    outputs: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # fp, size, mtime
-    next_publication: datetime | None = None
-    warnings: list[str] = field(default_factory=list)
-    counts: tuple[int, int, int, int] = (0, 0, 0, 0)
-
-
 def _static_files(config: Config, assets: list[tuple[str, os.stat_result]]) -> dict[str, Path]:
     """Files copied as they are: content assets, the theme's static folder, the feeds' XSL."""
     templates = config.path("templates")
@@ -75,23 +69,6 @@ def _static_files(config: Config, assets: list[tuple[str, os.stat_result]]) -> d
     if config.feeds.stylesheet and (templates / "feed.xsl").is_file():
         files["feeds/feed.xsl"] = templates / "feed.xsl"
     return files
-
-
-def _environment_key(config: Config) -> str:
-    """Everything besides the articles that shapes the output: code, config, templates."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(f"{CACHE_FORMAT}:{__version__}:".encode())
-    h.update(config.model_dump_json().encode())
-    templates = config.path("templates")
-    for p in sorted(templates.rglob("*")) if templates.is_dir() else ():
-        if p.is_file():
-            h.update(p.relative_to(templates).as_posix().encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
-
-
-def _fingerprint(key: str, parts: tuple) -> str:
-    return hashlib.blake2b(repr((key, parts)).encode(), digest_size=16).hexdigest()
 
 
 # Jobs are module globals so that forked workers inherit them instead of unpickling them.
@@ -226,11 +203,11 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     cache_file = config.path("var") / "cache" / "build.pickle"
     use_cache = config.build.cache if use_cache is None else use_cache
     workers = config.build.workers or os.cpu_count() or 1
-    key = _environment_key(config)
+    key = environment_key(config)
     # Pages rendered elsewhere (the newsletter archive) only matter to the fast path.
-    extras = _fingerprint(key, tuple(sorted((p, hashlib.blake2b(d).hexdigest())
+    extras = fingerprint(key, tuple(sorted((p, hashlib.blake2b(d).hexdigest())
                                             for p, d in (extra_outputs or {}).items())))
-    cache = _load(cache_file, _Cache) if use_cache else _Cache()
+    cache = load_state(cache_file) if use_cache else BuildState()
     articles_file = cache_file.with_name("articles.pickle")
     root = config.path("content")
     files, assets = scan(root) if root.is_dir() else ([], [])
@@ -240,10 +217,10 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     asset_stats = tuple((rel, st.st_size, st.st_mtime_ns) for rel, st in assets)
 
     # Fast path: nothing changed and no scheduled article came due.
-    extras = _fingerprint(extras, asset_stats)
+    extras = fingerprint(extras, asset_stats)
     if (cache.key == key and cache.extras == extras and cache.stats == stats
             and (cache.next_publication is None or now < cache.next_publication)
-            and _outputs_intact(out, cache.outputs)):
+            and outputsintact(out, cache.outputs)):
         report.articles, report.drafts_or_scheduled, report.feeds, report.pages = cache.counts
         report.warnings += cache.warnings
         report.next_publication = cache.next_publication
@@ -255,7 +232,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     loaded = Loaded()
     to_read = []
     sources: dict[str, tuple[tuple[int, int], object]] = {}
-    known = _load_records(articles_file) if use_cache and cache.key == key else {}
+    known = load_records(articles_file) if use_cache and cache.key == key else {}
     for rel, stat in stats.items():
         hit = known.get(rel)
         if hit and hit[0] == stat:
@@ -285,19 +262,19 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     report.pages, report.feeds = len(pages), len(feeds)
 
     jobs: list = [*pages, *feeds]
-    prints = [_fingerprint(key, j.fingerprint_parts()) for j in jobs]
+    prints = [fingerprint(key, j.fingerprint_parts()) for j in jobs]
     for path, src in _static_files(config, assets).items():
         jobs.append((path, str(src)))
-        prints.append(_fingerprint(key, (path, src.stat().st_mtime_ns, src.stat().st_size)))
+        prints.append(fingerprint(key, (path, src.stat().st_mtime_ns, src.stat().st_size)))
     for path, data in (extra_outputs or {}).items():
         jobs.append((path, data))
-        prints.append(_fingerprint(key, (path, hashlib.blake2b(data).hexdigest())))
+        prints.append(fingerprint(key, (path, hashlib.blake2b(data).hexdigest())))
     outputs: dict[str, tuple[str, int, int]] = {}
     todo = []
     for i, (job, fp) in enumerate(zip(jobs, prints)):
         path = _job_path(job)
         old = cache.outputs.get(path)
-        if old and old[0] == fp and _intact(out / path, old):
+        if old and old[0] == fp and intact(out / path, old):
             outputs[path] = old
         else:
             todo.append(i)
@@ -326,24 +303,12 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     report.seconds = time.perf_counter() - started
     if use_cache:
         if to_read or len(known) != len(sources):
-            _save_records(articles_file, sources)
-        _save(cache_file, _Cache(
+            save_records(articles_file, sources)
+        save_state(cache_file, BuildState(
             key=key, extras=extras, stats=stats, outputs=outputs,
             next_publication=report.next_publication, warnings=report.warnings,
             counts=(report.articles, report.drafts_or_scheduled, report.feeds, report.pages)))
     return report
-
-
-def _intact(target: Path, recorded: tuple[str, int, int]) -> bool:
-    try:
-        st = target.stat()
-    except FileNotFoundError:
-        return False
-    return (st.st_size, st.st_mtime_ns) == recorded[1:]
-
-
-def _outputs_intact(out: Path, outputs: dict[str, tuple[str, int, int]]) -> bool:
-    return out.is_dir() and all(_intact(out / p, rec) for p, rec in outputs.items())
 
 
 def _remove(out: Path, path: str) -> None:
@@ -354,48 +319,6 @@ def _remove(out: Path, path: str) -> None:
     while parent != out and parent.is_dir() and not any(parent.iterdir()):
         parent.rmdir()
         parent = parent.parent
-
-
-def _load(path: Path, kind: type):
-    try:
-        with path.open("rb") as f:
-            value = pickle.load(f)
-        return value if isinstance(value, kind) else kind()
-    except Exception:  # a stale or corrupt cache only costs a full build
-        return kind()
-
-
-def _load_records(path: Path) -> dict:
-    """The parsed articles of the last build, pickled one record at a time (see below)."""
-    found: dict = {}
-    try:
-        with path.open("rb") as f:
-            while True:  # a fresh unpickler per record: each record has its own memo
-                rel, value = pickle.load(f)
-                found[rel] = value
-    except EOFError:
-        return found
-    except Exception:  # a stale or corrupt cache only costs a full build
-        return {}
-
-
-def _save_records(path: Path, records: dict) -> None:
-    """One pickle per record: a single pickle of 10,000 articles keeps a memo of every object
-    in it and costs as much memory again as the articles themselves."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as f:
-        for item in records.items():
-            pickle.dump(item, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
-
-
-def _save(path: Path, value: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as f:
-        pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
 
 
 def clean(config: Config) -> None:

@@ -1,0 +1,106 @@
+"""What the last build saw, kept under `paths.var/cache` so the next build does only new work.
+
+Two files: a small index (the environment key, each source's stat, each output's fingerprint)
+that the nothing-changed check reads alone, and the parsed articles, read only when something
+did change. Any unreadable or stale cache only costs a full build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+
+from publisher import __version__
+from publisher.config import Config
+from publisher.models import Article
+
+CACHE_FORMAT = 2  # bump when what the cache holds changes shape
+
+
+@dataclass
+class BuildState:
+    """What the last build saw. Kept apart from the (large) parsed articles, so that the
+    nothing-changed check loads a small file and the articles are loaded only when needed."""
+
+    key: str = ""
+    extras: str = ""
+    stats: dict[str, tuple[int, int]] = field(default_factory=dict)  # source -> size, mtime
+    outputs: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # fp, size, mtime
+    next_publication: datetime | None = None
+    warnings: list[str] = field(default_factory=list)
+    counts: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+
+def environment_key(config: Config) -> str:
+    """Everything besides the articles that shapes the output: code, config, templates."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{CACHE_FORMAT}:{__version__}:{[f.name for f in fields(Article)]}".encode())
+    h.update(config.model_dump_json().encode())
+    templates = config.path("templates")
+    for p in sorted(templates.rglob("*")) if templates.is_dir() else ():
+        if p.is_file():
+            h.update(p.relative_to(templates).as_posix().encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def fingerprint(key: str, parts: tuple) -> str:
+    return hashlib.blake2b(repr((key, parts)).encode(), digest_size=16).hexdigest()
+
+
+def intact(target: Path, recorded: tuple[str, int, int]) -> bool:
+    try:
+        st = target.stat()
+    except FileNotFoundError:
+        return False
+    return (st.st_size, st.st_mtime_ns) == recorded[1:]
+
+
+def outputs_intact(out: Path, outputs: dict[str, tuple[str, int, int]]) -> bool:
+    return out.is_dir() and all(intact(out / p, rec) for p, rec in outputs.items())
+
+
+def load_state(path: Path) -> BuildState:
+    try:
+        with path.open("rb") as f:
+            value = pickle.load(f)
+        return value if isinstance(value, BuildState) else BuildState()
+    except Exception:  # a stale or corrupt cache only costs a full build
+        return BuildState()
+
+
+def load_records(path: Path) -> dict:
+    """The parsed articles of the last build, pickled one record at a time (see below)."""
+    found: dict = {}
+    try:
+        with path.open("rb") as f:
+            while True:  # a fresh unpickler per record: each record has its own memo
+                rel, value = pickle.load(f)
+                found[rel] = value
+    except EOFError:
+        return found
+    except Exception:  # a stale or corrupt cache only costs a full build
+        return {}
+
+
+def save_records(path: Path, records: dict) -> None:
+    """One pickle per record: a single pickle of 10,000 articles keeps a memo of every object
+    in it and costs as much memory again as the articles themselves."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        for item in records.items():
+            pickle.dump(item, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+
+
+def save_state(path: Path, value: BuildState) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
