@@ -220,7 +220,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     extras = fingerprint(extras, asset_stats)
     if (cache.key == key and cache.extras == extras and cache.stats == stats
             and (cache.next_publication is None or now < cache.next_publication)
-            and outputsintact(out, cache.outputs)):
+            and outputs_intact(out, cache.outputs)):
         report.articles, report.drafts_or_scheduled, report.feeds, report.pages = cache.counts
         report.warnings += cache.warnings
         report.next_publication = cache.next_publication
