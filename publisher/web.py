@@ -105,8 +105,8 @@ async def subscribe(request: Request) -> Response:
     site: Site = request.app.state.site
     client = request.client.host if request.client else "?"
     if not site.limit.allow(client):
-        return site.page("subscribe", 429, error="Too many attempts; please wait a minute.",
-                         categories=[])
+        return site.page("subscribe", 429, categories=[],
+                         error="Trop de tentatives\u00a0: patientez une minute, puis réessayez.")
     form = await request.form()
     address = str(form.get("email", ""))
     name = str(form.get("name", ""))
@@ -114,8 +114,9 @@ async def subscribe(request: Request) -> Response:
     try:
         await run_in_threadpool(uc.request, site.store, address, name, chosen, _now(),
                                 site.confirmation)
-    except uc.SubscriberError as exc:
-        return site.page("subscribe", 400, error=str(exc), email=address, name=name,
+    except uc.SubscriberError:  # only a bad address; str(exc) is the English of the CLI
+        error = f"«\u00a0{address.strip()}\u00a0» n’est pas une adresse e-mail valide."
+        return site.page("subscribe", 400, error=error, email=address, name=name,
                          categories=await run_in_threadpool(site.categories))
     return site.page("check_inbox", hours=site.config.web.confirm_hours)
 

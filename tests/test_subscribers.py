@@ -78,12 +78,12 @@ def test_pending_sends_a_confirmation_with_a_working_link(project):
     assert "pending: a confirmation email was sent" in result.output
     [msg] = outbox(project)
     assert msg["To"] == "Pat <pat@example.org>"
-    assert msg["Subject"] == "Example News: please confirm your subscription"
+    assert msg["Subject"] == "Example News · confirmez votre inscription à la lettre"
     text = msg.get_body(("plain",)).get_content()
     link = next(w for w in text.split() if w.startswith("https://news.example.org/confirm?token="))
     token = link.split("token=")[1]
     assert Tokens("test-secret").read("confirm", token, max_age=3600) == "pat@example.org"
-    assert msg.get_body(("html",)) is not None
+    assert "Confirmer mon inscription" in msg.get_body(("html",)).get_content()
     assert "pat@example.org\tpending" in run("subscribers", "list").output
 
 

@@ -50,17 +50,19 @@ def local(url: str) -> str:
 def test_double_opt_in_then_welcome(web):
     page = web.get("/subscribe")
     assert page.status_code == 200 and 'name="email"' in page.text and "Tech" in page.text
+    assert '<html lang="fr">' in page.text and "S’abonner" in page.text
+    assert 'href="https://news.example.org/static/style.css"' in page.text  # the site's look
     answer = web.post("/subscribe", data={"email": "New@Example.org", "name": "Nina",
                                           "categories": ["Tech"]})
-    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    assert answer.status_code == 200 and "Vérifiez votre boîte de réception" in answer.text
     sub = web.store.get_subscriber("new@example.org")
     assert sub.status == "pending" and sub.categories == ("Tech",)
     [confirmation] = mails(web.project)
     confirmed = web.get(local(link(confirmation, "confirm")))
-    assert confirmed.status_code == 200 and "confirmed" in confirmed.text
+    assert confirmed.status_code == 200 and "Inscription confirmée" in confirmed.text
     assert web.store.get_subscriber("new@example.org").status == "active"
     welcome = mails(web.project)[-1]
-    assert welcome["Subject"] == "Welcome to Example News"
+    assert welcome["Subject"] == "Example News · bienvenue, votre inscription est confirmée"
     assert welcome["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "newsletter/" in welcome.get_body(("plain",)).get_content()
     again = web.get(local(link(confirmation, "confirm")))  # a second click changes nothing
@@ -77,19 +79,21 @@ def test_same_answer_whether_the_address_is_known_or_not(web):
 
 def test_a_bad_address_is_named(web):
     answer = web.post("/subscribe", data={"email": "nope"})
-    assert answer.status_code == 400 and "&#39;nope&#39; is not a valid address" in answer.text
+    assert answer.status_code == 400 and "«\u00a0nope\u00a0» n’est pas une adresse e-mail valide" in answer.text
 
 
 def test_subscribe_is_rate_limited(web):
     codes = [web.post("/subscribe", data={"email": f"r{i}@example.org"}).status_code for i in range(7)]
     assert codes[:5] == [200] * 5 and codes[5:] == [429, 429]
+    limited = web.post("/subscribe", data={"email": "r@example.org"})
+    assert "Trop de tentatives" in limited.text
 
 
 def test_forged_or_expired_tokens_answer_400_and_change_nothing(web, monkeypatch):
     web.store.add_subscriber("p@example.org", "", [], "pending", NOW)
     forged = Tokens("another-secret").make("confirm", "p@example.org", expires=True)
     answer = web.get(f"/confirm?token={forged}")
-    assert answer.status_code == 400 and "not valid" in answer.text
+    assert answer.status_code == 400 and "Ce lien n’est pas valide" in answer.text
     import time as real_time
 
     old = real_time.time() - 49 * 3600
@@ -97,7 +101,7 @@ def test_forged_or_expired_tokens_answer_400_and_change_nothing(web, monkeypatch
     expired = Tokens("test-secret").make("confirm", "p@example.org", expires=True)
     monkeypatch.undo()
     answer = web.get(f"/confirm?token={expired}")
-    assert answer.status_code == 400 and "expired" in answer.text
+    assert answer.status_code == 400 and "Ce lien a expiré" in answer.text
     assert web.store.get_subscriber("p@example.org").status == "pending"
     web.store.add_subscriber("a@example.org", "", [], "active", NOW)
     bad = web.post("/unsubscribe?token=" + Tokens("x").make("unsubscribe", "a@example.org"),
@@ -113,7 +117,7 @@ def test_one_click_unsubscribe(web):
     assert web.store.get_subscriber("a@example.org").status == "active"  # a GET changes nothing
     done = web.post(f"/unsubscribe?token={token}", data={"List-Unsubscribe": "One-Click"},
                     follow_redirects=False)
-    assert done.status_code == 200 and "unsubscribed" in done.text
+    assert done.status_code == 200 and "Vous êtes désabonné·e" in done.text
     assert web.store.get_subscriber("a@example.org").status == "unsubscribed"
 
 
@@ -123,7 +127,7 @@ def test_preferences_choose_categories(web):
     page = web.get(f"/preferences?token={token}")
     assert page.status_code == 200 and 'value="Art"' in page.text
     saved = web.post("/preferences", data={"token": token, "categories": ["Art"]})
-    assert saved.status_code == 200 and "Saved" in saved.text
+    assert saved.status_code == 200 and "Préférences enregistrées" in saved.text
     assert web.store.get_subscriber("a@example.org").categories == ("Art",)
 
 

@@ -59,12 +59,12 @@ def test_subscribe_confirm_receive_unsubscribe(project, server, browser):
     page.fill("#name", "Rémi")
     page.check("input[value='Tech']")
     page.click("button[type=submit]")
-    page.wait_for_selector("text=Check your inbox")
+    page.wait_for_selector("text=Vérifiez votre boîte de réception")
 
     [confirmation] = outbox(project)
     text = confirmation.get_body(("plain",)).get_content()
     page.goto(re.search(r"http://\S+/confirm\?token=\S+", text).group(0))
-    page.wait_for_selector("text=Subscription confirmed")
+    page.wait_for_selector("text=Inscription confirmée")
     store = open_store(project.config())
     assert store.get_subscriber("reader@example.org").status == "active"
 
@@ -75,5 +75,5 @@ def test_subscribe_confirm_receive_unsubscribe(project, server, browser):
     unsubscribe = re.search(r"<(http://[^>]+)>", issue["List-Unsubscribe"]).group(1)
     page.goto(unsubscribe)
     page.click("button[type=submit]")
-    page.wait_for_selector("text=You are unsubscribed")
+    page.wait_for_selector("text=Vous êtes désabonné·e")
     assert store.get_subscriber("reader@example.org").status == "unsubscribed"
