@@ -177,6 +177,7 @@ def create_app(config, store: Store | None = None, transport: Transport | None =
                tokens: Tokens | None = None) -> Starlette:
     site = Site(config, store or open_store(config), transport or make_transport(config),
                 tokens or tokens_for(config))
+    config.path("output").mkdir(parents=True, exist_ok=True)  # served (empty) before a build
     routes = [
         Route("/subscribe", subscribe_form, methods=["GET"]),
         Route("/subscribe", subscribe, methods=["POST"]),
