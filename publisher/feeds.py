@@ -147,6 +147,8 @@ def _render_xml(doc: FeedDoc, config: Config) -> bytes:
     fg.lastBuildDate(updated)
     fg.pubDate(updated)
     fg.register_extension("history", History, BaseEntryExtension, atom=True, rss=True)
+    if doc.kind == "rss":
+        fg.load_extension("dc", atom=False, rss=True)  # RSS's <author> wants an email address
     for a in doc.articles:
         fe = fg.add_entry(order="append")
         fe.id(a.id)
@@ -156,6 +158,8 @@ def _render_xml(doc: FeedDoc, config: Config) -> bytes:
         fe.published(a.date)
         fe.updated(a.updated)
         fe.author(name=a.author)
+        if doc.kind == "rss":
+            fe.dc.dc_creator(a.author)
         for name in a.categories:
             fe.category(term=name)
         fe.summary(a.summary)  # also the RSS <description>

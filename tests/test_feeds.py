@@ -73,6 +73,7 @@ def test_rss_and_json_feed(built):
     rss = feedparser.parse((out / "feeds" / "all.rss.xml").read_bytes())
     assert rss.version == "rss20" and rss.feed.language == "fr" and len(rss.entries) == 5
     assert rss.entries[0].guid.startswith("tag:")
+    assert [e.author for e in rss.entries[1:2]] == ["Léa Dubois"]  # dc:creator
     feed = json.loads((out / "feeds" / "all.json").read_text(encoding="utf-8"))
     assert feed["version"] == "https://jsonfeed.org/version/1.1" and feed["language"] == "fr"
     assert feed["feed_url"] == BASE + "feeds/all.json"
