@@ -155,12 +155,11 @@ def _import_chunk(store: Store, rows: dict[str, tuple[str, list[str]]], now: dat
                   pending: bool, notify: Notify | None, report: ImportReport) -> None:
     if not rows:
         return
-    known = store.subscriber_states(list(rows))
-    new = [(email, clean_name(name), clean_categories(cats))
-           for email, (name, cats) in rows.items() if email not in known]
-    added = store.insert_subscribers(new, "pending" if pending else "active", now)
+    added, known = store.merge_subscribers(
+        [(email, clean_name(name), clean_categories(cats)) for email, (name, cats) in rows.items()],
+        "pending" if pending else "active", now)
     report.added += len(added)
-    report.unchanged += len(new) - len(added)  # added meanwhile by someone else
+    report.unchanged += len(rows) - len(added) - len(known)  # added meanwhile by someone else
     for email, status in known.items():
         if status == "active" or (pending and status == "pending"):
             report.unchanged += 1

@@ -62,8 +62,7 @@ def test_most_everyday_addresses_take_the_fast_path():
 # -- the streamed import ------------------------------------------------------------------------
 
 
-def test_import_in_chunks_counts_like_one_by_one(project, tmp_path):
-    store = open_store(project.config())
+def test_import_in_chunks_counts_like_one_by_one(store: Store, tmp_path):
     store.add_subscriber("active@example.org", "", [], "active", NOW)
     store.add_subscriber("left@example.org", "Left", [], "unsubscribed", NOW)
     rows = ["email,name,categories", "new0@example.org,Zero,Tech", "NEW0@example.org,Again,",
@@ -80,7 +79,13 @@ def test_import_in_chunks_counts_like_one_by_one(project, tmp_path):
     assert store.count_subscribers() == {"active": 23}
 
 
-def test_insert_subscribers_leaves_known_ones_alone(store: Store):
+def test_merge_and_insert_subscribers_leave_known_ones_alone(store: Store):
+    store.add_subscriber("k@example.org", "K", [], "bounced", NOW)
+    added, known = store.merge_subscribers([("n@example.org", "N", ["x", "x"]),
+                                            ("k@example.org", "", [])], "pending", NOW)
+    assert (added, known) == (["n@example.org"], {"k@example.org": "bounced"})
+    new = store.get_subscriber("n@example.org")
+    assert (new.status, new.categories, new.created, new.confirmed) == ("pending", ("x",), NOW, None)
     store.add_subscriber("b@example.org", "B", [], "unsubscribed", NOW)
     added = store.insert_subscribers([("a@example.org", "A", ["x"]), ("b@example.org", "", [])],
                                      "active", NOW)

@@ -83,6 +83,31 @@ class Store(Ledger, JobRuns, Coordination):
             stmt = insert_ignoring_conflicts(conn, subscribers).returning(subscribers.c.email)
             return list(conn.execute(stmt, values).scalars())
 
+    def merge_subscribers(self, rows: list[tuple[str, str, list[str]]], status: str,
+                          now: datetime) -> tuple[list[str], dict[str, str]]:
+        """Add those of (email, name, categories) not known yet: (the addresses added, the
+        status of those already known). One round trip on PostgreSQL: the rows are COPYed
+        into a temporary table, then looked up and inserted from there."""
+        if not rows:
+            return [], {}
+        if self.engine.dialect.name != "postgresql":
+            known = self.subscriber_states([email for email, _, _ in rows])
+            return self.insert_subscribers([r for r in rows if r[0] not in known], status,
+                                           now), known
+        with self.engine.begin() as conn, conn.connection.driver_connection.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE import_rows (email text, name text, categories text)"
+                        " ON COMMIT DROP")
+            with cur.copy("COPY import_rows (email, name, categories) FROM STDIN") as copy:
+                for email, name, categories in rows:
+                    copy.write_row((email, name, json.dumps(sorted(set(categories)))))
+            cur.execute("SELECT s.email, s.status FROM subscribers s JOIN import_rows USING (email)")
+            known = dict(cur.fetchall())
+            cur.execute("INSERT INTO subscribers (email, name, status, categories, created,"
+                        " confirmed, hard_bounces) SELECT email, name, %s, categories, %s, %s, 0"
+                        " FROM import_rows ON CONFLICT (email) DO NOTHING RETURNING email",
+                        (status, now, now if status == "active" else None))
+            return [email for (email,) in cur.fetchall()], known
+
     def subscriber_states(self, emails: list[str]) -> dict[str, str]:
         """Address -> status of those of `emails` that are known."""
         with self.engine.begin() as conn:
