@@ -132,6 +132,21 @@ def test_a_lease_has_one_holder_until_it_runs_out_or_is_dropped(store: Store):
     assert store.take_lease("scheduler", "a:1", 30)
 
 
+# -- the commands -------------------------------------------------------------------------------
+
+
+def test_db_upgrade_prints_the_revision_and_an_idle_worker_drains_nothing(project):
+    from publisher.store.engine import HEAD
+
+    result = CliRunner().invoke(main, ["db", "upgrade"], catch_exceptions=False)
+    assert result.exit_code == 0 and result.output.endswith(f"at revision {HEAD}\n"), result.output
+    result = CliRunner().invoke(main, ["worker", "--drain"], catch_exceptions=False)
+    assert result.exit_code == 0 and result.output == "0 sent\n", result.output
+    result = CliRunner().invoke(main, ["newsletter", "send", "--queue-only"],
+                                catch_exceptions=False)
+    assert "no new issue" in result.output
+
+
 # -- real worker processes on PostgreSQL ------------------------------------------------------
 
 

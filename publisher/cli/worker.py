@@ -17,8 +17,8 @@ from publisher.cli import pass_context
 def worker(ctx, drain: bool, poll: float) -> None:
     """Send queued deliveries; run any number of workers on any number of machines.
 
-    Issues are queued by `publisher newsletter send --queue-only` (or `publisher run`). Each
-    delivery goes out once: workers claim batches under a lease (mail.lease), and a dead
+    Issues are queued by `publisher newsletter send --queue-only`, or by `publisher run`
+    (which sends too: workers share its work). Each delivery goes out once: workers claim batches under a lease (mail.lease), and a dead
     worker's batch returns to the others when its lease ends. mail.rate_limit holds for all
     workers together. Stops on SIGTERM or Ctrl-C after the messages in flight."""
     import logging
@@ -34,12 +34,14 @@ def worker(ctx, drain: bool, poll: float) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S")
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGTERM, signal.SIGINT)}
     store = open_store(config)
     try:
         outcome = work(config, store, make_transport(config), tokens_for(config), stop,
                        poll=poll, drain=drain)
     finally:
         store.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     click.echo(f"{outcome.sent} sent")
