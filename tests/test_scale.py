@@ -258,7 +258,7 @@ def test_a_standby_scheduler_takes_over_when_the_active_one_dies(project):
         wait_log(leader, "running:")
         time.sleep(2.5)  # longer than a lease: still one scheduler
         assert "taking over" not in logs[standby].read_text()
-        assert taken <= 2.5, taken  # schedule.takeover, plus a little
+        assert taken <= 3.5, taken  # schedule.takeover (2 s), plus process start and load
         procs[leader].send_signal(signal.SIGTERM)  # a clean stop hands over at once
         assert procs[leader].wait(timeout=10) == 0
         wait_log(standby, "running:", 5)
