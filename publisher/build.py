@@ -251,7 +251,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     report.warnings += [str(p) for p in loaded.problems]
 
     published = loaded.published(now)
-    published, dup_warnings = dedupe_paths(published)
+    published, dup_warnings = dedupe_paths(published, config)
     published.sort(key=lambda a: (a.date, a.source), reverse=True)
     report.warnings += dup_warnings
     report.articles = len(published)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import time, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +16,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from publisher.errors import ConfigError
 
 DEFAULT_CONFIG = "config.yaml"
+
+
+EMAIL = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+")
+
+
+def _language(v: str) -> str:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        Locale.parse(v.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        raise ValueError(f"unknown language {v!r} (e.g. fr, en, de, pt-BR)") from None
+    return v
 
 
 class _Section(BaseModel):
@@ -40,6 +54,19 @@ class Site(_Section):
             raise ValueError("must start with http:// or https://")
         return v if v.endswith("/") else v + "/"
 
+    @field_validator("lang")
+    @classmethod
+    def _lang(cls, v: str) -> str:
+        return _language(v)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        if not EMAIL.fullmatch(v):
+            raise ValueError("must be a bare address like newsletter@example.org (the name "
+                             "shown to readers is mail.from_name)")
+        return v
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
@@ -61,6 +88,24 @@ class Paths(_Section):
     var: str = "var"
     article: str = "{year}/{month}/{slug}/"  # URL of an article page, relative to site.url
     category: str = "category/{slug}/"
+
+    @field_validator("article", "category")
+    @classmethod
+    def _url_pattern(cls, v: str, info) -> str:
+        allowed = ARTICLE_FIELDS if info.field_name == "article" else {"slug"}
+        try:
+            v.format(**{name: "x" for name in allowed})
+        except (KeyError, IndexError, ValueError) as exc:
+            names = ", ".join("{" + n + "}" for n in sorted(allowed))
+            raise ValueError(f"unknown or broken placeholder {exc} (use {names})") from None
+        if "{slug}" not in v:
+            raise ValueError("must contain {slug}, or every page would land on the same path")
+        if v.startswith("/") or ".." in v.split("/") or "\\" in v:
+            raise ValueError("must be a relative path inside the output folder, without '..'")
+        return v
+
+
+ARTICLE_FIELDS = {"year", "month", "day", "slug", "category"}
 
 
 FeedContent = Literal["full", "summary"]
@@ -106,12 +151,25 @@ class Newsletter(_Section):
     text_template: str = "newsletter.txt.j2"
     accent: str = "#1d4ed8"  # links and buttons; dark enough to read on white
 
+    @field_validator("lang")
+    @classmethod
+    def _lang(cls, v: str | None) -> str | None:
+        return v if v is None else _language(v)
+
 
 class Mail(_Section):
     """Transports and sending (outbox or SMTP)."""
 
     transport: Literal["outbox", "smtp"] | None = None  # default: smtp when smtp_url is set
     from_address: str | None = None  # default: site.email
+
+    @field_validator("from_address")
+    @classmethod
+    def _from(cls, v: str | None) -> str | None:
+        if v is not None and not EMAIL.fullmatch(v):
+            raise ValueError("must be a bare address like newsletter@example.org")
+        return v
+
     from_name: str | None = None  # default: site.title
     smtp_url: str | None = None  # smtp://user@host:port, smtps://..., ?starttls=true
     host: str = "localhost"
@@ -234,8 +292,10 @@ def parse_config(text: str, name: str, root: Path, env: dict[str, str]) -> Confi
     data = data or {}
     if not isinstance(data, dict):
         raise ConfigError([f"{name}:1: the top level must be a mapping of keys"])
+    from_env = {}
     for var, keys in ENV_OVERRIDES.items():
         if env.get(var):
+            from_env[keys] = var
             target = data
             for key in keys[:-1]:
                 target = target.setdefault(key, {}) if isinstance(target.get(key, {}), dict) else {}
@@ -244,14 +304,16 @@ def parse_config(text: str, name: str, root: Path, env: dict[str, str]) -> Confi
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([_describe(err, name, node) for err in exc.errors()]) from None
+        raise ConfigError([_describe(err, name, node, from_env) for err in exc.errors()]) from None
 
 
-def _describe(err: Any, name: str, node: Any) -> str:
+def _describe(err: Any, name: str, node: Any, from_env: dict[tuple, str]) -> str:
     loc = [str(p) for p in err["loc"]]
     key = ".".join(loc)
     line = _line_of(node, loc)
     where = f"{name}:{line}" if line else name
+    if tuple(loc) in from_env:  # the value came from the environment, not from the file
+        where = f"environment variable {from_env[tuple(loc)]}"
     if err["type"] == "extra_forbidden":
         return f"{where}: unknown key '{key}'"
     value = err.get("input")

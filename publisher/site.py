@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from publisher.config import Config
-from publisher.content.article import make_slug
+from publisher.content.article import article_location, make_slug
 from publisher.feeds import FeedDoc, plan_feeds
 from publisher.models import Article
 from publisher.pages import Page
@@ -17,19 +17,18 @@ FEED_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml",
               "json": "application/feed+json"}
 
 
-def dedupe_paths(articles: list[Article]) -> tuple[list[Article], list[str]]:
+def dedupe_paths(articles: list[Article], config: Config) -> tuple[list[Article], list[str]]:
     """Two articles must not share a page: the later source gets '-2', '-3'... and a warning."""
     seen: dict[str, str] = {}
     result, warnings = [], []
     for a in sorted(articles, key=lambda a: (a.date, a.source)):
         if a.path in seen:
             n = 2
-            while (path := a.path.replace(f"/{a.slug}/", f"/{a.slug}-{n}/")) in seen:
+            while (where := article_location(config, a.date, f"{a.slug}-{n}", a.category))[1] in seen:
                 n += 1
             warnings.append(f"{a.source}:1: slug '{a.slug}' is already used by "
                             f"{seen[a.path]}; this article is published as '{a.slug}-{n}'")
-            a = replace(a, slug=f"{a.slug}-{n}", path=path,
-                        url=a.url.replace(f"/{a.slug}/", f"/{a.slug}-{n}/"))
+            a = replace(a, slug=f"{a.slug}-{n}", url=where[0], path=where[1])
         seen[a.path] = a.source
         result.append(a)
     return result, warnings

@@ -60,3 +60,35 @@ def test_help_is_fast():
     done = subprocess.run([sys.executable, "-m", "publisher", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "build" in done.stdout
     assert time.perf_counter() - start < 3  # generous here; bench/ measures the real figure
+
+
+def test_config_values_are_checked_before_they_can_hurt(tmp_path):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        "site:\n  lang: tlh_XX\n  email: \"Le Fil <nl@example.org>\"\n"
+        "paths:\n  article: \"{year}/{nope}/\"\n  category: \"../../out/{slug}/\"\n",
+        encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(cfg), "check"],
+                                env={"PUBLISHER_SITE_URL": "foo"})
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    out = result.output
+    assert "config.yaml:2: key 'site.lang': unknown language 'tlh_XX'" in out
+    assert "config.yaml:3: key 'site.email': must be a bare address" in out
+    assert "config.yaml:5: key 'paths.article': unknown or broken placeholder 'nope'" in out
+    assert "config.yaml:6: key 'paths.category': must be a relative path" in out
+    assert "environment variable PUBLISHER_SITE_URL: key 'site.url'" in out
+
+
+def test_colliding_slugs_with_a_flat_url_pattern_and_markup_in_warnings(site):
+    cfg, content = site
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("paths:\n", "paths:\n  article: \"{slug}.html\"\n"),
+                   encoding="utf-8")
+    for name in ("a.md", "b.md"):
+        (content / name).write_text("---\ntitle: Same\ndate: 2024-01-01\n---\nx\n", encoding="utf-8")
+    (content / "c.md").write_text("---\ntitle: C\ndate: \"[/x]\"\n---\nx\n", encoding="utf-8")
+    (content / "d.md").write_text("---\ntitle: D\ndate: 2024-01-01\nlang: zz\n---\nx\n", encoding="utf-8")
+    result = run("--config", str(cfg), "build")
+    assert result.exit_code == 0, result.output
+    assert "published as 'same-2'" in result.output and "[/x]" in result.output
+    assert "d.md:1: 'lang: zz' is not a language" in result.output
+    assert (cfg.parent / "public" / "same-2.html").is_file()

@@ -22,6 +22,7 @@ def _now(config):
 def build(ctx: Context, strict: bool, full: bool) -> None:
     """Read content/, write feeds and pages to public/."""
     from rich.console import Console
+    from rich.markup import escape
 
     from publisher.build import build as run_build
     from publisher.cli.progress import progress_bar
@@ -33,7 +34,7 @@ def build(ctx: Context, strict: bool, full: bool) -> None:
                            use_cache=False if full else None,
                            extra_outputs=_newsletter_archive(config))
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     state = "up to date" if report.up_to_date else f"{report.written} files written"
     later = f", {report.drafts_or_scheduled} draft or scheduled" if report.drafts_or_scheduled else ""
     click.echo(
@@ -66,7 +67,7 @@ def check(ctx: Context) -> None:
     config = ctx.config  # config problems are reported (all of them) by the CLI group
     loaded = load_articles(config)
     problems = [str(p) for p in loaded.problems]
-    problems += dedupe_paths([a for a in loaded.articles if not a.draft])[1]
+    problems += dedupe_paths([a for a in loaded.articles if not a.draft], config)[1]
     for problem in problems:
         click.echo(f"{problem}")
     click.echo(f"{len(loaded.articles)} articles read, {len(problems)} problems")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import date, datetime, time
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from slugify import slugify
@@ -58,6 +59,27 @@ def summarise(text: str, words: int = SUMMARY_WORDS) -> str:
     return text if len(parts) <= words else " ".join(parts[:words]) + " …"
 
 
+def article_location(config: Config, published: datetime, slug: str, category: str) -> tuple[str, str]:
+    """(absolute URL, output path) of an article's page, from paths.article."""
+    rel_url = config.paths.article.format(
+        year=f"{published:%Y}", month=f"{published:%m}", day=f"{published:%d}",
+        slug=slug, category=make_slug(category),
+    ).lstrip("/")
+    out_path = rel_url.rstrip("/") + ("/index.html" if rel_url.endswith("/") else "")
+    return config.site.url + rel_url, out_path
+
+
+@lru_cache(maxsize=64)
+def known_language(lang: str) -> bool:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        Locale.parse(lang.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return False
+    return True
+
+
 def assemble(source: Source, path: str, raw: bytes, config: Config) -> Article:
     published = to_datetime(source.date, config, path, source.date_line)
     updated = published
@@ -67,17 +89,11 @@ def assemble(source: Source, path: str, raw: bytes, config: Config) -> Article:
     if not slug:
         raise ContentError(path, 1, f"cannot make a URL slug from the title {source.title!r}")
     categories = source.categories or ("Misc",)
-    rel_url = config.paths.article.format(
-        year=f"{published:%Y}",
-        month=f"{published:%m}",
-        day=f"{published:%d}",
-        slug=slug,
-        category=make_slug(categories[0]),
-    )
-    url = config.site.url + rel_url.lstrip("/")
-    out_path = rel_url.strip("/") + ("/index.html" if rel_url.endswith("/") else "")
+    url, out_path = article_location(config, published, slug, categories[0])
     body = clean_html(source.html, url)
     lang = source.lang or config.site.lang
+    if not known_language(lang):
+        raise ContentError(path, 1, f"'lang: {lang}' is not a language Babel knows (e.g. fr, en, de)")
     if lang.split("-")[0] == "fr":
         body = french_spaces(body)
     summary = plain_text(source.summary) if source.summary else summarise(source.lead)
