@@ -81,17 +81,29 @@ def check_size(html: str, config, force: bool) -> None:
                             "(fewer articles, newsletter.content: summary) or send with --force")
 
 
-def next_issue(config, store: Store, articles: list[Article], now: datetime, force: bool = False):
-    """(the stored next issue, its plan), or (None, why) when there is nothing new."""
-    from publisher.newsletter import plan_issue, render_issue
+def plan_next(config, store: Store, articles: list[Article], now: datetime):
+    """(plan of the next issue or None when nothing is new, the last issue or None)."""
+    from publisher.newsletter import plan_issue
 
     last = store.last_issue()
     plan = plan_issue(articles, last.created if last else None, last.number + 1 if last else 1,
-                      now, config)
+                      now, config, sent=store.sent_article_ids() if last else frozenset())
+    return plan, last
+
+
+def nothing_new(config, last: Issue | None) -> str:
+    since = f"issue {last.number} ({last.created:%Y-%m-%d %H:%M})" if last else \
+        f"the last {config.newsletter.first_window_days} days"
+    return f"nothing new since {since}"
+
+
+def next_issue(config, store: Store, articles: list[Article], now: datetime, force: bool = False):
+    """(the stored next issue, its plan), or (None, why) when there is nothing new."""
+    from publisher.newsletter import render_issue
+
+    plan, last = plan_next(config, store, articles, now)
     if plan is None:
-        since = f"issue {last.number} ({last.created:%Y-%m-%d %H:%M})" if last else \
-            f"the last {config.newsletter.first_window_days} days"
-        return None, f"nothing new since {since}"
+        return None, nothing_new(config, last)
     rendered = render_issue(plan, config)
     check_size(rendered.html, config, force)
     issue, _ = store.save_issue(rendered.issue())
@@ -162,13 +174,10 @@ def queue_newsletter(config, store: Store, articles: list[Article], now: datetim
 def send_test(config, store: Store, transport: Transport, tokens: Tokens,
               articles: list[Article], address: str, now: datetime) -> str:
     """A copy of the next issue (or the last one) to one address; the ledger is untouched."""
-    from publisher.newsletter import plan_issue
-    from publisher.personalise import Recipient, compile_issue
     from publisher.newsletter import render_issue
+    from publisher.personalise import Recipient, compile_issue
 
-    last = store.last_issue()
-    plan = plan_issue(articles, last.created if last else None, last.number + 1 if last else 1,
-                      now, config)
+    plan, last = plan_next(config, store, articles, now)
     if plan is None and last is None:
         raise DeliveryError("there is no issue to send: nothing new and none sent before")
     plan = plan or plan_of(last, articles)

@@ -58,21 +58,32 @@ def next_issue_articles(
     now: datetime,
     config: Config,
     categories: Iterable[str] | None = None,
+    sent: frozenset[str] = frozenset(),
 ) -> list[Article]:
-    """Articles published in (since, now], newest first, at most newsletter.max_articles.
+    """Articles published by `now` and in no earlier issue, newest first, at most
+    newsletter.max_articles.
 
     `since` is when the previous issue was composed; None (the first issue) means the last
-    newsletter.first_window_days. `categories` (names or slugs) keeps the articles in any of
-    them; None or empty keeps all.
+    newsletter.first_window_days. An article dated before `since` but added after it (written
+    on Monday at 9 with Monday's date, when the digest went at 8) still goes out, as long as
+    it is within the first window and its id is not in `sent`, the ids earlier issues carried.
+    `categories` (names or slugs) keeps the articles in any of them; None or empty keeps all.
     """
-    if since is None:
-        since = now - timedelta(days=config.newsletter.first_window_days)
+    window = now - timedelta(days=config.newsletter.first_window_days)
+    start = window if since is None else min(since, window)
     wanted = {make_slug(c) for c in categories or ()}
+
+    def new(a: Article) -> bool:
+        if sent:  # the record of earlier issues says what went out
+            return a.id not in sent
+        return since is None or a.date > since  # no record: the date decides
+
     chosen = [
         a
         for a in articles
         if a.is_published(now)
-        and a.date > since
+        and a.date > start
+        and new(a)
         and (not wanted or any(make_slug(c) in wanted for c in a.categories))
     ]
     chosen.sort(key=lambda a: (a.date, a.source), reverse=True)
@@ -108,10 +119,11 @@ class IssuePlan:
 
 
 def plan_issue(
-    articles: Iterable[Article], since: datetime | None, number: int, now: datetime, config: Config
+    articles: Iterable[Article], since: datetime | None, number: int, now: datetime, config: Config,
+    sent: frozenset[str] = frozenset(),
 ) -> IssuePlan | None:
-    """The next issue, or None when nothing was published since the previous one."""
-    chosen = next_issue_articles(articles, since, now, config)
+    """The next issue, or None when nothing new was published (see next_issue_articles)."""
+    chosen = next_issue_articles(articles, since, now, config, sent=sent)
     if not chosen:
         return None
     start = since if since is not None else now - timedelta(days=config.newsletter.first_window_days)

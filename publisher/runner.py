@@ -200,14 +200,12 @@ class Runner:
 
     def _too_few(self, articles, now: datetime) -> str:
         """Why the digest waits, when fewer than schedule.min_articles are new."""
-        from publisher.newsletter import plan_issue
+        from publisher.campaign import plan_next
 
         least = self.config.schedule.min_articles
         if least <= 1:
             return ""  # send_newsletter itself says "nothing new"
-        last = self.store.last_issue()
-        plan = plan_issue(articles, last.created if last else None,
-                          last.number + 1 if last else 1, now, self.config)
+        plan, last = plan_next(self.config, self.store, articles, now)
         count = len(plan.articles) if plan else 0
         if count >= least:
             return ""

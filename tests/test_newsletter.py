@@ -242,3 +242,23 @@ def test_archive_pages_and_feed(config, rendered):
     assert feed.feed.updated_parsed[:3] == (NOW + timedelta(days=7)).utctimetuple()[:3]
     assert render_archive([first, second], config, by_id) == files  # deterministic
     assert render_archive([], config) == {}
+
+
+def test_an_article_dated_before_the_last_issue_but_added_after_it_still_goes_out():
+    from datetime import datetime, timedelta, timezone
+
+    from publisher.config import Config
+    from publisher.content import read_article
+    from publisher.newsletter import next_issue_articles
+
+    config = Config()
+    now = datetime(2024, 11, 4, 9, 30, tzinfo=timezone.utc)  # Monday 09:30, digest went at 08:00
+    digest_time = now - timedelta(hours=1, minutes=30)
+    def article(name, when):
+        return read_article(f"---\ntitle: {name}\ndate: {when}\n---\nx\n".encode(), f"{name}.md", config)
+    old = article("sent-already", "2024-11-03 10:00")
+    late = article("written-late", "2024-11-04 08:00")  # dated 08:00 by default, written at 09:00
+    chosen = next_issue_articles([old, late], digest_time, now, config, sent=frozenset({old.id}))
+    assert [a.title for a in chosen] == ["written-late"]
+    # without a record of what went out, the date alone decides (and misses it)
+    assert next_issue_articles([old, late], now, now, config) == []

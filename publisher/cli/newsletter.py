@@ -35,20 +35,18 @@ def preview(ctx, open_browser: bool) -> None:
     """Render the next issue; print the paths of its .html and .txt."""
     from datetime import datetime
 
+    from publisher.campaign import nothing_new
     from publisher.content import load_articles
     from publisher.newsletter import plan_issue, render_issue
 
     config = ctx.config
     now = datetime.now(config.site.tz)
-    last = _last_issue(config)
-    since = last.created if last else None
+    last, sent = _history(config)
     number = last.number + 1 if last else 1
-    plan = plan_issue(load_articles(config).published(now), since, number, now, config)
+    plan = plan_issue(load_articles(config).published(now), last.created if last else None,
+                      number, now, config, sent=sent)
     if plan is None:
-        when = f"issue {last.number} ({last.created:%Y-%m-%d %H:%M})" if last else (
-            f"the last {config.newsletter.first_window_days} days"
-        )
-        click.echo(f"nothing new since {when}: there is no issue to send")
+        click.echo(f"{nothing_new(config, last)}: there is no issue to send")
         return
     rendered = render_issue(plan, config)
     html, text = rendered.personal("", config.site.url + "unsubscribe", config.site.url + "preferences")
@@ -70,18 +68,19 @@ def preview(ctx, open_browser: bool) -> None:
         webbrowser.open(html_path.as_uri())
 
 
-def _last_issue(config):
-    """The last stored issue, or None without a database (a preview never creates one)."""
+def _history(config):
+    """(last stored issue, ids it and earlier ones carried); (None, empty) without a database:
+    a preview never creates one."""
     from publisher.newsletter_archive import _sqlite_file_exists
     from publisher.store.engine import database_url
 
     url = database_url(config)
     if url.startswith("sqlite") and not _sqlite_file_exists(url):
-        return None
+        return None, frozenset()
     from publisher.store import open_store
 
     store = open_store(config)
     try:
-        return store.last_issue()
+        return store.last_issue(), store.sent_article_ids()
     finally:
         store.close()

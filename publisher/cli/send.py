@@ -61,16 +61,14 @@ def send(ctx, dry_run: bool, to: str | None, force: bool, queue_only: bool) -> N
 
 
 def _dry_run(config, store, articles, now) -> None:
-    from publisher.campaign import check_size
-    from publisher.newsletter import plan_issue, render_issue
+    from publisher.campaign import check_size, plan_next
+    from publisher.newsletter import render_issue
 
     for issue in store.unfinished_issues():
         counts = store.delivery_counts(issue.id)
         click.echo(f"issue {issue.number} would resume: {counts.get('queued', 0)} queued, "
                    f"{counts.get('claimed', 0)} claimed")
-    last = store.last_issue()
-    plan = plan_issue(articles, last.created if last else None,
-                      last.number + 1 if last else 1, now, config)
+    plan, _ = plan_next(config, store, articles, now)
     if plan is None:
         click.echo("nothing new: no new issue")
         return

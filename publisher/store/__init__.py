@@ -233,6 +233,12 @@ class Store(Ledger, JobRuns, Coordination):
             row = conn.execute(select(issues).order_by(issues.c.number.desc()).limit(1)).first()
         return _issue(row) if row else None
 
+    def sent_article_ids(self) -> frozenset[str]:
+        """Ids of every article an issue carried: what the next issue must not repeat."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(issues.c.article_ids)).scalars().all()
+        return frozenset(i for ids in rows for i in json.loads(ids))
+
     def list_issues(self) -> list[Issue]:
         """Every issue, newest first."""
         with self.engine.begin() as conn:
