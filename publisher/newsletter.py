@@ -421,10 +421,3 @@ def _template_line(template: str, rendered_line: str) -> int | None:
         if tag.group(0) in line:
             return i
     return None
-
-
-def archive_outputs(config: Config, articles: Any = None) -> dict[str, bytes] | None:
-    """The archive files of every stored issue, for `publisher build` (see newsletter_archive)."""
-    from publisher.newsletter_archive import archive_outputs as outputs
-
-    return outputs(config, articles)

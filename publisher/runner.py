@@ -134,7 +134,7 @@ class Runner:
 
     def _build(self) -> tuple[str, str]:
         from publisher.build import build
-        from publisher.newsletter import archive_outputs
+        from publisher.newsletter_archive import archive_outputs
 
         with self._exclusive_build():
             report = build(self.config, datetime.now(self.config.site.tz),

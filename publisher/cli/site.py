@@ -26,13 +26,14 @@ def build(ctx: Context, strict: bool, full: bool) -> None:
 
     from publisher.build import build as run_build
     from publisher.cli.progress import progress_bar
+    from publisher.newsletter_archive import archive_outputs
 
     config = ctx.config
     console = Console(stderr=True)
     with progress_bar(console) as progress:
         report = run_build(config, _now(config), progress=progress,
                            use_cache=False if full else None,
-                           extra_outputs=_newsletter_archive(config))
+                           extra_outputs=archive_outputs(config))
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     state = "up to date" if report.up_to_date else f"{report.written} files written"
@@ -46,15 +47,6 @@ def build(ctx: Context, strict: bool, full: bool) -> None:
         click.echo(f"next scheduled article goes live at {report.next_publication:%Y-%m-%d %H:%M %Z}")
     if strict and report.warnings:
         sys.exit(1)
-
-
-def _newsletter_archive(config) -> dict[str, bytes] | None:
-    """The newsletter archive pages, when the newsletter and its store are installed."""
-    try:
-        from publisher.newsletter import archive_outputs
-    except ImportError:
-        return None
-    return archive_outputs(config)
 
 
 @click.command()

@@ -53,9 +53,6 @@ def scan(root: Path) -> tuple[list[tuple[str, os.stat_result]], list[tuple[str, 
     return sorted(articles), sorted(assets)
 
 
-def content_files(root: Path) -> list[tuple[str, os.stat_result]]:
-    return scan(root)[0]
-
 
 @dataclass
 class Loaded:
@@ -77,7 +74,7 @@ def load_articles(config: Config) -> Loaded:
     """Read every article under paths.content, serially. The build reads in parallel itself."""
     root = config.path("content")
     loaded = Loaded()
-    for rel, _ in content_files(root):
+    for rel, _ in scan(root)[0]:
         try:
             loaded.articles.append(read_article((root / rel).read_bytes(), rel, config))
         except ContentError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from sqlalchemy import Engine, and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, func, literal, or_, select, update
 
 from publisher.models import Delivery, Issue, Subscriber
 from publisher.store.coordination import insert_ignoring_conflicts
