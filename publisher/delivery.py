@@ -6,9 +6,13 @@ A delivery is claimed (under a lease, by "host:pid"), sent, then marked sent; ou
 committed in batches. Kill the process at any moment and send again: the dead sender's claims
 come back at once (same host) or when their lease ends, so nobody is lost and at most the
 messages in flight at the crash go out twice (with the same Message-ID). A 4xx, a dropped
-connection or a timeout is retried with exponential backoff; a 5xx fails that delivery with
-its reason (and counts as a hard bounce). A server that cannot be reached pauses the whole
-send, with backoff, and after `max_attempts` pauses stops it cleanly, leaving the rest queued.
+connection or a timeout is retried with exponential backoff. A 5xx to RCPT fails that
+delivery with its reason and counts as a hard bounce; a 5xx to DATA (the content refused)
+fails it without a bounce, and `REJECTS_IN_A_ROW` of those stop the send; a 5xx to the
+greeting, EHLO, AUTH or MAIL FROM (the server refuses us) stops the send at once. A stopped
+send leaves the rest queued and raises one DeliveryError. A server that cannot be reached
+pauses the whole send, with backoff, and after `max_attempts` pauses stops it cleanly, leaving
+the rest queued.
 Someone who unsubscribes is never claimed again.
 """
 
@@ -31,6 +35,7 @@ from publisher.store import Store
 Compose = Callable[[Delivery], "bytes | None"]  # None: nothing in this issue for them
 Progress = Callable[[int, int], None]  # (settled, total)
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
+REJECTS_IN_A_ROW = 5  # DATA refused with a 5xx this many times in a row: the content is at fault
 
 
 @dataclass(frozen=True)
@@ -120,13 +125,13 @@ def _worker(transport: Transport, sender: str, compose: Compose, work: queue.Que
                     try:
                         conn = transport.connect()
                     except DeliveryError as exc:
-                        done.append(("down", d, exc))
+                        done.append(("refused" if exc.permanent else "down", d, exc))
                         continue
                 limiter.wait()
                 conn.send(sender, d.email, data)
                 done.append(("sent", d, None))
             except DeliveryError as exc:
-                done.append(("failed" if exc.permanent else "retry", d, exc))
+                done.append((_kind(exc), d, exc))
                 if conn is not None and (exc.code is None or exc.code == 421):
                     conn.close()  # the server hung up or will: open a new one for the next
                     conn = None
@@ -136,6 +141,25 @@ def _worker(transport: Transport, sender: str, compose: Compose, work: queue.Que
         results.put(done)
     if conn is not None:
         conn.close()
+
+
+def _kind(exc: DeliveryError) -> str:
+    """What a failed send means: "retry" (temporary), "bounced" (5xx to RCPT: this address),
+    "rejected" (5xx to DATA: this message), "refused" (5xx to EHLO or MAIL FROM: us), or
+    "failed" (anything else permanent, e.g. an address the server cannot take)."""
+    if not exc.permanent:
+        return "retry"
+    stage = getattr(exc, "stage", "")
+    if exc.code is None or not stage:
+        return "failed"
+    return {"rcpt": "bounced", "data": "rejected"}.get(stage, "refused")
+
+
+def _stopped(exc: DeliveryError | None, what: str) -> DeliveryError:
+    where = getattr(exc, "where", "")
+    server = f"SMTP {where}" if where else "the mail server"
+    return DeliveryError(f"{server} {what} ({exc}): the send is stopped, the rest stays "
+                         "queued; fix it and run the send again")
 
 
 class _Batch:
@@ -200,6 +224,7 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
     inflight: dict[int, Delivery] = {}
     batch = _Batch()
     pauses, paused_until, last_down = 0, 0.0, ""
+    rejects = 0  # DATA refused in a row
     done = 0
     outcomes: list = []
     chunk = max(1, min(25, settings.batch_size // (2 * len(threads))))
@@ -234,10 +259,13 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
             if kind == "sent":
                 batch.sent.append(d.id)
                 report.sent += 1
-                pauses = 0
+                pauses = rejects = 0
             elif kind == "skipped":
                 batch.skipped.append(d.id)
                 report.skipped += 1
+            elif kind == "refused":  # the server will take nothing from us: stop at once
+                batch.released.append(d.id)
+                raise _stopped(exc, "refused the sender")
             elif kind == "down":  # the server cannot be reached: give it back, pause, retry
                 batch.released.append(d.id)
                 last_down = str(exc)
@@ -253,12 +281,18 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                 report.retried += 1
             else:
                 settled = True
-                reason = str(exc) if kind == "failed" else f"gave up after {d.attempts} tries: {exc}"
+                reason = str(exc) if kind != "retry" else f"gave up after {d.attempts} tries: {exc}"
                 batch.failures.append((d.id, reason))
                 report.failed.append((d.email, reason))
-                if kind == "failed" and exc is not None and exc.code and exc.code >= 500:
+                if kind == "bounced":
                     store.record_bounce(d.email, "hard", reason, f"smtp:{issue_id}:{d.id}",
                                         utcnow(), settings.bounce_threshold)
+                if kind == "rejected":
+                    rejects += 1
+                    if rejects >= REJECTS_IN_A_ROW:
+                        raise _stopped(exc, f"refused the message {rejects} times in a row")
+                else:
+                    rejects = 0
             done += settled
             if len(batch) >= settings.batch_size:
                 batch.commit(store)

@@ -151,22 +151,32 @@ class SmtpConnection:
             error = smtp_error(exc, s.where)
             if isinstance(exc, smtplib.SMTPAuthenticationError):
                 error = DeliveryError(f"SMTP {s.where}: login as {s.username!r} refused "
-                                      f"({exc.smtp_code})", permanent=False, code=exc.smtp_code)
+                                      f"({exc.smtp_code})", permanent=500 <= exc.smtp_code < 600,
+                                      code=exc.smtp_code)
             error.connect = True  # type: ignore[attr-defined]
+            error.stage = "connect"  # type: ignore[attr-defined]
+            error.where = s.where  # type: ignore[attr-defined]
             raise error from None
+        self.stage = ""
 
     def send(self, sender: str, recipient: str, data: bytes) -> None:
+        """Raises DeliveryError with `stage` set to the command that failed: "ehlo", "mail",
+        "rcpt" or "data" (a 5xx to "rcpt" alone is about the recipient)."""
+        self.stage = ""
         try:
             self._transaction(sender, recipient, data)
         except (smtplib.SMTPException, OSError) as exc:
             error = smtp_error(exc, self.settings.where)
             error.broken = error.code is None  # type: ignore[attr-defined]
+            error.stage = self.stage  # type: ignore[attr-defined]
+            error.where = self.settings.where  # type: ignore[attr-defined]
             raise error from None
 
     def _transaction(self, sender: str, recipient: str, data: bytes) -> None:
         """MAIL, RCPT, DATA: smtplib's sendmail without its regex dot-stuffing, which alone
         cost more than everything else per 50 KB message (bytes.replace is ~20x faster)."""
         s = self.smtp
+        self.stage = "ehlo"
         s.ehlo_or_helo_if_needed()
         options = [f"SIZE={len(data)}"] if s.does_esmtp and s.has_extn("size") else []
         if not (sender + recipient).isascii():
@@ -179,16 +189,19 @@ class SmtpConnection:
         # MAIL and RCPT written directly: smtplib's quoteaddr parses each address with
         # email.utils (~50 us a message); ours are normalised and checked already.
         tail = (" " + " ".join(options)) if options else ""
+        self.stage = "mail"
         code, reply = s.docmd("mail", f"FROM:<{sender}>{tail}")
         if code != 250:
             self._rset()
             raise smtplib.SMTPSenderRefused(code, reply, sender)
         if any(c in recipient for c in "<>\r\n"):
             raise DeliveryError(f"{recipient!r} is not a valid address", permanent=True)
+        self.stage = "rcpt"
         code, reply = s.docmd("rcpt", f"TO:<{recipient}>")
         if code not in (250, 251):
             self._rset()
             raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+        self.stage = "data"
         code, reply = s.docmd("data")
         if code != 354:
             self._rset()

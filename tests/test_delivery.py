@@ -101,6 +101,80 @@ def test_a_550_recipient_is_marked_failed_and_counts_as_a_bounce(project, smtp_s
     assert issue.sent is not None
 
 
+@pytest.fixture
+def refusing_server():
+    """An aiosmtpd server whose handler answers `mail` at MAIL FROM and `data` at DATA."""
+    from aiosmtpd.controller import Controller
+
+    from delivery_fixtures import RecordingHandler
+
+    class Refusing(RecordingHandler):
+        mail = data = ""
+
+        async def handle_MAIL(self, server, session, envelope, address, mail_options):
+            if self.mail:
+                return self.mail
+            envelope.mail_from = address
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):
+            if self.data:
+                with self.lock:
+                    self.count += 1
+                return self.data
+            return await super().handle_DATA(server, session, envelope)
+
+    handler = Refusing()
+    handler.port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=handler.port)
+    controller.start()
+    yield handler
+    controller.stop()
+
+
+def test_a_550_to_mail_from_stops_the_send_with_no_bounce_and_nothing_failed(project,
+                                                                            refusing_server):
+    configure(project, refusing_server.port)
+    emails = subscribe(project, 30)
+    refusing_server.mail = "550 5.7.1 sender not allowed"
+    for _ in range(4):  # more sends than the bounce threshold: still nobody bounced
+        result = CliRunner().invoke(main, ["newsletter", "send"])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        [line] = [x for x in result.output.splitlines() if "550" in x]
+        assert f"127.0.0.1:{refusing_server.port}" in line and "sender not allowed" in line
+        assert "rest stays queued" in line
+    store = open_store(project.config())
+    issue = store.last_issue()
+    assert store.delivery_counts(issue.id) == {"queued": 30} and issue.sent is None
+    assert all(store.get_subscriber(e).hard_bounces == 0 for e in emails)
+    assert all(store.get_subscriber(e).status == "active" for e in emails)
+    refusing_server.mail = ""
+    assert send().exit_code == 0
+    assert refusing_server.by_recipient() == {e: 1 for e in emails}
+    assert open_store(project.config()).last_issue().sent is not None
+
+
+def test_a_550_to_data_fails_without_a_bounce_and_five_in_a_row_stop_the_send(project,
+                                                                              refusing_server):
+    configure(project, refusing_server.port, "  connections: 1\n")
+    emails = subscribe(project, 30)
+    refusing_server.data = "554 5.7.1 message refused by policy"
+    result = CliRunner().invoke(main, ["newsletter", "send"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "refused the message 5 times in a row" in result.output
+    store = open_store(project.config())
+    issue = store.last_issue()
+    counts = store.delivery_counts(issue.id)
+    assert counts["failed"] == 5 and counts["queued"] == 25 and issue.sent is None
+    failed = store.list_deliveries(issue.id, "failed")
+    assert all(d.error.startswith("554 5.7.1 message refused") for d in failed)
+    assert all(store.get_subscriber(e).hard_bounces == 0 for e in emails)
+    refusing_server.data = ""
+    assert send().exit_code == 0
+    assert len(refusing_server.by_recipient()) == 25
+    assert open_store(project.config()).last_issue().sent is not None
+
+
 def test_unsubscribed_before_the_send_get_nothing(project, smtp_server):
     configure(project, smtp_server.port)
     emails = subscribe(project, 10)
