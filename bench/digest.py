@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from publisher.config import parse_config  # noqa: E402
 from publisher.models import Article, pack_html  # noqa: E402
-from publisher.newsletter import compile_mjml, plan_issue, render_issue  # noqa: E402
+from publisher.email_templates import compile_mjml  # noqa: E402
+from publisher.newsletter import plan_issue, render_issue  # noqa: E402
 from publisher.personalise import Recipient, compile_issue  # noqa: E402
 
 WORDS = ("alliance stratégique russie corée nord ukraine soldats obus missiles front communauté "
@@ -151,7 +152,8 @@ def main() -> None:
           f"({1000 / naive_rate:.2f} ms each, {naive_size / 1024:.1f} KB, {a.naive} recipients)")
     print(f"splice, {a.subscribers:,} recipients:        {rate:,.0f} messages/s "
           f"({1e6 / rate:.1f} µs each, {splice_s:.1f} s total, {rate / naive_rate:.0f}x naive)")
-    print(f"resident memory: {rss_early:.1f} MB after 1,000 messages, {rss_end:.1f} MB after "
+    early = f"{rss_early:.1f} MB after 1,000 messages, " if rss_early is not None else ""
+    print(f"resident memory: {early}{rss_end:.1f} MB after "
           f"{a.subscribers:,}; {len(checks)} sampled messages parsed back and checked")
 
 

@@ -27,25 +27,21 @@ Template variables (newsletter.mjml.j2 and newsletter.txt.j2):
 from __future__ import annotations
 
 import hashlib
-import re
-import traceback
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import cached_property, lru_cache
-from pathlib import Path
+from functools import cached_property
 from typing import Any, Iterable
 from urllib.parse import urljoin
 
-import jinja2
 from babel.dates import format_date
 from markupsafe import Markup
 
 from publisher.config import Config
 from publisher.content.article import make_slug
+from publisher.email_templates import compile_mjml, render_file, render_string, template_env
 from publisher.errors import TemplateError
 from publisher.models import Article, Issue
 
-BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TOKEN_KEYS = ("NAME", "GREETING", "UNSUBSCRIBE", "PREFERENCES")
 
 
@@ -191,16 +187,16 @@ def personal_values(config: Config, name: str, unsubscribe_url: str, preferences
 def greeting(config: Config, name: str) -> str:
     nl = config.newsletter
     if name:
-        return _render_string(nl.greeting, "newsletter.greeting", {"name": name})
-    return _render_string(nl.greeting_anonymous, "newsletter.greeting_anonymous", {})
+        return render_string(nl.greeting, "newsletter.greeting", {"name": name})
+    return render_string(nl.greeting_anonymous, "newsletter.greeting_anonymous", {})
 
 
 def render_issue(plan: IssuePlan, config: Config) -> RenderedIssue:
     """Subject, preheader, HTML and text of an issue: one Jinja2 render, one MJML compile."""
     base = _context(plan, config, "", "", web=False)
-    subject = " ".join(_render_string(config.newsletter.subject, "newsletter.subject", base).split())
+    subject = " ".join(render_string(config.newsletter.subject, "newsletter.subject", base).split())
     preheader = " ".join(
-        _render_string(config.newsletter.preheader, "newsletter.preheader", base).split()
+        render_string(config.newsletter.preheader, "newsletter.preheader", base).split()
     )
     tokens = _tokens(plan)
     mjml, html, text = _render_bodies(plan, config, subject, preheader, web=False, tokens=tokens)
@@ -248,9 +244,9 @@ def _render_bodies(
     ctx["recipient"] = recipient
     env = template_env(str(config.path("templates")))
     nl = config.newsletter
-    mjml_source, mjml_file = _render_file(env, nl.mjml_template, ctx)
+    mjml_source, mjml_file = render_file(env, nl.mjml_template, ctx)
     html = compile_mjml(mjml_source, mjml_file)
-    text, _ = _render_file(env, nl.text_template, ctx)
+    text, _ = render_file(env, nl.text_template, ctx)
     return mjml_source, html, text
 
 
@@ -287,8 +283,8 @@ def _context(plan: IssuePlan, config: Config, subject: str, preheader: str, *, w
         "subscribe_url": site.url + "subscribe",
         "accent": config.newsletter.accent,
     }
-    ctx["intro"] = _render_string(config.newsletter.intro, "newsletter.intro", ctx)
-    ctx["reason"] = _render_string(config.newsletter.reason, "newsletter.reason", ctx)
+    ctx["intro"] = render_string(config.newsletter.intro, "newsletter.intro", ctx)
+    ctx["reason"] = render_string(config.newsletter.reason, "newsletter.reason", ctx)
     return ctx
 
 
@@ -305,119 +301,3 @@ def _article_view(a: Article, config: Config, lang: str) -> dict[str, Any]:
         "author": a.author,
         "full": config.newsletter.content == "full",
     }
-
-
-# ---------------------------------------------------------------------------- templates
-
-
-@lru_cache(maxsize=8)
-def template_env(folder: str) -> jinja2.Environment:
-    """The user's templates first, then the ones shipped with publisher."""
-    loader = jinja2.ChoiceLoader(
-        [jinja2.FileSystemLoader(folder), jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES))]
-    )
-    return jinja2.Environment(
-        loader=loader,
-        undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(["html", "mjml", "xml", "html.j2", "mjml.j2", "xml.j2"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
-@lru_cache(maxsize=32)
-def _string_template(source: str) -> jinja2.Template:
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-    return env.from_string(source)
-
-
-def _render_string(source: str, name: str, ctx: dict[str, Any]) -> str:
-    """A one-line template from config.yaml, named by its key in error messages."""
-    try:
-        return _string_template(source).render(ctx)
-    except jinja2.TemplateError as exc:
-        raise TemplateError(f"config.yaml {name}", _error_line(exc, "<template>"), _describe(exc)) from None
-
-
-def _render_file(env: jinja2.Environment, name: str, ctx: dict[str, Any]) -> tuple[str, str]:
-    """(output, template file) of a template, or a TemplateError naming file and line."""
-    try:
-        template = env.get_template(name)
-    except jinja2.TemplateNotFound:
-        raise TemplateError(name, None, "template not found in paths.templates") from None
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(exc.filename or name, exc.lineno, _describe(exc)) from None
-    filename = template.filename or name
-    try:
-        return template.render(ctx), filename
-    except jinja2.TemplateError as exc:
-        raise TemplateError(filename, _error_line(exc, filename), _describe(exc)) from None
-
-
-def _error_line(exc: jinja2.TemplateError, filename: str) -> int | None:
-    if isinstance(exc, jinja2.TemplateSyntaxError):
-        return exc.lineno
-    # Jinja2 rewrites tracebacks so that template frames carry the template's own line.
-    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
-    return lines[-1] if lines else None
-
-
-def _describe(exc: jinja2.TemplateError) -> str:
-    return f"{type(exc).__name__}: {exc.message or exc}"
-
-
-# ---------------------------------------------------------------------------- MJML
-
-MJML_TAG = re.compile(r"<(/?)(mj(?:ml|-[a-z-]+))\b[^>]*?(/?)>")
-
-
-def compile_mjml(source: str, template: str) -> str:
-    """MJML -> HTML; a failure names the template and the line of the offending tag."""
-    from mjml import mjml2html
-
-    try:
-        return mjml2html(source, disable_comments=True, fonts={})  # no web fonts: no external assets
-    except ValueError as exc:
-        message = str(exc)
-        offset = re.search(r"at position (\d+):", message)
-        pos = int(offset.group(1)) if offset else _unbalanced_tag(source)
-        where = ""
-        if pos is not None:
-            line_no = source.count("\n", 0, pos) + 1
-            line = source.splitlines()[line_no - 1].strip() if source else ""
-            found = _template_line(template, line)
-            where = f" (rendered MJML line {line_no}: {line[:80]!r})"
-            if found:
-                raise TemplateError(template, found, f"MJML does not compile: {message}{where}") from None
-        raise TemplateError(template, None, f"MJML does not compile: {message}{where}") from None
-
-
-def _unbalanced_tag(source: str) -> int | None:
-    """Offset of the first MJML tag left open or closed out of order."""
-    stack: list[tuple[str, int]] = []
-    for m in MJML_TAG.finditer(source):
-        closing, name, selfclosing = m.groups()
-        if selfclosing:
-            continue
-        if not closing:
-            stack.append((name, m.start()))
-        elif stack and stack[-1][0] == name:
-            stack.pop()
-        else:
-            return stack[-1][1] if stack else m.start()
-    return stack[-1][1] if stack else None
-
-
-def _template_line(template: str, rendered_line: str) -> int | None:
-    """Line of the template that produced a rendered line, when the line is literal there."""
-    tag = MJML_TAG.search(rendered_line)
-    if not tag:
-        return None
-    path = Path(template)
-    if not path.is_file():
-        return None
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if tag.group(0) in line:
-            return i
-    return None

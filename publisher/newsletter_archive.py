@@ -18,7 +18,7 @@ from markupsafe import escape
 
 from publisher.config import Config
 from publisher.models import Article, Issue
-from publisher.newsletter import _render_file, template_env
+from publisher.email_templates import render_file, template_env
 
 INDEX = "newsletter/index.html"
 FEED = "feeds/newsletter.atom.xml"
@@ -51,7 +51,7 @@ def render_archive(
         for i in ordered
     ]
     env = template_env(str(config.path("templates")))
-    index, _ = _render_file(
+    index, _ = render_file(
         env,
         "newsletter/index.html.j2",
         {"site": site, "lang": lang, "issues": views, "feed_url": site.url + FEED},
