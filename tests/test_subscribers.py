@@ -63,14 +63,79 @@ def test_import_reports_bad_rows_by_line_and_keeps_the_rest(project, tmp_path):
 
 
 def test_export_then_import_roundtrips(project, tmp_path):
-    run("subscribers", "add", "zoé@example.org", "--name", "Zoé Ünïcode", "--category", "Économie")
+    run("subscribers", "add", "zoe@example.org", "--name", "Zoé Ünïcode", "--category", "Économie")
     run("subscribers", "add", "x@example.org")
     out = tmp_path / "out.csv"
     assert "2 subscribers written" in run("subscribers", "export", str(out)).output
-    run("subscribers", "remove", "zoé@example.org")
+    run("subscribers", "remove", "zoe@example.org")
     run("subscribers", "remove", "x@example.org")
     assert "2 imported" in run("subscribers", "import", str(out)).output
-    assert "zoé@example.org\tactive\tÉconomie" in run("subscribers", "list").output
+    assert "zoe@example.org\tactive\tÉconomie" in run("subscribers", "list").output
+
+
+def _states(project) -> dict[str, str]:
+    from publisher.store import open_store
+
+    return {s.email: s.status for s in open_store(project.config()).list_subscribers()}
+
+
+def _leave(project, email: str, status: str) -> None:
+    from publisher.store import open_store
+
+    open_store(project.config()).update_subscriber(email, status=status)
+
+
+def test_export_import_keeps_unsubscribed_and_bounced(project, tmp_path):
+    for who in ("a", "u", "b", "p"):
+        run("subscribers", "add", f"{who}@example.org")
+    _leave(project, "u@example.org", "unsubscribed")
+    _leave(project, "b@example.org", "bounced")
+    _leave(project, "p@example.org", "pending")
+    states = _states(project)
+    out = tmp_path / "out.csv"
+    run("subscribers", "export", str(out))
+    result = run("subscribers", "import", str(out))  # into the same list: nothing changes
+    assert "0 imported, 4 already there, 0 skipped" in result.output
+    assert _states(project) == states
+    for who in ("a", "u", "b", "p"):  # into an empty list: the same states come back
+        run("subscribers", "remove", f"{who}@example.org")
+    assert "4 imported" in run("subscribers", "import", str(out)).output
+    assert _states(project) == states
+
+
+def test_add_refuses_those_who_left_unless_forced(project):
+    from datetime import datetime, timezone
+
+    from publisher import subscribers as uc
+    from publisher.store import open_store
+
+    run("subscribers", "add", "u@example.org")
+    _leave(project, "u@example.org", "unsubscribed")
+    result = CliRunner().invoke(main, ["subscribers", "add", "u@example.org"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "u@example.org is unsubscribed: not added again" in result.output
+    assert _states(project)["u@example.org"] == "unsubscribed"
+    store = open_store(project.config())
+    sub, changed = uc.add(store, "u@example.org", "", [], datetime.now(timezone.utc), force=True)
+    assert changed and sub.status == "active"
+
+
+def test_non_ascii_local_parts_are_refused_idn_domains_kept_in_ascii(project):
+    from publisher.subscribers import SubscriberError, normalise
+
+    result = CliRunner().invoke(main, ["subscribers", "add", "noé@exemple.fr", "--pending"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "'noé@exemple.fr' is not a valid address: non-ASCII characters before the @" in result.output
+    try:
+        normalise("zoë@exemple.fr")
+        raise AssertionError("accepted a non-ASCII local part")
+    except SubscriberError:
+        pass
+    assert normalise("Zoe@Exémple.fr") == "zoe@xn--exmple-cva.fr"
+    run("subscribers", "add", "zoe@exémple.fr", "--pending")
+    [msg] = outbox(project)
+    assert msg["To"] == "zoe@xn--exmple-cva.fr"
 
 
 def test_pending_sends_a_confirmation_with_a_working_link(project):
