@@ -38,8 +38,9 @@ class Links:
     def __init__(self, config, tokens: Tokens):
         self.base, self.tokens = config.site.url, tokens
 
-    def confirm(self, email: str) -> str:
-        return f"{self.base}confirm?token={self.tokens.make('confirm', email, expires=True)}"
+    def confirm(self, email: str, request: dict | None = None) -> str:
+        token = self.tokens.make("confirm", email, expires=True, data=request)
+        return f"{self.base}confirm?token={token}"
 
     def unsubscribe(self, email: str) -> str:
         return f"{self.base}unsubscribe?token={self.tokens.make('unsubscribe', email)}"
@@ -83,9 +84,11 @@ class Notices:
             conn.close()
         return data
 
-    def confirmation(self, subscriber: Subscriber) -> None:
-        """The double opt-in email: a link that confirms, valid web.confirm_hours."""
-        self._send("confirm", subscriber, None, confirm_url=self.links.confirm(subscriber.email),
+    def confirmation(self, subscriber: Subscriber, request: dict | None = None) -> None:
+        """The double opt-in email: a link that confirms, valid web.confirm_hours. `request`
+        (the web form's name and categories) rides in the link, applied when it is followed."""
+        self._send("confirm", subscriber, None,
+                   confirm_url=self.links.confirm(subscriber.email, request),
                    hours=self.config.web.confirm_hours)
 
     def welcome(self, subscriber: Subscriber, latest_issue: int | None) -> None:

@@ -261,34 +261,44 @@ def remove(store: Store, email: str) -> None:
 
 
 def request(store: Store, email: str, name: str, categories: Iterable[str], now: datetime,
-            notify: Notify) -> None:
+            notify: Callable[[Subscriber, dict], None]) -> None:
     """The web form: a confirmation email for anyone not already active, the same answer for
-    all (the caller cannot tell whether the address was known)."""
+    all (the caller cannot tell whether the address was known). A known address is never
+    changed here: the request (name, categories) rides in the confirmation link, applied only
+    when the person follows it; an unknown one becomes a new pending row."""
     email = normalise(email)
+    asked = {"name": clean_name(name), "categories": clean_categories(categories)}
     existing = store.get_subscriber(email)
     if existing is None:
-        sub = store.add_subscriber(email, clean_name(name), clean_categories(categories), "pending", now)
+        try:
+            sub = store.add_subscriber(email, asked["name"], asked["categories"], "pending", now)
+        except KeyError:  # added meanwhile
+            return request(store, email, name, categories, now, notify)
     elif existing.status == "active":
         return
-    elif existing.status == "pending":  # asked again: the confirmation email again
+    else:
         sub = existing
-    else:  # unsubscribed or bounced: they act now, so they may come back after confirming
-        sub = store.update_subscriber(
-            email, status="pending", name=clean_name(name) or existing.name,
-            categories=clean_categories(categories) or existing.categories,
-        )
-    assert sub is not None
-    notify(sub)
+    notify(sub, asked)
 
 
-def confirm(store: Store, email: str, now: datetime, welcome: Notify | None = None) -> Subscriber | None:
-    """Activate a pending subscriber (a welcome follows); repeated clicks change nothing."""
+def confirm(store: Store, email: str, now: datetime, welcome: Notify | None = None,
+            asked: dict | None = None) -> Subscriber | None:
+    """Activate a pending subscriber (a welcome follows); repeated clicks change nothing.
+
+    With `asked` (the web request the link carries), anyone not active is activated with
+    exactly the name and categories of that request: they asked, and proved the address.
+    """
     sub = store.get_subscriber(email)
     if sub is None:
         return None
-    if sub.status == "pending":
+    if sub.status == "pending" or (asked is not None and sub.status != "active"):
+        changes = {}
+        if asked is not None:
+            changes["categories"] = clean_categories(asked.get("categories") or [])
+            if clean_name(asked.get("name")):
+                changes["name"] = clean_name(asked.get("name"))
         sub = store.update_subscriber(email, status="active", confirmed=now, unsubscribed=None,
-                                      hard_bounces=0)
+                                      hard_bounces=0, **changes)
         if welcome and sub:
             welcome(sub)
     return sub

@@ -27,18 +27,20 @@ from publisher.tokens import TokenError, Tokens, tokens_for
 
 log = logging.getLogger("publisher.web")
 
+CONFIRMATIONS_PER_HOUR = 3  # per address: the form cannot be used to flood a mailbox
+
 
 class RateLimit:
-    """At most `per_minute` hits per client address in any sliding minute."""
+    """At most `per_minute` hits per key (a client address) in any sliding `window` seconds."""
 
-    def __init__(self, per_minute: int):
-        self.per_minute = per_minute
+    def __init__(self, per_minute: int, window: float = 60):
+        self.per_minute, self.window = per_minute, window
         self.hits: dict[str, deque[float]] = defaultdict(deque)
 
     def allow(self, client: str) -> bool:
         now = time.monotonic()
         hits = self.hits[client]
-        while hits and hits[0] <= now - 60:
+        while hits and hits[0] <= now - self.window:
             hits.popleft()
         if len(hits) >= self.per_minute:
             return False
@@ -57,6 +59,8 @@ class Site:
         self.notices = Notices(config, transport, tokens)
         self.env = template_env(str(config.path("templates")), strict=False)
         self.limit = RateLimit(config.web.subscribe_rate)
+        # confirmation emails per address: beyond, none is sent (the same answer page)
+        self.mail_limit = RateLimit(CONFIRMATIONS_PER_HOUR, window=3600)
         self._categories: tuple[float, list[str]] = (0.0, [])
 
     def page(self, template: str, status: int = 200, **ctx) -> HTMLResponse:
@@ -85,9 +89,13 @@ class Site:
         except Exception as exc:  # noqa: BLE001 - the subscription stands even if mail fails
             log.warning("welcome email to %s not sent: %s", subscriber.email, exc)
 
-    def confirmation(self, subscriber) -> None:
+    def confirmation(self, subscriber, request: dict | None = None) -> None:
+        if not self.mail_limit.allow(subscriber.email):
+            log.info("confirmation email to %s not sent: %d in the last hour",
+                     subscriber.email, CONFIRMATIONS_PER_HOUR)
+            return
         try:
-            self.notices.confirmation(subscriber)
+            self.notices.confirmation(subscriber, request)
         except Exception as exc:  # noqa: BLE001 - same answer either way; the log says why
             log.warning("confirmation email to %s not sent: %s", subscriber.email, exc)
 
@@ -110,7 +118,9 @@ async def subscribe(request: Request) -> Response:
     form = await request.form()
     address = str(form.get("email", ""))
     name = str(form.get("name", ""))
-    chosen = [str(c) for c in form.getlist("categories")]
+    offered = {c.casefold(): c for c in await run_in_threadpool(site.categories)}
+    chosen = [offered[c.casefold()] for c in map(str, form.getlist("categories"))
+              if c.casefold() in offered]  # only the site's own categories
     try:
         await run_in_threadpool(uc.request, site.store, address, name, chosen, _now(),
                                 site.confirmation)
@@ -124,11 +134,11 @@ async def subscribe(request: Request) -> Response:
 async def confirm(request: Request) -> Response:
     site: Site = request.app.state.site
     try:
-        address = site.tokens.read("confirm", request.query_params.get("token", ""),
-                                   max_age=site.config.web.confirm_hours * 3600)
+        address, asked = site.tokens.read_data("confirm", request.query_params.get("token", ""),
+                                               max_age=site.config.web.confirm_hours * 3600)
     except TokenError as exc:
         return site.bad_link(exc)
-    sub = await run_in_threadpool(uc.confirm, site.store, address, _now(), site.welcome)
+    sub = await run_in_threadpool(uc.confirm, site.store, address, _now(), site.welcome, asked)
     if sub is None or sub.status not in ("active",):
         return site.bad_link(TokenError("this link is no longer valid"))
     return site.page("confirmed", subscriber=sub,

@@ -138,3 +138,30 @@ def test_public_files_answer_304_to_conditional_gets(web):
     assert web.get("/", headers={"If-None-Match": etag}).status_code == 304
     assert web.get("/index.html", headers={"If-Modified-Since": modified}).status_code == 304
     assert web.get("/missing.xml").status_code == 404
+
+
+def test_subscribe_never_changes_a_known_address_before_confirmation(web):
+    web.store.add_subscriber("u@example.org", "Old", ["Art"], "active", NOW)
+    web.store.update_subscriber("u@example.org", status="unsubscribed")
+    answer = web.post("/subscribe", data={"email": "u@example.org", "name": "Mallory",
+                                          "categories": ["Tech", "Nope"]})
+    assert answer.status_code == 200
+    sub = web.store.get_subscriber("u@example.org")
+    assert (sub.status, sub.name, sub.categories) == ("unsubscribed", "Old", ("Art",))
+    [confirmation] = mails(web.project)
+    url = local(link(confirmation, "confirm"))
+    assert web.get(url).status_code == 200  # the person confirms: exactly their request
+    sub = web.store.get_subscriber("u@example.org")
+    assert (sub.status, sub.name, sub.categories) == ("active", "Mallory", ("Tech",))
+
+
+def test_unknown_categories_are_dropped(web):
+    web.post("/subscribe", data={"email": "n@example.org", "categories": ["tech", "Evil<script>"]})
+    assert web.store.get_subscriber("n@example.org").categories == ("Tech",)
+
+
+def test_at_most_three_confirmations_an_hour_per_address(web):
+    web.store.add_subscriber("p@example.org", "", [], "pending", NOW)
+    answers = [web.post("/subscribe", data={"email": "p@example.org"}) for _ in range(5)]
+    assert {a.status_code for a in answers} == {200} and len({a.text for a in answers}) == 1
+    assert len(mails(web.project)) == 3
