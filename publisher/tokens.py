@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import secrets
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,23 +32,42 @@ class TokenError(PublisherError):
         super().__init__(message)
 
 
+MIN_SECRET = 32  # characters of a secret key
+
+
 def secret_key(var: Path, env: dict[str, str] | None = None) -> str:
+    """PUBLISHER_SECRET_KEY, else `var/secret.key`, made on first use: written whole to a
+    temporary file, then linked into place, so another process never reads it half-written.
+    A key file shorter than MIN_SECRET characters (empty, truncated) is refused."""
     env = os.environ if env is None else env
     if env.get("PUBLISHER_SECRET_KEY"):
         return env["PUBLISHER_SECRET_KEY"]
     path = var / "secret.key"
     try:
-        return path.read_text().strip()
+        return _checked(path, path.read_text().strip())
     except FileNotFoundError:
         pass
     var.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
+    fd, tmp = tempfile.mkstemp(prefix=".secret.", dir=var)  # mode 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as out:
-        out.write(key + "\n")
+        with os.fdopen(fd, "w") as out:
+            out.write(key + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(tmp, path)  # atomic, and never replaces a key another process made
+        except FileExistsError:
+            return _checked(path, path.read_text().strip())
+    finally:
+        os.unlink(tmp)
+    return key
+
+
+def _checked(path: Path, key: str) -> str:
+    if len(key) < MIN_SECRET:
+        raise TokenError(f"{path}: the secret key is {len(key)} characters, at least {MIN_SECRET} "
+                         "are needed: delete the file to have one made, or set PUBLISHER_SECRET_KEY")
     return key
 
 
