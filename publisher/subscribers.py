@@ -96,7 +96,7 @@ def add(store: Store, email: str, name: str, categories: Iterable[str], now: dat
         return existing, False
     elif existing.status in LEFT and not force:
         raise SubscriberError(f"{email} is {existing.status}: not added again, only they can "
-                              "subscribe again (or force it)")
+                              "subscribe again (or add it with --force)")
     else:
         sub = store.update_subscriber(
             email, status=status, confirmed=None if pending else now, unsubscribed=None,
@@ -210,10 +210,9 @@ def _import_chunk(store: Store, rows: dict[str, _Row], now: datetime,
             _, changed = add(store, email, row.name, row.categories, now)
             report.added += changed
             report.unchanged += not changed
-        elif status in LEFT and row.status not in LEFT:  # tests/test_scale.py still wants them back
-            _, changed = add(store, email, row.name, row.categories, now, force=True)
-            report.added += changed
-            report.unchanged += not changed
+        elif status in LEFT and row.status not in LEFT:
+            report.problems.append(f"{row.where}: {email} is {status}: left as is, only they "
+                                   "can subscribe again")
         else:
             report.unchanged += 1
     if pending and notify:

@@ -41,7 +41,12 @@ def secret_key(var: Path, env: dict[str, str] | None = None) -> str:
     A key file shorter than MIN_SECRET characters (empty, truncated) is refused."""
     env = os.environ if env is None else env
     if env.get("PUBLISHER_SECRET_KEY"):
-        return env["PUBLISHER_SECRET_KEY"]
+        key = env["PUBLISHER_SECRET_KEY"]
+        if len(key) < MIN_SECRET:
+            raise TokenError(f"PUBLISHER_SECRET_KEY is {len(key)} characters, at least "
+                             f"{MIN_SECRET} are needed (e.g. python -c 'import secrets; "
+                             "print(secrets.token_urlsafe(48))')")
+        return key
     path = var / "secret.key"
     try:
         return _checked(path, path.read_text().strip())

@@ -145,7 +145,7 @@ def project(request, tmp_path, monkeypatch):
 
     for var in ("PUBLISHER_DATABASE_URL", "PUBLISHER_SMTP_URL", "PUBLISHER_SMTP_PASSWORD"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("PUBLISHER_SECRET_KEY", "test-secret")
+    monkeypatch.setenv("PUBLISHER_SECRET_KEY", "test-secret-0123456789abcdefghijklmnopqrstuvwxyz")
     monkeypatch.setenv("PUBLISHER_CONFIG", str(tmp_path / "config.yaml"))
     return Project().write()
 

@@ -20,7 +20,7 @@ def test_killed_mid_send_then_restarted_completes_the_issue_once(project, smtp_s
     configure(project, smtp_server.port, "  batch_size: 20\n")
     emails = subscribe(project, 400)
     smtp_server.delay = 0.004  # about 1,000 messages/s over 4 connections: time to kill it
-    env = {**os.environ, "PUBLISHER_CONFIG": str(project.path), "PUBLISHER_SECRET_KEY": "test-secret"}
+    env = {**os.environ, "PUBLISHER_CONFIG": str(project.path), "PUBLISHER_SECRET_KEY": "test-secret-0123456789abcdefghijklmnopqrstuvwxyz"}
     cmd = [sys.executable, "-m", "publisher", "newsletter", "send"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60

@@ -26,7 +26,7 @@ from delivery_fixtures import write_articles
 pytestmark = pytest.mark.slow
 PARIS = ZoneInfo("Europe/Paris")
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
-ENV["PUBLISHER_SECRET_KEY"] = "test-secret"
+ENV["PUBLISHER_SECRET_KEY"] = "test-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 def free_port() -> int:

@@ -70,13 +70,15 @@ def test_import_in_chunks_counts_like_one_by_one(store: Store, tmp_path):
     rows += [f"user{i}@example.org,User {i},Tech;Art" for i in range(20)]
     (tmp_path / "people.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     report = import_csv(store, tmp_path / "people.csv", NOW, chunk=3)
-    assert (report.added, report.unchanged) == (22, 2)
+    assert (report.added, report.unchanged) == (21, 2)
     assert report.problems == [f"{tmp_path / 'people.csv'}:4: 'not an address' is not a valid "
-                               "address: An email address must have an @-sign."]
+                               "address: An email address must have an @-sign.",
+                               f"{tmp_path / 'people.csv'}:6: left@example.org is unsubscribed: "
+                               "left as is, only they can subscribe again"]
     assert store.get_subscriber("new0@example.org").name == "Zero"
-    assert store.get_subscriber("left@example.org").status == "active"
+    assert store.get_subscriber("left@example.org").status == "unsubscribed"  # final until they act
     assert store.get_subscriber("user7@example.org").categories == ("Art", "Tech")
-    assert store.count_subscribers() == {"active": 23}
+    assert store.count_subscribers() == {"active": 22, "unsubscribed": 1}
 
 
 def test_merge_and_insert_subscribers_leave_known_ones_alone(store: Store):
@@ -167,7 +169,7 @@ def _queue(project, port: int, count: int, extra: str = "") -> list[str]:
 
 def _workers(project, n: int) -> list[subprocess.Popen]:
     env = {**os.environ, "PUBLISHER_CONFIG": str(project.path),
-           "PUBLISHER_SECRET_KEY": "test-secret"}
+           "PUBLISHER_SECRET_KEY": "test-secret-0123456789abcdefghijklmnopqrstuvwxyz"}
     return [subprocess.Popen([sys.executable, "-m", "publisher", "worker", "--drain",
                               "--poll", "0.2"], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE) for _ in range(n)]

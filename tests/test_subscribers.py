@@ -7,6 +7,7 @@ import os
 import stat
 from email import policy
 
+import pytest
 from click.testing import CliRunner
 
 from publisher.cli import main
@@ -101,6 +102,13 @@ def test_export_import_keeps_unsubscribed_and_bounced(project, tmp_path):
         run("subscribers", "remove", f"{who}@example.org")
     assert "4 imported" in run("subscribers", "import", str(out)).output
     assert _states(project) == states
+    plain = tmp_path / "plain.csv"  # a file without states never revives those who left
+    plain.write_text("u@example.org\nb@example.org\nnew@example.org\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["subscribers", "import", str(plain)])
+    assert f"{plain}:1: u@example.org is unsubscribed: left as is" in result.output
+    assert f"{plain}:2: b@example.org is bounced: left as is" in result.output
+    assert "1 imported, 0 already there, 2 skipped" in result.output
+    assert _states(project) == {**states, "new@example.org": "active"}
 
 
 def test_add_refuses_those_who_left_unless_forced(project):
@@ -147,7 +155,7 @@ def test_pending_sends_a_confirmation_with_a_working_link(project):
     text = msg.get_body(("plain",)).get_content()
     link = next(w for w in text.split() if w.startswith("https://news.example.org/confirm?token="))
     token = link.split("token=")[1]
-    assert Tokens("test-secret").read("confirm", token, max_age=3600) == "pat@example.org"
+    assert Tokens("test-secret-0123456789abcdefghijklmnopqrstuvwxyz").read("confirm", token, max_age=3600) == "pat@example.org"
     assert "Confirmer mon inscription" in msg.get_body(("html",)).get_content()
     assert "pat@example.org\tpending" in run("subscribers", "list").output
 
@@ -181,4 +189,7 @@ def test_secret_key_is_generated_once_with_mode_0600(tmp_path):
     path = tmp_path / "var" / "secret.key"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert secret_key(tmp_path / "var", env={}) == key and len(key) > 40
-    assert secret_key(tmp_path / "var", env={"PUBLISHER_SECRET_KEY": "env"}) == "env"
+    key = "k" * 40
+    assert secret_key(tmp_path / "var", env={"PUBLISHER_SECRET_KEY": key}) == key
+    with pytest.raises(TokenError):
+        secret_key(tmp_path / "var", env={"PUBLISHER_SECRET_KEY": "short"})

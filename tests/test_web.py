@@ -98,7 +98,7 @@ def test_forged_or_expired_tokens_answer_400_and_change_nothing(web, monkeypatch
 
     old = real_time.time() - 49 * 3600
     monkeypatch.setattr("publisher.tokens.time.time", lambda: old)
-    expired = Tokens("test-secret").make("confirm", "p@example.org", expires=True)
+    expired = Tokens("test-secret-0123456789abcdefghijklmnopqrstuvwxyz").make("confirm", "p@example.org", expires=True)
     monkeypatch.undo()
     answer = web.get(f"/confirm?token={expired}")
     assert answer.status_code == 400 and "Ce lien a expiré" in answer.text
@@ -111,7 +111,7 @@ def test_forged_or_expired_tokens_answer_400_and_change_nothing(web, monkeypatch
 
 def test_one_click_unsubscribe(web):
     web.store.add_subscriber("a@example.org", "", [], "active", NOW)
-    token = Tokens("test-secret").make("unsubscribe", "a@example.org")
+    token = Tokens("test-secret-0123456789abcdefghijklmnopqrstuvwxyz").make("unsubscribe", "a@example.org")
     page = web.get(f"/unsubscribe?token={token}")
     assert page.status_code == 200 and "<button" in page.text
     assert web.store.get_subscriber("a@example.org").status == "active"  # a GET changes nothing
@@ -123,7 +123,7 @@ def test_one_click_unsubscribe(web):
 
 def test_preferences_choose_categories(web):
     web.store.add_subscriber("a@example.org", "", [], "active", NOW)
-    token = Tokens("test-secret").make("preferences", "a@example.org")
+    token = Tokens("test-secret-0123456789abcdefghijklmnopqrstuvwxyz").make("preferences", "a@example.org")
     page = web.get(f"/preferences?token={token}")
     assert page.status_code == 200 and 'value="Art"' in page.text
     saved = web.post("/preferences", data={"token": token, "categories": ["Art"]})

@@ -38,13 +38,14 @@ def subscribers() -> None:
 @click.option("--name", default="", help="The person's name, used in greetings.")
 @click.option("--category", "categories", multiple=True, help="A category to follow (repeatable; none: all).")
 @click.option("--pending", is_flag=True, help="Send a confirmation email instead of activating at once.")
+@click.option("--force", is_flag=True, help="Add again someone who unsubscribed or bounced.")
 @pass_context
-def add(ctx, email: str, name: str, categories: tuple[str, ...], pending: bool) -> None:
+def add(ctx, email: str, name: str, categories: tuple[str, ...], pending: bool, force: bool) -> None:
     """Add EMAIL, active at once (or pending with --pending)."""
     from publisher import subscribers as uc
 
     sub, changed = uc.add(_store(ctx), email, name, categories, datetime.now(timezone.utc),
-                          pending=pending, notify=_notify(ctx, pending))
+                          pending=pending, notify=_notify(ctx, pending), force=force)
     if not changed:
         click.echo(f"{sub.email} is already {sub.status}")
     elif pending:
@@ -65,7 +66,8 @@ def import_(ctx, file: Path, pending: bool) -> None:
                            notify=_notify(ctx, pending))
     for problem in report.problems:
         click.secho(f"skipped {problem}", fg="yellow", err=True)
-    click.echo(f"{report.added} imported, {report.unchanged} already there, "
+    left = f" ({report.left} of them as unsubscribed or bounced)" if report.left else ""
+    click.echo(f"{report.added} imported{left}, {report.unchanged} already there, "
                f"{len(report.problems)} skipped")
 
 
