@@ -3,9 +3,11 @@
     report = send_deliveries(store, issue_id, compose, transport, sender, settings)
 
 A delivery is claimed (under a lease, by "host:pid"), sent, then marked sent; outcomes are
-committed in batches. Kill the process at any moment and send again: the dead sender's claims
-come back at once (same host) or when their lease ends, so nobody is lost and at most the
-messages in flight at the crash go out twice (with the same Message-ID). A 4xx, a dropped
+committed in batches, at least every `COMMIT_EVERY` outcomes and every `COMMIT_AFTER` seconds.
+Kill the process at any moment and send again: the dead sender's claims come back at once
+(same host) or when their lease ends, so nobody is lost and at most the messages in flight at
+the crash plus those sent in the last quarter second (never more than about `COMMIT_EVERY`)
+go out twice (with the same Message-ID). A 4xx, a dropped
 connection or a timeout is retried with exponential backoff. A 5xx to RCPT fails that
 delivery with its reason and counts as a hard bounce; a 5xx to DATA (the content refused)
 fails it without a bounce, and `REJECTS_IN_A_ROW` of those stop the send; a 5xx to the
@@ -35,6 +37,9 @@ from publisher.store import Store
 Compose = Callable[[Delivery], "bytes | None"]  # None: nothing in this issue for them
 Progress = Callable[[int, int], None]  # (settled, total)
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
+COMMIT_EVERY = 50  # outcomes: a commit at least this often (fewer if batch_size is smaller)
+COMMIT_AFTER = 0.25  # seconds: and at least this often while outcomes are waiting
+REPORT_AFTER = 0.02  # seconds: a worker hands back what it sent at least this often
 REJECTS_IN_A_ROW = 5  # DATA refused with a 5xx this many times in a row: the content is at fault
 
 
@@ -108,14 +113,19 @@ def utcnow() -> datetime:
 def _worker(transport: Transport, sender: str, compose: Compose, work: queue.Queue,
             results: queue.Queue, limiter: RateLimiter) -> None:
     """One connection, reused for every message it takes from `work` (in small chunks: one
-    queue hand-off per chunk, not per message)."""
+    queue hand-off per chunk, not per message). Outcomes go back at the end of a chunk or
+    after `REPORT_AFTER` seconds, whichever first, so they can be committed soon."""
     conn = None
     while True:
         chunk = work.get()
         if chunk is None:
             break
-        done = []
+        done: list = []
+        report_at = time.monotonic() + REPORT_AFTER
         for d in chunk:
+            if done and time.monotonic() >= report_at:
+                results.put(done)
+                done, report_at = [], time.monotonic() + REPORT_AFTER
             try:
                 data = compose(d)
                 if data is None:
@@ -228,6 +238,8 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
     done = 0
     outcomes: list = []
     chunk = max(1, min(25, settings.batch_size // (2 * len(threads))))
+    commit_every = min(settings.batch_size, COMMIT_EVERY)
+    commit_at = 0.0  # when the oldest outcome waiting in `batch` must be committed
     try:
         while stop is None or not stop.is_set():
             if len(inflight) < settings.batch_size and time.monotonic() >= paused_until:
@@ -248,8 +260,9 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                 time.sleep(min(max((due - utcnow()).total_seconds(), 0.01), 1.0))
                 continue
             if not outcomes:
+                wait = commit_at - time.monotonic() if len(batch) else 0.5
                 try:
-                    outcomes = results.get(timeout=0.5)
+                    outcomes = results.get(timeout=max(wait, 0.001))
                 except queue.Empty:
                     batch.commit(store)
                     continue
@@ -294,7 +307,9 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                 else:
                     rejects = 0
             done += settled
-            if len(batch) >= settings.batch_size:
+            if len(batch) == 1:
+                commit_at = time.monotonic() + COMMIT_AFTER
+            if len(batch) >= commit_every or time.monotonic() >= commit_at:
                 batch.commit(store)
             if progress and not outcomes:
                 progress(done, total)

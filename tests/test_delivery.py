@@ -17,12 +17,14 @@ from publisher.store import open_store
 NOW = datetime.now(timezone.utc)
 
 
-def configure(project, port: int, extra: str = "") -> None:
+def configure(project, port: int, extra: str = "", batch_size: int | None = 50) -> None:
+    """`batch_size=None`: the default (200)."""
     write_articles(project.root / "content", NOW)
+    batch = f"  batch_size: {batch_size}\n" if batch_size else ""
     project.write(
         f"paths:\n  content: {project.root / 'content'}\n"
         f"mail:\n  transport: smtp\n  host: 127.0.0.1\n  port: {port}\n  retry_backoff: 0.02\n"
-        f"  connections: 4\n  batch_size: 50\n{extra}"
+        f"  connections: 4\n{batch}{extra}"
     )
 
 
