@@ -264,6 +264,25 @@ def from_header(config) -> str:
                        addr_spec=sender_address(config)))
 
 
+def list_headers(config, unsubscribe_url: str) -> dict[str, str]:
+    """The List-* headers of every message to a subscriber (newsletter and notices alike):
+    List-Id, List-Unsubscribe (<the person's URL>, <mailto:ADDRESS?subject=unsubscribe>) and,
+    when there is a URL, List-Unsubscribe-Post (RFC 8058). Providers honour the one-click only
+    for an https URL; with an http one the header is sent anyway and is harmless."""
+    host = urlsplit(config.site.url).hostname or "localhost"
+    list_id = one_line(config.mail.list_id or "").strip("<> ") or f"newsletter.{host}"
+    headers = {"List-Id": f"{one_line(config.site.title)} <{list_id}>"}
+    mailto = config.mail.unsubscribe_mailto or config.site.email or sender_address(config)
+    targets = [f"<{unsubscribe_url}>"] if unsubscribe_url else []
+    if mailto:
+        targets.append(f"<mailto:{mailto}?subject=unsubscribe>")
+    if targets:
+        headers["List-Unsubscribe"] = ", ".join(targets)
+    if unsubscribe_url:
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return headers
+
+
 def compose(
     config,
     to: str,

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import jinja2
 
 from publisher.mailer import Transport, compose, sender_address
+from publisher.mailer import list_headers as mailer_list_headers
 from publisher.models import Subscriber
 from publisher.tokens import Tokens
 
@@ -53,15 +54,8 @@ class Links:
 
 
 def list_headers(config, links: Links, email: str) -> dict[str, str]:
-    """List-Id, List-Unsubscribe (https and mailto) and RFC 8058 one-click, for one person."""
-    mailto = config.mail.unsubscribe_mailto or sender_address(config)
-    host = config.site.url.split("/")[2].split(":")[0]
-    return {
-        "List-Id": f"{config.site.title} <{config.mail.list_id or 'newsletter.' + host}>",
-        "List-Unsubscribe": f"<{links.unsubscribe(email)}>, "
-        f"<mailto:{mailto}?subject={quote('unsubscribe ' + email)}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
+    """List-Id, List-Unsubscribe and one-click for one person: the newsletter's own headers."""
+    return mailer_list_headers(config, links.unsubscribe(email))
 
 
 class Notices:

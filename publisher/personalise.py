@@ -22,9 +22,9 @@ line break (hard, or a soft `=CRLF`), so a recipient's value, QP-encoded on its 
 ending with a soft break, can sit between two chunks and the part stays valid QP with lines
 of at most 76 octets. The boundary contains "=_", which QP output can never contain.
 
-Per recipient headers: To, Message-ID, List-Unsubscribe (<https>, <mailto:>) and
-List-Unsubscribe-Post (RFC 8058, only for an https URL). Shared: From, Subject, Date,
-List-Id, MIME-Version, Content-Language. Non-ASCII names are RFC 2047 encoded; CR, LF and
+Per recipient headers: To, Message-ID, List-Unsubscribe (<url>, <mailto:>) and
+List-Unsubscribe-Post (RFC 8058, whenever there is a URL), as `mailer.list_headers` makes
+them for every message. Shared: From, Subject, Date, List-Id, MIME-Version, Content-Language. Non-ASCII names are RFC 2047 encoded; CR, LF and
 other control characters in a name are dropped, and a bad address or URL raises DeliveryError
 (permanent), so nothing can inject a header.
 """
@@ -45,6 +45,7 @@ from urllib.parse import urlsplit
 
 from publisher.config import Config
 from publisher.errors import DeliveryError
+from publisher.mailer import list_headers
 from publisher.newsletter import IssuePlan, RenderedIssue, greeting, render_issue
 
 CRLF = b"\r\n"
@@ -77,7 +78,6 @@ class CompiledIssue:
         self.config = config
         self.number = rendered.plan.number
         self.host = urlsplit(config.site.url).hostname or "localhost"
-        self.mailto = config.mail.unsubscribe_mailto or config.site.email
         nonce = rendered.tokens["NAME"][len("PUBLISHER") : -len("NAME")]
         self.boundary = f"=_publisher_{nonce}"
         self._pieces, self._slots = self._skeleton(rendered, date)
@@ -96,7 +96,7 @@ class CompiledIssue:
         )
         shared["Subject"] = rendered.subject
         shared["Date"] = format_datetime(date)
-        shared["List-Id"] = cfg.mail.list_id or f"{cfg.site.title} <newsletter.{self.host}>"
+        shared["List-Id"] = list_headers(cfg, "")["List-Id"]
         shared["MIME-Version"] = "1.0"
         shared["Content-Language"] = cfg.newsletter.lang or cfg.site.lang
         head = bytes(shared).split(CRLF + CRLF, 1)[0] + CRLF
@@ -149,15 +149,16 @@ class CompiledIssue:
         if not re.fullmatch(r"<[!-;=?-~]+@[!-;=?-~]+>", mid):
             raise DeliveryError(f"bad Message-ID {mid!r} for {r.email}", permanent=True)
         lines.append(b"Message-ID: " + mid.encode("ascii"))
-        targets = []
         if r.unsubscribe_url:
-            targets.append(f"<{_checked_url(r.unsubscribe_url, r.email)}>")
-        if self.mailto:
-            targets.append(f"<mailto:{_checked_url(self.mailto, r.email)}?subject=unsubscribe>")
-        if targets:
-            lines.append(b"List-Unsubscribe: " + ",\r\n ".join(targets).encode("ascii"))
-        if r.unsubscribe_url.startswith("https://"):
-            lines.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+            _checked_url(r.unsubscribe_url, r.email)
+        listed = list_headers(self.config, r.unsubscribe_url)
+        if "List-Unsubscribe" in listed:
+            targets = listed["List-Unsubscribe"].split(", <")
+            for target in targets:
+                _checked_url(target.strip("<>").removeprefix("mailto:"), r.email)
+            lines.append(b"List-Unsubscribe: " + ",\r\n <".join(targets).encode("ascii"))
+        if "List-Unsubscribe-Post" in listed:
+            lines.append(b"List-Unsubscribe-Post: " + listed["List-Unsubscribe-Post"].encode())
         return CRLF.join(lines) + CRLF
 
     def _values(self, r: Recipient) -> dict[str, str]:

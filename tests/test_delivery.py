@@ -253,3 +253,30 @@ def test_the_default_outbox_needs_no_server(project):
     files = sorted((project.root / "var" / "outbox").glob("*.eml"))
     assert len(files) == 3
     assert parse(files[0].read_bytes())["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+@pytest.mark.parametrize("extra", ["", "mail:\n  list_id: letters.example.net\n"])
+def test_a_welcome_and_a_digest_carry_the_same_list_headers(project, extra):
+    from publisher.mailer import Outbox
+    from publisher.notices import Notices
+    from publisher.tokens import tokens_for
+
+    write_articles(project.root / "content", NOW)
+    project.write(f"paths:\n  content: {project.root / 'content'}\n{extra}")
+    subscribe(project, 1)
+    outbox = project.root / "var" / "outbox"
+    assert send().exit_code == 0
+    [digest] = [parse(f.read_bytes()) for f in outbox.glob("*.eml")]
+    for f in outbox.glob("*.eml"):
+        f.unlink()
+    config = project.config()
+    store = open_store(config)
+    Notices(config, Outbox(outbox), tokens_for(config)).welcome(
+        store.get_subscriber("user0000@example.org"), 1)
+    [welcome] = [parse(f.read_bytes()) for f in outbox.glob("*.eml")]
+    names = ("List-Id", "List-Unsubscribe", "List-Unsubscribe-Post")
+    assert {h: str(welcome[h]) for h in names} == {h: str(digest[h]) for h in names}
+    assert "<mailto:news@example.org?subject=unsubscribe>" in digest["List-Unsubscribe"]
+    assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    list_id = "letters.example.net" if extra else "newsletter."
+    assert f"<{list_id}" in digest["List-Id"]
