@@ -127,7 +127,7 @@ def _by_position(todo: list[int], jobs: list, published: list) -> list[int]:
 def _render_in_workers(order: list[int], workers: int, chunk: int = 200):
     """Render `order` in `workers` forked processes, each taking one contiguous range and
     reporting every `chunk` jobs (for the progress bar); yields lists of results."""
-    if workers <= 1:
+    if workers <= 1 or len(order) < PARALLEL_THRESHOLD:
         for start in range(0, len(order), chunk):
             yield _render_many(order[start : start + chunk])
         return
@@ -185,12 +185,12 @@ def write_if_changed(target: Path, data: bytes) -> tuple[bool, int, int]:
     return True, st.st_size, st.st_mtime_ns
 
 
-def _map(fn, items: list, workers: int, chunks: int = 8) -> list:
+def _map(fn, items: list, workers: int) -> list:
     """map() over forked workers, which inherit the module globals set before the fork."""
-    if workers <= 1 or len(items) < 2:
+    if workers <= 1 or len(items) < PARALLEL_THRESHOLD:
         return [fn(i) for i in items]
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        return list(pool.map(fn, items, chunksize=max(1, len(items) // (workers * chunks))))
+        return list(pool.map(fn, items, chunksize=max(1, len(items) // (workers * 8))))
 
 
 def build(config: Config, now: datetime, *, progress: Progress | None = None,
@@ -241,7 +241,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
             to_read.append((rel, str(root / rel)))
     if progress:
         progress("read", 0, len(to_read))
-    for rel, result in _map(_read_job, to_read, workers if len(to_read) >= PARALLEL_THRESHOLD else 1):
+    for rel, result in _map(_read_job, to_read, workers):
         sources[rel] = (stats[rel], result)
     if progress:
         progress("read", len(to_read), len(to_read))
@@ -286,7 +286,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         progress("write", 0, len(todo))
     done = 0
     order = _by_position(todo, jobs, published)
-    for result in _render_in_workers(order, workers if len(todo) >= PARALLEL_THRESHOLD else 1):
+    for result in _render_in_workers(order, workers):
         for index, written, size, mtime in result:
             report.written += written
             outputs[_job_path(jobs[index])] = (prints[index], size, mtime)
