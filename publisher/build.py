@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import pickle
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -33,6 +34,7 @@ from publisher.build_state import (
     load_records,
     load_state,
     outputs_intact,
+    pack_record,
     save_records,
     save_state,
 )
@@ -79,14 +81,18 @@ _OUT: Path | None = None
 _KEY = ""
 
 
-def _read_job(item: tuple[str, str]):
-    rel, full = item
+def _read_job(item: tuple[str, str, tuple[int, int]]) -> bytes:
+    """Read one source; the record comes back pickled, ready for the cache file as it is
+    (the parent unpickles it once, and never pickles it again)."""
+    rel, full, stat = item
     try:
-        return rel, read_article(Path(full).read_bytes(), rel, _CONFIG)
+        with open(full, "rb") as f:
+            result = read_article(f.read(), rel, _CONFIG)
     except ContentError as exc:
-        return rel, exc
+        result = exc
     except OSError as exc:
-        return rel, ContentError(rel, 1, f"cannot read: {exc.strerror}")
+        result = ContentError(rel, 1, f"cannot read: {exc.strerror}")
+    return pack_record(rel, (stat, result))
 
 
 def _job_path(job) -> str:
@@ -103,7 +109,7 @@ def _render_job(index: int) -> tuple[int, bool, int, int]:
         data = job[1]
     else:  # (path, source file to copy)
         data = Path(job[1]).read_bytes()
-    return (index, *write_if_changed(_OUT / _job_path(job), data))
+    return (index, *write_if_changed(os.path.join(_OUT, _job_path(job)), data))
 
 
 def _render_many(indexes: list[int]) -> list[tuple[int, bool, int, int]]:
@@ -164,24 +170,53 @@ def _render_range(indexes: list[int], chunk: int, results) -> None:
     results.put(("done", None))
 
 
-def write_if_changed(target: Path, data: bytes) -> tuple[bool, int, int]:
-    """Write atomically unless the file already holds these bytes: (written, size, mtime_ns)."""
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def write_if_changed(target: str | Path, data: bytes) -> tuple[bool, int, int]:
+    """Write atomically unless the file already holds these bytes: (written, size, mtime_ns).
+
+    A new file is created in one open() (with its folder when that is missing too): a clean
+    build writes 13,000 files, and a stat() plus pathlib before each was a tenth of its time."""
+    target = os.fspath(target)
     try:
-        st = target.stat()
+        fd = _create(target)
+    except FileExistsError:
+        return _rewrite(target, data)
+    try:  # a new file: nobody can be reading a half of it yet
+        _write_all(fd, data)
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    return True, st.st_size, st.st_mtime_ns
+
+
+def _create(target: str) -> int:
+    try:
+        return os.open(target, _NEW_FILE, 0o666)
     except FileNotFoundError:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "xb") as f:  # a new file: nobody can be reading a half of it yet
-            f.write(data)
-            f.flush()
-            st = os.fstat(f.fileno())
-        return True, st.st_size, st.st_mtime_ns
-    if st.st_size == len(data) and target.read_bytes() == data:
-        return False, st.st_size, st.st_mtime_ns
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        return os.open(target, _NEW_FILE, 0o666)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _rewrite(target: str, data: bytes) -> tuple[bool, int, int]:
+    st = os.stat(target)
+    if st.st_size == len(data):
+        with open(target, "rb") as f:
+            if f.read() == data:
+                return False, st.st_size, st.st_mtime_ns
+    folder, name = os.path.split(target)
+    tmp = os.path.join(folder, f".{name}.tmp{os.getpid()}")
     with open(tmp, "wb") as f:
         f.write(data)
     os.replace(tmp, target)  # atomic: the web server never serves a half-written page
-    st = target.stat()
+    st = os.stat(target)
     return True, st.st_size, st.st_mtime_ns
 
 
@@ -233,16 +268,19 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     to_read = []
     sources: dict[str, tuple[tuple[int, int], object]] = {}
     known = load_records(articles_file) if use_cache and cache.key == key else {}
+    records: dict[str, bytes] = {}
     for rel, stat in stats.items():
-        hit = known.get(rel)
+        blob = known.get(rel)
+        hit = pickle.loads(blob)[1] if blob else None
         if hit and hit[0] == stat:
-            sources[rel] = hit
+            sources[rel], records[rel] = hit, blob
         else:
-            to_read.append((rel, str(root / rel)))
+            to_read.append((rel, os.path.join(root, rel), stat))
     if progress:
         progress("read", 0, len(to_read))
-    for rel, result in _map(_read_job, to_read, workers):
-        sources[rel] = (stats[rel], result)
+    for blob in _map(_read_job, to_read, workers):
+        rel, sources[rel] = pickle.loads(blob)
+        records[rel] = blob
     if progress:
         progress("read", len(to_read), len(to_read))
     for rel in sorted(sources):
@@ -303,7 +341,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     report.seconds = time.perf_counter() - started
     if use_cache:
         if to_read or len(known) != len(sources):
-            save_records(articles_file, sources)
+            save_records(articles_file, records)
         save_state(cache_file, BuildState(
             key=key, extras=extras, stats=stats, outputs=outputs,
             next_publication=report.next_publication, warnings=report.warnings,

@@ -8,6 +8,7 @@ did change. Any unreadable or stale cache only costs a full build.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pickle
 from dataclasses import dataclass, field, fields
@@ -73,28 +74,37 @@ def load_state(path: Path) -> BuildState:
         return BuildState()
 
 
-def load_records(path: Path) -> dict:
-    """The parsed articles of the last build, pickled one record at a time (see below)."""
-    found: dict = {}
+def pack_record(rel: str, value: object) -> bytes:
+    """One record of the articles file: (source path, (stat, Article or ContentError))."""
+    return pickle.dumps((rel, value), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_records(path: Path) -> dict[str, bytes]:
+    """The records of the last build, still pickled, by source path: a build unpickles only
+    those it uses and writes the others back as they are."""
+    found: dict[str, bytes] = {}
     try:
-        with path.open("rb") as f:
-            while True:  # a fresh unpickler per record: each record has its own memo
-                rel, value = pickle.load(f)
-                found[rel] = value
-    except EOFError:
+        data = path.read_bytes()
+        stream = io.BytesIO(data)
+        start = 0
+        while start < len(data):  # one pickle per record: each has its own memo
+            rel, _ = pickle.load(stream)
+            end = stream.tell()
+            found[rel] = data[start:end]
+            start = end
         return found
     except Exception:  # a stale or corrupt cache only costs a full build
         return {}
 
 
-def save_records(path: Path, records: dict) -> None:
+def save_records(path: Path, records: dict[str, bytes]) -> None:
     """One pickle per record: a single pickle of 10,000 articles keeps a memo of every object
-    in it and costs as much memory again as the articles themselves."""
+    in it and costs as much memory again as the articles themselves. The records come
+    pickled already, by the workers that read the articles (see pack_record)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as f:
-        for item in records.items():
-            pickle.dump(item, f, protocol=pickle.HIGHEST_PROTOCOL)
+        f.writelines(records.values())
     os.replace(tmp, path)
 
 

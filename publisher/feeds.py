@@ -93,15 +93,13 @@ def _updated(doc: FeedDoc) -> datetime:
     return max((a.updated for a in doc.articles), default=EPOCH)
 
 
-def _render_xml(doc: FeedDoc, config: Config) -> bytes:
-    from feedgen.ext.base import BaseEntryExtension, BaseExtension
-    from feedgen.feed import FeedGenerator
-
-    site = config.site
-    links = doc.links
+def _history_extension():
+    """An RFC 5005 feedgen extension (links and <fh:archive/>, which feedgen does not write
+    itself), made once: feedgen is imported lazily, with the first feed."""
+    from feedgen.ext.base import BaseExtension
 
     class History(BaseExtension):
-        """RFC 5005 links and <fh:archive/>, which feedgen does not write itself."""
+        doc: FeedDoc | None = None  # the document being written; set after registering
 
         def extend_ns(self):
             return {"fh": HISTORY_NS}
@@ -109,10 +107,10 @@ def _render_xml(doc: FeedDoc, config: Config) -> bytes:
         def _extend(self, parent, with_links: bool):
             from lxml import etree
 
-            if doc.archive:
+            if self.doc.archive:
                 etree.SubElement(parent, f"{{{HISTORY_NS}}}archive")
             if with_links:
-                for rel, href in links.items():
+                for rel, href in self.doc.links.items():
                     if rel != "self":
                         etree.SubElement(parent, f"{{{ATOM_NS}}}link", rel=rel, href=href)
 
@@ -123,6 +121,21 @@ def _render_xml(doc: FeedDoc, config: Config) -> bytes:
         def extend_rss(self, feed):
             self._extend(feed[0], with_links=True)
             return feed
+
+    return History
+
+
+_HISTORY: list = []
+
+
+def _render_xml(doc: FeedDoc, config: Config) -> bytes:
+    from feedgen.ext.base import BaseEntryExtension
+    from feedgen.feed import FeedGenerator
+
+    if not _HISTORY:
+        _HISTORY.append(_history_extension())
+    site = config.site
+    links = doc.links
 
     fg = FeedGenerator()
     fg.id(links["self"])
@@ -146,13 +159,13 @@ def _render_xml(doc: FeedDoc, config: Config) -> bytes:
     fg.updated(updated)
     fg.lastBuildDate(updated)
     fg.pubDate(updated)
-    fg.register_extension("history", History, BaseEntryExtension, atom=True, rss=True)
+    fg.register_extension("history", _HISTORY[0], BaseEntryExtension, atom=True, rss=True)
+    fg.history.doc = doc
     if doc.kind == "rss":
         fg.load_extension("dc", atom=False, rss=True)  # RSS's <author> wants an email address
     for a in doc.articles:
         fe = fg.add_entry(order="append")
-        fe.id(a.id)
-        fe.guid(a.id, permalink=False)
+        fe.id(a.id)  # also the RSS <guid isPermaLink="false">
         fe.title(a.title)
         fe.link(href=a.url, rel="alternate", type="text/html")
         fe.published(a.date)

@@ -41,12 +41,18 @@ KNOWN = {
 def _markdown():
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": True, "typographer": False}).enable(
-        ["table", "strikethrough"]
-    )
+    md = MarkdownIt("commonmark", {"html": True, "typographer": False})
+    # Its "normalize" rule runs two regex substitutions over every source, even one with
+    # no CR and no NUL (most): render_markdown does the same only when there is something
+    # to replace.
+    return md.enable(["table", "strikethrough"]).disable("normalize")
 
 
 def render_markdown(text: str) -> str:
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\0" in text:
+        text = text.replace("\0", "\ufffd")
     return _markdown().render(text)
 
 
