@@ -38,7 +38,7 @@ async def _session(reader, writer, counter) -> None:
                 break
             verb = line[:4].upper()
             if verb in (b"EHLO", b"HELO"):
-                writer.write(b"250-sink\r\n250-8BITMIME\r\n250 SIZE 0\r\n")
+                writer.write(b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 0\r\n")
             elif verb == b"DATA":
                 writer.write(b"354 go ahead\r\n")
                 await reader.readuntil(b"\r\n.\r\n")
@@ -140,6 +140,13 @@ def add_subscribers(store, count: int) -> None:
             conn.execute(insert(subscribers), rows[i:i + 5000])
 
 
+def cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb() -> float:
     with open("/proc/self/status") as f:
         for line in f:
@@ -186,15 +193,19 @@ def main() -> None:
                                                    unsubscribe_url="https://news.example.org/u?t=x"))
                   for i in range(min(5000, args.subscribers))]
         size = sum(map(len, sample)) / len(sample)
+        blast_cpu, sink_cpu, blast_time = time.process_time(), cpu_of(sink.pid), time.perf_counter()
         limit = blast(port, sample, args.connections)
+        blast_cpu = (time.process_time() - blast_cpu) / len(sample)
+        sink_blast = (cpu_of(sink.pid) - sink_cpu) / (time.perf_counter() - blast_time)
         del sample
 
         counter.value = 0
         rss_before = rss_mb()
-        start, cpu = time.perf_counter(), time.process_time()
+        start, cpu, sink_cpu = time.perf_counter(), time.process_time(), cpu_of(sink.pid)
         outcome = campaign.send_newsletter(config, store, make_transport(config), tokens, articles,
                                            datetime.now(timezone.utc))
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        sink_send = (cpu_of(sink.pid) - sink_cpu) / elapsed
         [(issue, report)] = outcome.reports
         assert report.sent == args.subscribers == counter.value, (report, counter.value)
         rate = report.sent / elapsed
@@ -208,7 +219,9 @@ def main() -> None:
         print(f"ratio             {rate / limit:8.0%} of the sink's limit "
               f"({rate / 100:.1f}x listmonk's default 100/s)")
         print(f"sender CPU        {cpu / elapsed:8.0%} of one core ({cpu / report.sent * 1e6:.0f} us "
-              "per message)")
+              f"per message; the blast: {blast_cpu * 1e6:.0f} us)")
+        print(f"sink CPU          {sink_blast:8.0%} of one core during the blast, "
+              f"{sink_send:.0%} during the send")
         print(f"memory            {rss_before:.0f} MB before the send, {rss_mb():.0f} MB after")
         store.close()
     finally:

@@ -133,6 +133,17 @@ def _coded(code: int, text: bytes | str, where: str) -> DeliveryError:
     return DeliveryError(f"{code} {text}", permanent=500 <= code < 600, code=code)
 
 
+def dot_stuffed(data: bytes) -> bytes:
+    """The message as DATA carries it (RFC 5321 4.5.2: a line that begins with a dot gets
+    another), ending with CRLF; the caller adds the final ".\r\n"."""
+    stuffed = data.replace(b"\n.", b"\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    return stuffed
+
+
 class SmtpConnection:
     def __init__(self, settings: SmtpSettings):
         self.settings = s = settings
@@ -174,7 +185,9 @@ class SmtpConnection:
 
     def _transaction(self, sender: str, recipient: str, data: bytes) -> None:
         """MAIL, RCPT, DATA: smtplib's sendmail without its regex dot-stuffing, which alone
-        cost more than everything else per 50 KB message (bytes.replace is ~20x faster)."""
+        cost more than everything else per 50 KB message (bytes.replace is ~20x faster).
+        When the server offers PIPELINING (RFC 2920), the three commands go out in one write
+        and their replies are read in order: two round trips a message instead of four."""
         s = self.smtp
         self.stage = "ehlo"
         s.ehlo_or_helo_if_needed()
@@ -184,37 +197,72 @@ class SmtpConnection:
                 raise DeliveryError(f"{self.settings.where} does not accept non-ASCII addresses "
                                     f"(SMTPUTF8) like {recipient}", permanent=True)
             options.append("SMTPUTF8")
-        if "SMTPUTF8" in options:
-            s.command_encoding = "utf-8"
+        if any(c in recipient for c in "<>\r\n"):
+            raise DeliveryError(f"{recipient!r} is not a valid address", permanent=True)
+        s.command_encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
         # MAIL and RCPT written directly: smtplib's quoteaddr parses each address with
         # email.utils (~50 us a message); ours are normalised and checked already.
         tail = (" " + " ".join(options)) if options else ""
-        self.stage = "mail"
-        code, reply = s.docmd("mail", f"FROM:<{sender}>{tail}")
-        if code != 250:
-            self._rset()
-            raise smtplib.SMTPSenderRefused(code, reply, sender)
-        if any(c in recipient for c in "<>\r\n"):
-            raise DeliveryError(f"{recipient!r} is not a valid address", permanent=True)
-        self.stage = "rcpt"
-        code, reply = s.docmd("rcpt", f"TO:<{recipient}>")
-        if code not in (250, 251):
-            self._rset()
-            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
-        self.stage = "data"
-        code, reply = s.docmd("data")
-        if code != 354:
-            self._rset()
-            raise smtplib.SMTPDataError(code, reply)
-        stuffed = data.replace(b"\n.", b"\n..")  # RFC 5321 4.5.2: a leading dot is doubled
-        if stuffed.startswith(b"."):
-            stuffed = b"." + stuffed
-        if not stuffed.endswith(b"\r\n"):
-            stuffed += b"\r\n"
-        s.send(stuffed + b".\r\n")
+        if s.does_esmtp and s.has_extn("pipelining"):
+            self._pipelined(f"MAIL FROM:<{sender}>{tail}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n",
+                            sender, recipient)
+        else:
+            self.stage = "mail"
+            code, reply = s.docmd("mail", f"FROM:<{sender}>{tail}")
+            if code != 250:
+                self._rset()
+                raise smtplib.SMTPSenderRefused(code, reply, sender)
+            self.stage = "rcpt"
+            code, reply = s.docmd("rcpt", f"TO:<{recipient}>")
+            if code not in (250, 251):
+                self._rset()
+                raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+            self.stage = "data"
+            code, reply = s.docmd("data")
+            if code != 354:
+                self._rset()
+                raise smtplib.SMTPDataError(code, reply)
+        s.send(dot_stuffed(data) + b".\r\n")
         code, reply = s.getreply()
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)
+
+    def _pipelined(self, commands: str, sender: str, recipient: str) -> None:
+        """MAIL, RCPT and DATA in one write, then their three replies in order. The first
+        refusal is the one reported, at its own stage, as in lock-step; the server answers
+        the commands after it with 503/554 (if it still says 354 to DATA, an empty message
+        ends that DATA: with no recipient nothing can be delivered), then RSET."""
+        s = self.smtp
+        self.stage = "mail"
+        s.send(commands)
+        refused: tuple[str, int, bytes] | None = None
+        code = 0
+        for stage, good in (("mail", (250,)), ("rcpt", (250, 251)), ("data", (354,))):
+            self.stage = stage
+            try:
+                code, reply = s.getreply()
+            except smtplib.SMTPServerDisconnected:
+                if refused is None:
+                    raise
+                code = 0
+                break  # it hung up after refusing (e.g. 421): that refusal is the news
+            if refused is None and code not in good:
+                refused = (stage, code, reply)
+        if refused is None:
+            return
+        if code == 354:
+            try:
+                s.send(b".\r\n")
+                s.getreply()
+            except smtplib.SMTPServerDisconnected:
+                pass
+        self._rset()
+        self.stage, code, reply = refused
+        if self.stage == "mail":
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        if self.stage == "rcpt":
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+        raise smtplib.SMTPDataError(code, reply)
 
     def _rset(self) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio as _asyncio
 import os as _os
 import uuid as _uuid
 
@@ -214,6 +215,171 @@ def smtp_server():
     handler.port = port
     yield handler
     controller.stop()
+
+
+class PipeliningServer:
+    """A small SMTP server on loopback that offers PIPELINING (RFC 2920), as Postfix, Exim or
+    SES do, and answers each command in order: aiosmtpd does not offer it. Same knobs as
+    RecordingHandler, plus: `mail` / `data` (a reply to every MAIL FROM / DATA command instead
+    of 250 / 354), `defer` (recipients answered 451 at RCPT, the first time each), and
+    `pipelining=False` to offer nothing (lock-step). `groups` counts MAIL, RCPT and DATA
+    received in one read; messages are kept with the dot-stuffing undone."""
+
+    def __init__(self, pipelining: bool = True):
+        import threading
+
+        self.pipelining = pipelining
+        self.messages: list[tuple[str, bytes]] = []  # (recipient, data)
+        self.fail_every = self.drop_every = 0
+        self.reject: set[str] = set()
+        self.defer: set[str] = set()
+        self.deferred: set[str] = set()
+        self.mail = self.data = ""
+        self.count = self.groups = 0
+        self.delay = 0.0  # unused; RecordingHandler's interface
+        self.lock = threading.Lock()
+
+    def by_recipient(self) -> dict[str, int]:
+        return RecordingHandler.by_recipient(self)  # type: ignore[arg-type]
+
+    def start(self) -> PipeliningServer:
+        import asyncio
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        server = self.loop.run_until_complete(
+            self.loop.create_server(lambda: _PipeliningSession(self), "127.0.0.1", 0))
+        self.port = server.sockets[0].getsockname()[1]
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server = server
+        return self
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+class _PipeliningSession(_asyncio.Protocol):
+    def __init__(self, server: PipeliningServer):
+        self.server, self.buffer, self.closed = server, b"", False
+        self.sender: str | None = None
+        self.rcpts: list[str] = []
+        self.in_data = False
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.write(b"220 127.0.0.1 ESMTP test\r\n")
+
+    def connection_lost(self, exc) -> None:
+        self.closed = True
+
+    def data_received(self, chunk: bytes) -> None:
+        self.buffer += chunk
+        verbs = []
+        while not self.closed:
+            if self.in_data:
+                if self.buffer.startswith(b".\r\n"):
+                    body, self.buffer = b"", self.buffer[3:]
+                else:
+                    end = self.buffer.find(b"\r\n.\r\n")
+                    if end < 0:
+                        break
+                    body, self.buffer = self.buffer[:end + 2], self.buffer[end + 5:]
+                self.in_data = False
+                self.message(b"\r\n".join(line[1:] if line.startswith(b".") else line
+                                           for line in body.split(b"\r\n")))
+                continue
+            line, found, rest = self.buffer.partition(b"\r\n")
+            if not found:
+                break
+            self.buffer = rest
+            verbs.append(line[:4].upper())
+            self.command(line)
+        if b"MAIL" in verbs and b"DATA" in verbs:
+            with self.server.lock:
+                self.server.groups += 1
+
+    def reply(self, text: str) -> None:
+        self.transport.write(text.encode() + b"\r\n")
+        if text.startswith("421"):  # closing the channel, as RFC 5321 has it
+            self.transport.close()
+            self.closed = True
+
+    def command(self, line: bytes) -> None:
+        server, verb = self.server, line[:4].upper()
+        arg = line[5:].decode("utf-8", "replace")
+        if verb == b"EHLO":
+            offer = "250-PIPELINING\r\n" if server.pipelining else ""
+            self.reply(f"250-127.0.0.1\r\n{offer}250-8BITMIME\r\n250 SIZE 0")
+        elif verb == b"HELO":
+            self.reply("250 127.0.0.1")
+        elif verb == b"MAIL":
+            if server.mail:
+                self.reply(server.mail)
+            else:
+                self.sender, self.rcpts = arg, []
+                self.reply("250 OK")
+        elif verb == b"RCPT":
+            address = arg.partition("<")[2].partition(">")[0]
+            if self.sender is None:
+                self.reply("503 5.5.1 MAIL first")
+            elif address in server.reject:
+                self.reply("550 5.1.1 no such user here")
+            elif address in server.defer and address not in server.deferred:
+                server.deferred.add(address)
+                self.reply("451 4.2.0 greylisted, try again later")
+            else:
+                self.rcpts.append(address)
+                self.reply("250 OK")
+        elif verb == b"DATA":
+            if server.data:
+                with server.lock:
+                    server.count += 1
+                self.reply(server.data)
+            elif self.sender is None or not self.rcpts:
+                self.reply("554 5.5.1 no valid recipients")
+            else:
+                self.in_data = True
+                self.reply("354 go ahead")
+        elif verb == b"RSET":
+            self.sender, self.rcpts = None, []
+            self.reply("250 OK")
+        elif verb == b"QUIT":
+            self.reply("221 bye")
+            self.transport.close()
+            self.closed = True
+        else:
+            self.reply("250 OK")
+
+    def message(self, data: bytes) -> None:
+        server = self.server
+        rcpts, self.sender, self.rcpts = self.rcpts, None, []
+        with server.lock:
+            server.count += 1
+            n = server.count
+        if server.drop_every and n % server.drop_every == 0:
+            self.transport.close()
+            self.closed = True
+            return
+        if server.fail_every and n % server.fail_every == 0:
+            self.reply("451 4.3.0 try again later")
+            return
+        with server.lock:
+            server.messages.extend((rcpt, data) for rcpt in rcpts)
+        self.reply("250 Message accepted")
+
+
+@_pytest.fixture
+def pipelining_server():
+    """A real SMTP server on loopback that offers PIPELINING (see PipeliningServer)."""
+    server = PipeliningServer().start()
+    yield server
+    server.stop()
+
+
+__all__ += ["PipeliningServer", "pipelining_server"]
 
 
 def write_articles(folder, now, count: int = 2, categories=("Tech", "Art")) -> None:

@@ -103,12 +103,49 @@ def test_a_550_recipient_is_marked_failed_and_counts_as_a_bounce(project, smtp_s
     assert issue.sent is not None
 
 
-@pytest.fixture
-def refusing_server():
-    """An aiosmtpd server whose handler answers `mail` at MAIL FROM and `data` at DATA."""
+def test_a_pipelining_server_gets_everyone_once_through_refusals_and_drops(project,
+                                                                          pipelining_server):
+    server = pipelining_server
+    configure(project, server.port)
+    (project.root / "content" / "dots.md").write_text(
+        f"---\ntitle: \".NET 9 est sorti\"\ndate: {NOW.replace(microsecond=0).isoformat()}\n"
+        "category: Tech\nsummary: \"..et après ?\"\n---\n\n. un point\n", encoding="utf-8")
+    emails = subscribe(project, 200)
+    gone, grey = emails[3], set(emails[10:20])
+    server.reject, server.defer = {gone}, grey
+    server.fail_every, server.drop_every = 7, 11
+    result = send()
+    assert result.exit_code == 0, result.output
+    assert server.groups > 0  # MAIL, RCPT and DATA did go out together
+    assert server.by_recipient() == {e: 1 for e in emails if e != gone}
+    assert server.deferred == grey  # 451 to RCPT: tried again later, then delivered
+    assert f"failed {gone}: 550 5.1.1 no such user here" in result.output
+    store = open_store(project.config())
+    issue = store.last_issue()
+    assert store.delivery_counts(issue.id) == {"sent": 199, "failed": 1}
+    assert store.get_subscriber(gone).hard_bounces == 1
+    assert all(store.get_subscriber(e).hard_bounces == 0 for e in grey)
+    for rcpt, data in server.messages:
+        msg = parse(data)
+        assert msg["To"].addresses[0].addr_spec == rcpt
+        plain = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        assert "\n.NET 9 est sorti\n" in plain and "\n..et après ?" in plain
+        assert ".NET 9 est sorti" in msg.get_body(("html",)).get_content()
+
+
+@pytest.fixture(params=["aiosmtpd", "pipelining"])
+def refusing_server(request):
+    """A server that answers `mail` at MAIL FROM and `data` at DATA: aiosmtpd (lock-step),
+    and one that offers PIPELINING."""
     from aiosmtpd.controller import Controller
 
-    from delivery_fixtures import RecordingHandler
+    from delivery_fixtures import PipeliningServer, RecordingHandler
+
+    if request.param == "pipelining":
+        server = PipeliningServer().start()
+        yield server
+        server.stop()
+        return
 
     class Refusing(RecordingHandler):
         mail = data = ""

@@ -63,3 +63,71 @@ def test_dkim_signs_the_list_unsubscribe_headers(project, tmp_path):
     assert b"list-unsubscribe" in signed.split(b":") and b"list-unsubscribe-post" in signed.split(b":")
     record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
     assert dkim.verify(data, dnsfunc=lambda name, timeout=5: record)
+
+
+@pytest.fixture(params=[True, False], ids=["pipelining", "lock-step"])
+def offering_server(request):
+    """The same server offering PIPELINING, then not: both paths must answer alike."""
+    from delivery_fixtures import PipeliningServer
+
+    server = PipeliningServer(pipelining=request.param).start()
+    yield server
+    server.stop()
+
+
+def test_smtp_refusals_name_their_stage_and_the_connection_goes_on(offering_server):
+    from publisher.errors import DeliveryError
+    from publisher.mailer import SmtpConnection
+
+    server = offering_server
+    server.reject, server.defer = {"gone@example.org"}, {"grey@example.org"}
+    conn = SmtpConnection(SmtpSettings("127.0.0.1", server.port))
+    message = b"Subject: hi\r\n\r\nbody\r\n"
+
+    def refusal(recipient: str) -> DeliveryError:
+        with pytest.raises(DeliveryError) as caught:
+            conn.send("news@example.org", recipient, message)
+        return caught.value
+
+    gone = refusal("gone@example.org")
+    assert (gone.stage, gone.code, gone.permanent) == ("rcpt", 550, True)
+    assert "no such user" in str(gone)
+    grey = refusal("grey@example.org")
+    assert (grey.stage, grey.code, grey.permanent) == ("rcpt", 451, False)
+    conn.send("news@example.org", "grey@example.org", message)  # the retry goes through
+    server.mail = "550 5.7.1 sender not allowed"
+    refused = refusal("a@example.org")
+    assert (refused.stage, refused.code) == ("mail", 550) and "not allowed" in str(refused)
+    server.mail, server.data = "", "554 5.7.1 message refused by policy"
+    rejected = refusal("a@example.org")
+    assert (rejected.stage, rejected.code) == ("data", 554) and "by policy" in str(rejected)
+    server.data = ""
+    conn.send("news@example.org", "a@example.org", message)  # RSET left the session clean
+    conn.close()
+    assert [r for r, _ in server.messages] == ["grey@example.org", "a@example.org"]
+    assert server.messages[1][1] == message
+    assert (server.groups > 0) == server.pipelining
+
+
+def test_smtp_dot_stuffing_survives_the_trip(offering_server):
+    from publisher.mailer import SmtpConnection
+
+    messages = [b".starts with a dot\r\n..two\r\nmiddle\r\n.\r\n.. \r\nend", b".", b"a\r\n.\r\n"]
+    conn = SmtpConnection(SmtpSettings("127.0.0.1", offering_server.port))
+    for data in messages:
+        conn.send("news@example.org", "a@example.org", data)
+    conn.close()
+    got = [data for _, data in offering_server.messages]
+    assert got == [m if m.endswith(b"\r\n") else m + b"\r\n" for m in messages]
+
+
+def test_a_hang_up_after_a_refusal_reports_the_refusal(offering_server):
+    from publisher.errors import DeliveryError
+    from publisher.mailer import SmtpConnection
+
+    offering_server.mail = "421 4.3.2 shutting down"
+    conn = SmtpConnection(SmtpSettings("127.0.0.1", offering_server.port))
+    with pytest.raises(DeliveryError) as caught:
+        conn.send("news@example.org", "a@example.org", b"x\r\n")
+    assert (caught.value.stage, caught.value.code, caught.value.permanent) == ("mail", 421, False)
+    conn.close()
