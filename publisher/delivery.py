@@ -40,6 +40,7 @@ OWNER = f"{socket.gethostname()}:{os.getpid()}"
 COMMIT_EVERY = 50  # outcomes: a commit at least this often (fewer if batch_size is smaller)
 COMMIT_AFTER = 0.25  # seconds: and at least this often while outcomes are waiting
 REPORT_AFTER = 0.02  # seconds: a worker hands back what it sent at least this often
+RECLAIM_AFTER = 1.0  # seconds: after a claim that found fewer than it asked, before the next
 REJECTS_IN_A_ROW = 5  # DATA refused with a 5xx this many times in a row: the content is at fault
 
 
@@ -186,6 +187,7 @@ class _Batch:
         return (len(self.sent) + len(self.retries) + len(self.failures) + len(self.skipped)
                 + len(self.released))
 
+
     def commit(self, store: Store) -> None:
         if self.sent or self.retries or self.failures or self.skipped:
             store.settle_deliveries(self.sent, self.retries, self.failures, utcnow(), self.skipped)
@@ -240,11 +242,16 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
     chunk = max(1, min(25, settings.batch_size // (2 * len(threads))))
     commit_every = min(settings.batch_size, COMMIT_EVERY)
     commit_at = 0.0  # when the oldest outcome waiting in `batch` must be committed
+    drained_until = 0.0  # a claim found fewer than it asked for: none again before this
     try:
         while stop is None or not stop.is_set():
-            if len(inflight) < settings.batch_size and time.monotonic() >= paused_until:
+            now = time.monotonic()
+            if (len(inflight) < settings.batch_size and now >= paused_until
+                    and (not inflight or now >= drained_until)):
                 claimed = store.claim_deliveries(issue_id, settings.batch_size, settings.lease,
                                                  utcnow(), OWNER)
+                if len(claimed) < settings.batch_size:
+                    drained_until = now + RECLAIM_AFTER
                 for d in claimed:
                     inflight[d.id] = d
                 for i in range(0, len(claimed), chunk):
@@ -307,9 +314,10 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                 else:
                     rejects = 0
             done += settled
-            if len(batch) == 1:
+            waiting = len(batch)
+            if waiting == 1:
                 commit_at = time.monotonic() + COMMIT_AFTER
-            if len(batch) >= commit_every or time.monotonic() >= commit_at:
+            if waiting >= commit_every or time.monotonic() >= commit_at:
                 batch.commit(store)
             if progress and not outcomes:
                 progress(done, total)

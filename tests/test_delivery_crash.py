@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from test_delivery import NOW, configure, subscribe
+from test_delivery import configure, subscribe
 from publisher.delivery import COMMIT_EVERY
 from publisher.store import open_store
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
@@ -76,31 +77,26 @@ class Ledger:
             and_(d.c.status == "queued", or_(d.c.next_attempt.is_(None), d.c.next_attempt <= now)),
             and_(d.c.status == "claimed", d.c.claimed_until < now),
         )
-        pick = (
-            select(d.c.id)
+        pick = (  # the rows themselves, with their subscriber: no second read after the update
+            select(*_DELIVERY_COLUMNS)
             .join(s, s.c.id == d.c.subscriber_id)
             .where(d.c.issue_id == issue_id, s.c.status == "active", due)
             .limit(limit)  # in index order: no sort of the whole issue at every claim
         )
+        until = now + lease
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 pick = pick.with_for_update(of=d, skip_locked=True)
-            ids = list(conn.execute(pick).scalars())
-            if not ids:
+            rows = conn.execute(pick).all()
+            if not rows:
                 return []
             conn.execute(
                 update(d)
-                .where(d.c.id.in_(ids))
-                .values(status="claimed", claimed_until=now + lease, claimed_by=owner,
+                .where(d.c.id.in_([r.id for r in rows]))
+                .values(status="claimed", claimed_until=until, claimed_by=owner,
                         attempts=d.c.attempts + 1)
             )
-            rows = conn.execute(
-                select(*_DELIVERY_COLUMNS)
-                .join(s, s.c.id == d.c.subscriber_id)
-                .where(d.c.id.in_(ids))
-                .order_by(d.c.id)
-            ).all()
-        return [_delivery(r) for r in rows]
+        return sorted((_claimed(r, until) for r in rows), key=lambda x: x.id)
 
     def settle_deliveries(
         self,
@@ -222,3 +218,14 @@ class Ledger:
             query = query.where(deliveries.c.status == status)
         with self.engine.begin() as conn:
             return [_delivery(r) for r in conn.execute(query).all()]
+
+
+def _claimed(row, until: datetime) -> Delivery:
+    """A row read by a claim, as the claim leaves it: claimed until `until`, one more attempt."""
+    return Delivery(
+        id=row.id, issue_id=row.issue_id, subscriber_id=row.subscriber_id, email=row.email,
+        name=row.name,
+        categories=() if row.categories == "[]" else tuple(json.loads(row.categories)),
+        status="claimed", attempts=row.attempts + 1, error=row.error, sent=row.sent,
+        claimed_until=until, next_attempt=row.next_attempt,
+    )
