@@ -35,7 +35,7 @@ from publisher.build_state import (
     load_state,
     outputs_intact,
     pack_record,
-    save_records,
+    RecordsWriter,
     save_state,
 )
 from publisher.site import categories_of, dedupe_paths, plan_site
@@ -268,19 +268,31 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     to_read = []
     sources: dict[str, tuple[tuple[int, int], object]] = {}
     known = load_records(articles_file) if use_cache and cache.key == key else {}
-    records: dict[str, bytes] = {}
+    records = RecordsWriter(articles_file) if use_cache else None
     for rel, stat in stats.items():
-        blob = known.get(rel)
+        blob = known.pop(rel, None)
         hit = pickle.loads(blob)[1] if blob else None
         if hit and hit[0] == stat:
-            sources[rel], records[rel] = hit, blob
+            sources[rel] = hit
+            if records:
+                records.add(blob)
         else:
             to_read.append((rel, os.path.join(root, rel), stat))
+    stale = bool(known)  # records of sources that are gone
+    del known
     if progress:
         progress("read", 0, len(to_read))
-    for blob in _map(_read_job, to_read, workers):
-        rel, sources[rel] = pickle.loads(blob)
-        records[rel] = blob
+    try:
+        for blob in _map(_read_job, to_read, workers):
+            rel, sources[rel] = pickle.loads(blob)
+            if records:
+                records.add(blob)
+    except BaseException:
+        if records:
+            records.discard()
+        raise
+    if records:  # each record stands on its own (checked by its stat): safe to keep now
+        records.commit() if to_read or stale else records.discard()
     if progress:
         progress("read", len(to_read), len(to_read))
     for rel in sorted(sources):
@@ -340,8 +352,6 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     report.removed = len(removed)
     report.seconds = time.perf_counter() - started
     if use_cache:
-        if to_read or len(known) != len(sources):
-            save_records(articles_file, records)
         save_state(cache_file, BuildState(
             key=key, extras=extras, stats=stats, outputs=outputs,
             next_publication=report.next_publication, warnings=report.warnings,

@@ -97,15 +97,27 @@ def load_records(path: Path) -> dict[str, bytes]:
         return {}
 
 
-def save_records(path: Path, records: dict[str, bytes]) -> None:
-    """One pickle per record: a single pickle of 10,000 articles keeps a memo of every object
-    in it and costs as much memory again as the articles themselves. The records come
-    pickled already, by the workers that read the articles (see pack_record)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as f:
-        f.writelines(records.values())
-    os.replace(tmp, path)
+class RecordsWriter:
+    """The articles file, written a record at a time as the build reads (records come pickled
+    already, by the workers that read the articles: see pack_record), so the build never holds
+    a second copy of every article. One pickle per record: a single pickle of 10,000 articles
+    keeps a memo of every object in it. The file replaces the old one only on `commit`."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.tmp = path, path.with_suffix(".tmp")
+        self.file = self.tmp.open("wb")
+
+    def add(self, record: bytes) -> None:
+        self.file.write(record)
+
+    def commit(self) -> None:
+        self.file.close()
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        self.file.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 def save_state(path: Path, value: BuildState) -> None:

@@ -128,6 +128,43 @@ def _history_extension():
 _HISTORY: list = []
 
 
+_LAST: list = [None, []]  # (key, entries) of the last document written by this process
+
+
+def _entries(doc: FeedDoc) -> list:
+    """feedgen entries for the articles of `doc`, which serve Atom and RSS alike. The Atom
+    and RSS documents of the same articles are written one after the other (the build
+    orders its jobs by article), so the second reuses the first's entries: setting an
+    entry up costs as much as writing it out."""
+    key = (doc.full_content, tuple(a.id for a in doc.articles))
+    if _LAST[0] == key:
+        return _LAST[1]
+    from feedgen.entry import FeedEntry
+    from feedgen.ext.base import BaseEntryExtension
+    from feedgen.ext.dc import DcEntryExtension
+
+    entries = []
+    for a in doc.articles:
+        fe = FeedEntry()
+        fe.register_extension("history", BaseEntryExtension, atom=True, rss=True)
+        fe.register_extension("dc", DcEntryExtension, atom=False, rss=True)
+        fe.id(a.id)  # also the RSS <guid isPermaLink="false">
+        fe.title(a.title)
+        fe.link(href=a.url, rel="alternate", type="text/html")
+        fe.published(a.date)
+        fe.updated(a.updated)
+        fe.author(name=a.author)
+        fe.dc.dc_creator(a.author)
+        for name in a.categories:
+            fe.category(term=name)
+        fe.summary(a.summary)  # also the RSS <description>
+        if doc.full_content:
+            fe.content(a.html, type="html")
+        entries.append(fe)
+    _LAST[:] = key, entries
+    return entries
+
+
 def _render_xml(doc: FeedDoc, config: Config) -> bytes:
     from feedgen.ext.base import BaseEntryExtension
     from feedgen.feed import FeedGenerator
@@ -161,23 +198,9 @@ def _render_xml(doc: FeedDoc, config: Config) -> bytes:
     fg.pubDate(updated)
     fg.register_extension("history", _HISTORY[0], BaseEntryExtension, atom=True, rss=True)
     fg.history.doc = doc
-    if doc.kind == "rss":
-        fg.load_extension("dc", atom=False, rss=True)  # RSS's <author> wants an email address
-    for a in doc.articles:
-        fe = fg.add_entry(order="append")
-        fe.id(a.id)  # also the RSS <guid isPermaLink="false">
-        fe.title(a.title)
-        fe.link(href=a.url, rel="alternate", type="text/html")
-        fe.published(a.date)
-        fe.updated(a.updated)
-        fe.author(name=a.author)
-        if doc.kind == "rss":
-            fe.dc.dc_creator(a.author)
-        for name in a.categories:
-            fe.category(term=name)
-        fe.summary(a.summary)  # also the RSS <description>
-        if doc.full_content:
-            fe.content(a.html, type="html")
+    fg.load_extension("dc", atom=False, rss=True)  # RSS's <author> wants an email address
+    for fe in _entries(doc):
+        fg.add_entry(fe, order="append")
     body = fg.atom_str(pretty=True) if doc.kind == "atom" else fg.rss_str(pretty=True)
     if config.feeds.stylesheet:
         pi = f'<?xml-stylesheet type="text/xsl" href="{site.url}feeds/feed.xsl"?>\n'.encode()
