@@ -53,6 +53,8 @@ SOFT_BREAK = b"=\r\n"
 ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 URL = re.compile(r"[!#-;=?-\[\]-~]+")  # printable ASCII without space, quotes, <, >, backslash
 ATOM_NAME = re.compile(r"[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]*")  # RFC 5322 atext and spaces
+MESSAGE_ID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")
+_URL_HOLE = "\0"  # where each recipient's unsubscribe URL goes in the List-Unsubscribe line
 CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
 
 
@@ -81,6 +83,12 @@ class CompiledIssue:
         nonce = rendered.tokens["NAME"][len("PUBLISHER") : -len("NAME")]
         self.boundary = f"=_publisher_{nonce}"
         self._pieces, self._slots = self._skeleton(rendered, date)
+        # per recipient, only the holes this issue has: (index, "html.KEY", html?, "KEY")
+        self._header_slot = next(i for i, key in self._slots if key == "headers")
+        self._fills = [(i, key, key.startswith("html."), key.partition(".")[2])
+                       for i, key in self._slots if key != "headers"]
+        self._listing = self._list_lines(_URL_HOLE)  # the URL spliced in per recipient
+        self._listing_no_url = self._list_lines("")
         name_token = rendered.tokens["NAME"]
         once = greeting(config, name_token)
         self._greeting = once if once.count(name_token) == 1 else None  # None: a filter used it
@@ -129,13 +137,14 @@ class CompiledIssue:
     def message_bytes(self, recipient: Recipient) -> bytes:
         """The complete message for one recipient (RFC 5322, CRLF line ends)."""
         values = self._values(recipient)
-        encoded = {"headers": self._headers(recipient)}
-        for key, value in values.items():
-            encoded[f"plain.{key}"] = _qp(value)
-            encoded[f"html.{key}"] = _qp(html.escape(value))
         pieces = self._pieces.copy()
-        for index, key in self._slots:
-            pieces[index] = encoded[key]
+        pieces[self._header_slot] = self._headers(recipient)
+        encoded: dict[str, bytes] = {}
+        for index, key, is_html, name in self._fills:
+            value = encoded.get(key)
+            if value is None:
+                value = encoded[key] = _qp(html.escape(values[name]) if is_html else values[name])
+            pieces[index] = value
         return b"".join(pieces)
 
     def messages(self, recipients: Iterable[Recipient]) -> Iterator[tuple[Recipient, bytes]]:
@@ -143,23 +152,40 @@ class CompiledIssue:
         for recipient in recipients:
             yield recipient, self.message_bytes(recipient)
 
-    def _headers(self, r: Recipient) -> bytes:
-        lines = [b"To: " + _format_address(r.name, r.email).encode("ascii")]
-        mid = r.message_id or self.message_id(r.email)
-        if not re.fullmatch(r"<[!-;=?-~]+@[!-;=?-~]+>", mid):
-            raise DeliveryError(f"bad Message-ID {mid!r} for {r.email}", permanent=True)
-        lines.append(b"Message-ID: " + mid.encode("ascii"))
-        if r.unsubscribe_url:
-            _checked_url(r.unsubscribe_url, r.email)
-        listed = list_headers(self.config, r.unsubscribe_url)
+    def _list_lines(self, url: str) -> tuple[bytes, bytes, str]:
+        """List-Unsubscribe and List-Unsubscribe-Post as `mailer.list_headers` makes them for
+        `url`, split where the URL goes (once per issue, not per recipient), and a target
+        unfit for a header if there is one (then every message with it is refused)."""
+        listed = list_headers(self.config, url)
+        lines, unfit = [], ""
         if "List-Unsubscribe" in listed:
             targets = listed["List-Unsubscribe"].split(", <")
             for target in targets:
-                _checked_url(target.strip("<>").removeprefix("mailto:"), r.email)
-            lines.append(b"List-Unsubscribe: " + ",\r\n <".join(targets).encode("ascii"))
+                value = target.strip("<>").removeprefix("mailto:")
+                if value != url and not (URL.fullmatch(value) and len(value) <= 900):
+                    unfit = unfit or value
+            lines.append("List-Unsubscribe: " + ",\r\n <".join(targets))
         if "List-Unsubscribe-Post" in listed:
-            lines.append(b"List-Unsubscribe-Post: " + listed["List-Unsubscribe-Post"].encode())
-        return CRLF.join(lines) + CRLF
+            lines.append("List-Unsubscribe-Post: " + listed["List-Unsubscribe-Post"])
+        text = "".join(line + "\r\n" for line in lines).encode("ascii", "replace")
+        before, _, after = text.partition(url.encode() or b"\0")
+        return before, after, unfit
+
+    def _headers(self, r: Recipient) -> bytes:
+        to = b"To: " + _format_address(r.name, r.email).encode("ascii")
+        mid = r.message_id or self.message_id(r.email)
+        if not MESSAGE_ID.fullmatch(mid):
+            raise DeliveryError(f"bad Message-ID {mid!r} for {r.email}", permanent=True)
+        url = r.unsubscribe_url
+        if url:
+            _checked_url(url, r.email)
+            before, after, unfit = self._listing
+        else:
+            before, after, unfit = self._listing_no_url
+        if unfit:
+            _checked_url(unfit, r.email)
+        return b"".join((to, CRLF, b"Message-ID: ", mid.encode("ascii"), CRLF, before,
+                         url.encode("ascii"), after))
 
     def _values(self, r: Recipient) -> dict[str, str]:
         name = " ".join(CONTROL.sub(" ", r.name).split())
