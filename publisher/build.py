@@ -25,7 +25,7 @@ from publisher.config import Config
 from publisher.content import Loaded, read_article, scan
 from publisher.errors import ContentError
 from publisher.feeds import FeedDoc, render_feed
-from publisher.pages import Page, render_page
+from publisher.pages import Page, forget_partials, render_page
 from publisher.build_state import (
     BuildState,
     environment_key,
@@ -264,6 +264,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         return report
 
     _CONFIG, _OUT, _KEY = config, out, key
+    forget_partials()
     loaded = Loaded()
     to_read = []
     sources: dict[str, tuple[tuple[int, int], object]] = {}
