@@ -57,9 +57,12 @@ def clean_html(html: str, base_url: str) -> str:
     return _CLEANER.clean(html)
 
 
+_TEXT_ONLY = nh3.Cleaner(tags=set())
+
+
 def plain_text(html: str) -> str:
     """Text of an HTML fragment, for summaries and the plain-text email part."""
-    return " ".join(unescape(nh3.clean(html, tags=set())).split())
+    return " ".join(unescape(_TEXT_ONLY.clean(html)).split())
 
 
 def french_spaces(html: str) -> str:
