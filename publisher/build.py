@@ -75,6 +75,7 @@ def _static_files(config: Config, assets: list[tuple[str, os.stat_result]]) -> d
 
 # Jobs are module globals so that forked workers inherit them instead of unpickling them.
 _JOBS: list = []
+_PRINTS: list = []  # the fingerprint of each job, or "" when a worker is to work it out
 _CONFIG: Config | None = None
 _CATEGORIES: list = []
 _OUT: Path | None = None
@@ -99,8 +100,12 @@ def _job_path(job) -> str:
     return job[0] if isinstance(job, tuple) else job.path
 
 
-def _render_job(index: int) -> tuple[int, bool, int, int]:
+def _render_job(index: int) -> tuple[int, str, bool, int, int]:
+    """Render and write one output: (index, fingerprint, written, size, mtime_ns). The
+    fingerprints of outputs the last build did not write are worked out here, in the
+    workers, rather than by the parent before it forks them."""
     job = _JOBS[index]
+    fp = _PRINTS[index] or fingerprint(_KEY, job.fingerprint_parts())
     if isinstance(job, Page):
         data = render_page(job, _CONFIG, _CATEGORIES, _KEY)
     elif isinstance(job, FeedDoc):
@@ -109,10 +114,10 @@ def _render_job(index: int) -> tuple[int, bool, int, int]:
         data = job[1]
     else:  # (path, source file to copy)
         data = Path(job[1]).read_bytes()
-    return (index, *write_if_changed(os.path.join(_OUT, _job_path(job)), data))
+    return (index, fp, *write_if_changed(os.path.join(_OUT, _job_path(job)), data))
 
 
-def _render_many(indexes: list[int]) -> list[tuple[int, bool, int, int]]:
+def _render_many(indexes: list[int]) -> list[tuple[int, str, bool, int, int]]:
     return [_render_job(i) for i in indexes]
 
 
@@ -313,7 +318,8 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     report.pages, report.feeds = len(pages), len(feeds)
 
     jobs: list = [*pages, *feeds]
-    prints = [fingerprint(key, j.fingerprint_parts()) for j in jobs]
+    prints = [fingerprint(key, j.fingerprint_parts()) if j.path in cache.outputs else ""
+              for j in jobs]
     for path, src in _static_files(config, assets).items():
         jobs.append((path, str(src)))
         prints.append(fingerprint(key, (path, src.stat().st_mtime_ns, src.stat().st_size)))
@@ -325,11 +331,11 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     for i, (job, fp) in enumerate(zip(jobs, prints)):
         path = _job_path(job)
         old = cache.outputs.get(path)
-        if old and old[0] == fp and intact(out / path, old):
+        if old and fp and old[0] == fp and intact(out / path, old):
             outputs[path] = old
         else:
             todo.append(i)
-    _JOBS[:] = jobs
+    _JOBS[:], _PRINTS[:] = jobs, prints
     # Freeze what exists now (the articles, the plan): forked workers then share those pages
     # instead of copying them when the collector walks them, and no collection rescans them.
     gc.freeze()
@@ -338,13 +344,14 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     done = 0
     order = _by_position(todo, jobs, published)
     for result in _render_in_workers(order, workers):
-        for index, written, size, mtime in result:
+        for index, fp, written, size, mtime in result:
             report.written += written
-            outputs[_job_path(jobs[index])] = (prints[index], size, mtime)
+            outputs[_job_path(jobs[index])] = (fp, size, mtime)
         done += len(result)
         if progress:
             progress("write", done, len(todo))
     _JOBS.clear()
+    _PRINTS.clear()
     gc.unfreeze()
 
     removed = [p for p in cache.outputs if p not in outputs]

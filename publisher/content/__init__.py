@@ -40,16 +40,26 @@ def scan(root: Path) -> tuple[list[tuple[str, os.stat_result]], list[tuple[str, 
     Assets (images, PDFs...) are copied to the same path in the output, as Pelican and Hugo do
     with their static folders, so `/images/photo.jpg` in an article resolves.
     """
-    articles, assets = [], []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
-        for name in filenames:
-            if name.startswith((".", "~")) or name.endswith("~"):
-                continue
-            full = os.path.join(dirpath, name)
-            entry = (os.path.relpath(full, root).replace(os.sep, "/"), os.stat(full))
-            is_article = os.path.splitext(name)[1].lower() in READERS
-            (articles if is_article else assets).append(entry)
+    articles: list[tuple[str, os.stat_result]] = []
+    assets: list[tuple[str, os.stat_result]] = []
+    folders = [(os.fspath(root), "")]
+    while folders:  # os.scandir, relative paths by concatenation: the walk is serial work
+        folder, prefix = folders.pop()
+        try:
+            entries = os.scandir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # no content folder (yet): nothing to read, as os.walk
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if entry.is_dir():  # one linked from elsewhere is not walked, as os.walk
+                    if not name.startswith((".", "_")) and not entry.is_symlink():
+                        folders.append((entry.path, f"{prefix}{name}/"))
+                    continue
+                if name.startswith((".", "~")) or name.endswith("~"):
+                    continue
+                is_article = os.path.splitext(name)[1].lower() in READERS
+                (articles if is_article else assets).append((prefix + name, entry.stat()))
     return sorted(articles), sorted(assets)
 
 
