@@ -182,11 +182,10 @@ class _Batch:
         self.failures: list[tuple[int, str]] = []
         self.skipped: list[int] = []
         self.released: list[int] = []
+        self.size = 0  # outcomes the send loop added since the last commit
 
     def __len__(self) -> int:
-        return (len(self.sent) + len(self.retries) + len(self.failures) + len(self.skipped)
-                + len(self.released))
-
+        return self.size
 
     def commit(self, store: Store) -> None:
         if self.sent or self.retries or self.failures or self.skipped:
@@ -314,10 +313,10 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                 else:
                     rejects = 0
             done += settled
-            waiting = len(batch)
-            if waiting == 1:
+            batch.size += 1  # each outcome above went into one of its lists
+            if batch.size == 1:
                 commit_at = time.monotonic() + COMMIT_AFTER
-            if waiting >= commit_every or time.monotonic() >= commit_at:
+            if batch.size >= commit_every or time.monotonic() >= commit_at:
                 batch.commit(store)
             if progress and not outcomes:
                 progress(done, total)

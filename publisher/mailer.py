@@ -144,6 +144,22 @@ def dot_stuffed(data: bytes) -> bytes:
     return stuffed
 
 
+class Prepared(bytes):
+    """A message (these bytes) that carries its DATA form too, `smtp_data`: dot-stuffed,
+    ending with CRLF and the final ".\r\n", exactly `dot_stuffed(message) + b".\r\n"`.
+    `personalise` makes it along with the message, from pieces stuffed once per issue: SMTP
+    then writes it as it is instead of scanning 50 KB for line-leading dots (the biggest
+    single cost of a send). Every other use sees plain bytes."""
+
+    smtp_data: bytes
+
+    @classmethod
+    def of(cls, message: bytes, smtp_data: bytes) -> Prepared:
+        prepared = cls(message)
+        prepared.smtp_data = smtp_data
+        return prepared
+
+
 class SmtpConnection:
     def __init__(self, settings: SmtpSettings):
         self.settings = s = settings
@@ -222,7 +238,7 @@ class SmtpConnection:
             if code != 354:
                 self._rset()
                 raise smtplib.SMTPDataError(code, reply)
-        s.send(dot_stuffed(data) + b".\r\n")
+        s.send(data.smtp_data if isinstance(data, Prepared) else dot_stuffed(data) + b".\r\n")
         code, reply = s.getreply()
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)

@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 
 from publisher.config import Config
 from publisher.errors import DeliveryError
-from publisher.mailer import list_headers
+from publisher.mailer import Prepared, list_headers
 from publisher.newsletter import IssuePlan, RenderedIssue, greeting, render_issue
 
 CRLF = b"\r\n"
@@ -83,6 +83,10 @@ class CompiledIssue:
         nonce = rendered.tokens["NAME"][len("PUBLISHER") : -len("NAME")]
         self.boundary = f"=_publisher_{nonce}"
         self._pieces, self._slots = self._skeleton(rendered, date)
+        # Every piece starts a line (each ends with CRLF, a soft break or is empty), so the
+        # DATA form is the pieces dot-stuffed one by one: the fixed ones here, once.
+        whole_lines = all(p.endswith(CRLF) for p in self._pieces if p)
+        self._stuffed = [_stuffed(p) for p in self._pieces] + [b".\r\n"] if whole_lines else []
         # per recipient, only the holes this issue has: (index, "html.KEY", html?, "KEY")
         self._header_slot = next(i for i, key in self._slots if key == "headers")
         self._fills = [(i, key, key.startswith("html."), key.partition(".")[2])
@@ -135,17 +139,22 @@ class CompiledIssue:
     # -- once per recipient
 
     def message_bytes(self, recipient: Recipient) -> bytes:
-        """The complete message for one recipient (RFC 5322, CRLF line ends)."""
+        """The complete message for one recipient (RFC 5322, CRLF line ends), as
+        `mailer.Prepared`: bytes that carry their SMTP DATA form too."""
         values = self._values(recipient)
         pieces = self._pieces.copy()
-        pieces[self._header_slot] = self._headers(recipient)
-        encoded: dict[str, bytes] = {}
+        stuffed = (self._stuffed or pieces).copy()
+        head = pieces[self._header_slot] = self._headers(recipient)
+        stuffed[self._header_slot] = _stuffed(head)
+        encoded: dict[str, tuple[bytes, bytes]] = {}
         for index, key, is_html, name in self._fills:
-            value = encoded.get(key)
-            if value is None:
-                value = encoded[key] = _qp(html.escape(values[name]) if is_html else values[name])
-            pieces[index] = value
-        return b"".join(pieces)
+            both = encoded.get(key)
+            if both is None:
+                value = _qp(html.escape(values[name]) if is_html else values[name])
+                both = encoded[key] = (value, _stuffed(value))
+            pieces[index], stuffed[index] = both
+        message = b"".join(pieces)
+        return Prepared.of(message, b"".join(stuffed)) if self._stuffed else message
 
     def messages(self, recipients: Iterable[Recipient]) -> Iterator[tuple[Recipient, bytes]]:
         """(recipient, message) one at a time: memory does not grow with the list."""
@@ -213,6 +222,12 @@ def _qp(text: str) -> bytes:
     # LF in, then every line break (hard or soft) made CRLF: b2a_qp would mix them otherwise.
     data = binascii.b2a_qp(lf, istext=True).replace(b"\n", CRLF)
     return data if data.endswith(CRLF) else data + SOFT_BREAK
+
+
+def _stuffed(piece: bytes) -> bytes:
+    """A piece that starts a line, dot-stuffed (RFC 5321 4.5.2)."""
+    piece = piece.replace(b"\n.", b"\n..")
+    return b"." + piece if piece.startswith(b".") else piece
 
 
 def _format_address(name: str, email: str) -> str:

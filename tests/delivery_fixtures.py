@@ -259,6 +259,7 @@ class PipeliningServer:
         self.loop.call_soon_threadsafe(self.server.close)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+        self.loop.close()
 
 
 class _PipeliningSession(_asyncio.Protocol):

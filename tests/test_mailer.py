@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from delivery_fixtures import write_articles
 from publisher.cli import main
@@ -131,3 +133,37 @@ def test_a_hang_up_after_a_refusal_reports_the_refusal(offering_server):
         conn.send("news@example.org", "a@example.org", b"x\r\n")
     assert (caught.value.stage, caught.value.code, caught.value.permanent) == ("mail", 421, False)
     conn.close()
+
+
+@pytest.fixture(scope="module")
+def dotted_issue(tmp_path_factory):
+    """A compiled issue whose text has lines that begin with a dot."""
+    from publisher.config import load_config
+    from publisher.content import load_articles
+    from publisher.newsletter import plan_issue, render_issue
+    from publisher.personalise import compile_issue
+
+    root = tmp_path_factory.mktemp("dots")
+    write_articles(root / "content", NOW)
+    (root / "content" / "dots.md").write_text(
+        f"---\ntitle: \".NET 9\"\ndate: {NOW.replace(microsecond=0).isoformat()}\n"
+        "category: Tech\nsummary: \"..et après ?\"\n---\n\n. un point\n", encoding="utf-8")
+    (root / "config.yaml").write_text(
+        "site:\n  url: https://news.example.org/\n  title: Example News\n"
+        f"  email: news@example.org\npaths:\n  content: {root / 'content'}\n", encoding="utf-8")
+    config = load_config(root / "config.yaml", env={})
+    plan = plan_issue(load_articles(config).published(NOW), None, 1, NOW, config)
+    return compile_issue(render_issue(plan, config), config)
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.text(st.characters(blacklist_categories=("Cs",)), max_size=80),
+       token=st.text("ab.=-_", min_size=1, max_size=300))
+def test_a_prepared_message_carries_exactly_its_dot_stuffed_data(dotted_issue, name, token):
+    from publisher.mailer import Prepared, dot_stuffed
+    from publisher.personalise import Recipient
+
+    r = Recipient("a@example.org", name, f"https://e.org/u?t={token}", f".{token}")
+    message = dotted_issue.message_bytes(r)
+    assert isinstance(message, Prepared) and b"\r\n.NET 9\r\n" in message
+    assert message.smtp_data == dot_stuffed(bytes(message)) + b".\r\n"

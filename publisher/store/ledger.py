@@ -13,6 +13,13 @@ from publisher.store.coordination import insert_ignoring_conflicts
 from publisher.store.records import _DELIVERY_COLUMNS, _delivery, _subscriber
 from publisher.store.tables import deliveries, subscribers
 
+# Built once: most of a settle's cost was making and compiling these (~0.5 ms a commit).
+_IDS = bindparam("ids", expanding=True)
+_SENT = (update(deliveries).where(deliveries.c.id.in_(_IDS))
+         .values(status="sent", sent=bindparam("now"), error="", claimed_until=None))
+_SKIPPED = update(deliveries).where(deliveries.c.id.in_(_IDS)).values(status="skipped",
+                                                                      claimed_until=None)
+
 
 class Ledger:
     engine: Engine
@@ -78,7 +85,7 @@ class Ledger:
             and_(d.c.status == "claimed", d.c.claimed_until < now),
         )
         pick = (  # the rows themselves, with their subscriber: no second read after the update
-            select(*_DELIVERY_COLUMNS)
+            select(*_CLAIM_COLUMNS)
             .join(s, s.c.id == d.c.subscriber_id)
             .where(d.c.issue_id == issue_id, s.c.status == "active", due)
             .limit(limit)  # in index order: no sort of the whole issue at every claim
@@ -92,7 +99,7 @@ class Ledger:
                 return []
             conn.execute(
                 update(d)
-                .where(d.c.id.in_([r.id for r in rows]))
+                .where(d.c.id.in_([r[0] for r in rows]))
                 .values(status="claimed", claimed_until=until, claimed_by=owner,
                         attempts=d.c.attempts + 1)
             )
@@ -112,13 +119,9 @@ class Ledger:
         d = deliveries
         with self.engine.begin() as conn:
             if skipped:
-                conn.execute(update(d).where(d.c.id.in_(skipped)).values(status="skipped",
-                                                                        claimed_until=None))
+                conn.execute(_SKIPPED, {"ids": skipped})
             if sent:
-                conn.execute(
-                    update(d).where(d.c.id.in_(sent)).values(status="sent", sent=now, error="",
-                                                            claimed_until=None)
-                )
+                conn.execute(_SENT, {"ids": sent, "now": now})
             if retries:
                 conn.execute(
                     update(d).where(d.c.id == bindparam("b_id")).values(
@@ -220,12 +223,19 @@ class Ledger:
             return [_delivery(r) for r in conn.execute(query).all()]
 
 
+_CLAIM_COLUMNS = (deliveries.c.id, deliveries.c.issue_id, deliveries.c.subscriber_id,
+                  subscribers.c.email, subscribers.c.name, subscribers.c.categories,
+                  deliveries.c.attempts, deliveries.c.error, deliveries.c.sent,
+                  deliveries.c.next_attempt)
+
+
 def _claimed(row, until: datetime) -> Delivery:
-    """A row read by a claim, as the claim leaves it: claimed until `until`, one more attempt."""
+    """A row read by a claim (_CLAIM_COLUMNS, unpacked: much cheaper than by name), as the
+    claim leaves it: claimed until `until`, one more attempt."""
+    id_, issue_id, subscriber_id, email, name, categories, attempts, error, sent, next_attempt = row
     return Delivery(
-        id=row.id, issue_id=row.issue_id, subscriber_id=row.subscriber_id, email=row.email,
-        name=row.name,
-        categories=() if row.categories == "[]" else tuple(json.loads(row.categories)),
-        status="claimed", attempts=row.attempts + 1, error=row.error, sent=row.sent,
-        claimed_until=until, next_attempt=row.next_attempt,
+        id=id_, issue_id=issue_id, subscriber_id=subscriber_id, email=email, name=name,
+        categories=() if categories == "[]" else tuple(json.loads(categories)),
+        status="claimed", attempts=attempts + 1, error=error, sent=sent, claimed_until=until,
+        next_attempt=next_attempt,
     )
