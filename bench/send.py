@@ -184,13 +184,14 @@ def main() -> None:
         articles = load_articles(config).published(now)
         tokens = Tokens("bench-secret")
 
-        # the sink's limit: the same messages, pre-built, over the same connections
+        # the sink's limit: the same messages, pre-built (as the send makes them: pieces and
+        # their DATA form, see mailer.Prepared), over the same connections
         from publisher.newsletter import plan_issue, render_issue
         from publisher.personalise import Recipient, compile_issue
 
         compiled = compile_issue(render_issue(plan_issue(articles, None, 1, now, config), config), config)
-        sample = [compiled.message_bytes(Recipient(email=f"r{i}@example.org", name=f"Lecteur {i}",
-                                                   unsubscribe_url="https://news.example.org/u?t=x"))
+        sample = [compiled.prepared(Recipient(email=f"r{i}@example.org", name=f"Lecteur {i}",
+                                              unsubscribe_url="https://news.example.org/u?t=x"))
                   for i in range(min(5000, args.subscribers))]
         size = sum(map(len, sample)) / len(sample)
         blast_cpu, sink_cpu, blast_time = time.process_time(), cpu_of(sink.pid), time.perf_counter()

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from publisher.delivery import Progress, SendReport, SendSettings, send_deliveries
 from publisher.errors import DeliveryError, PublisherError
-from publisher.mailer import DkimSigner, Transport, sender_address
+from publisher.mailer import DkimSigner, Prepared, Transport, sender_address
 from publisher.models import Article, Delivery, Issue
 from publisher.notices import Links
 from publisher.store import Store
@@ -55,7 +55,7 @@ class IssueComposer:
     def wants(self, subscriber) -> bool:
         return self.audiences.plan.for_categories(subscriber.categories) is not None
 
-    def __call__(self, d: Delivery) -> bytes | None:
+    def __call__(self, d: Delivery) -> bytes | Prepared | None:
         from publisher.personalise import Recipient
 
         if d.categories:
@@ -65,11 +65,13 @@ class IssueComposer:
             compiled = self.everyone
         if compiled is None:
             return None
-        data = compiled.message_bytes(Recipient(
+        recipient = Recipient(
             email=d.email, name=d.name, unsubscribe_url=self.links.unsubscribe(d.email),
             preferences_url=self.links.preferences(d.email),
-        ))
-        return self.signer.sign(data) if self.signer else data
+        )
+        if self.signer:
+            return self.signer.sign(compiled.message_bytes(recipient))
+        return compiled.prepared(recipient)
 
 
 def check_size(html: str, config, force: bool) -> None:

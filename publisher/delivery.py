@@ -30,11 +30,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from publisher.errors import DeliveryError
-from publisher.mailer import Transport
+from publisher.mailer import Prepared, Transport
 from publisher.models import Delivery
 from publisher.store import Store
 
-Compose = Callable[[Delivery], "bytes | None"]  # None: nothing in this issue for them
+Compose = Callable[[Delivery], "bytes | Prepared | None"]  # None: nothing in this issue for them
 Progress = Callable[[int, int], None]  # (settled, total)
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 COMMIT_EVERY = 50  # outcomes: a commit at least this often (fewer if batch_size is smaller)

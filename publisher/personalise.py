@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 
 from publisher.config import Config
 from publisher.errors import DeliveryError
-from publisher.mailer import Prepared, list_headers
+from publisher.mailer import Prepared, dot_stuffed, list_headers
 from publisher.newsletter import IssuePlan, RenderedIssue, greeting, render_issue
 
 CRLF = b"\r\n"
@@ -139,8 +139,12 @@ class CompiledIssue:
     # -- once per recipient
 
     def message_bytes(self, recipient: Recipient) -> bytes:
-        """The complete message for one recipient (RFC 5322, CRLF line ends), as
-        `mailer.Prepared`: bytes that carry their SMTP DATA form too."""
+        """The complete message for one recipient (RFC 5322, CRLF line ends)."""
+        return bytes(self.prepared(recipient))
+
+    def prepared(self, recipient: Recipient) -> Prepared:
+        """The same message as pieces, with its SMTP DATA form (see `mailer.Prepared`): the
+        fixed pieces are shared, only the recipient's few bytes are made here."""
         values = self._values(recipient)
         pieces = self._pieces.copy()
         stuffed = (self._stuffed or pieces).copy()
@@ -153,8 +157,9 @@ class CompiledIssue:
                 value = _qp(html.escape(values[name]) if is_html else values[name])
                 both = encoded[key] = (value, _stuffed(value))
             pieces[index], stuffed[index] = both
-        message = b"".join(pieces)
-        return Prepared.of(message, b"".join(stuffed)) if self._stuffed else message
+        if not self._stuffed:  # cannot happen with _skeleton's pieces: stuff the whole then
+            stuffed = [dot_stuffed(b"".join(pieces)), b".\r\n"]
+        return Prepared(pieces, stuffed)
 
     def messages(self, recipients: Iterable[Recipient]) -> Iterator[tuple[Recipient, bytes]]:
         """(recipient, message) one at a time: memory does not grow with the list."""

@@ -164,6 +164,33 @@ def test_a_prepared_message_carries_exactly_its_dot_stuffed_data(dotted_issue, n
     from publisher.personalise import Recipient
 
     r = Recipient("a@example.org", name, f"https://e.org/u?t={token}", f".{token}")
-    message = dotted_issue.message_bytes(r)
-    assert isinstance(message, Prepared) and b"\r\n.NET 9\r\n" in message
-    assert message.smtp_data == dot_stuffed(bytes(message)) + b".\r\n"
+    prepared = dotted_issue.prepared(r)
+    message = bytes(prepared)
+    assert isinstance(prepared, Prepared) and b"\r\n.NET 9\r\n" in message
+    assert message == dotted_issue.message_bytes(r) and len(prepared) == len(message)
+    assert b"".join(prepared.smtp_pieces) == dot_stuffed(message) + b".\r\n"
+
+
+def test_send_pieces_writes_everything_in_order_through_partial_writes():
+    import socket
+    import threading
+
+    from publisher.mailer import send_pieces
+
+    pieces = [bytes([65 + i % 26]) * (i * 7919 % 100_000) for i in range(60)] + [b"", b".\r\n"]
+    left, right = socket.socketpair()
+    left.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    left.settimeout(10)
+    got = bytearray()
+
+    def read() -> None:
+        while chunk := right.recv(3000):
+            got.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    send_pieces(left, pieces)
+    left.close()
+    reader.join(10)
+    right.close()
+    assert bytes(got) == b"".join(pieces)
