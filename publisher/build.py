@@ -80,6 +80,7 @@ _CONFIG: Config | None = None
 _CATEGORIES: list = []
 _OUT: Path | None = None
 _KEY = ""
+_PAGE_KEY = ""  # _KEY and the site's categories, which every page shows in its masthead
 
 
 def _read_job(item: tuple[str, str, tuple[int, int]]) -> bytes:
@@ -105,7 +106,7 @@ def _render_job(index: int) -> tuple[int, str, bool, int, int]:
     fingerprints of outputs the last build did not write are worked out here, in the
     workers, rather than by the parent before it forks them."""
     job = _JOBS[index]
-    fp = _PRINTS[index] or fingerprint(_KEY, job.fingerprint_parts())
+    fp = _PRINTS[index] or _fingerprint_of(job)
     if isinstance(job, Page):
         data = render_page(job, _CONFIG, _CATEGORIES, _KEY)
     elif isinstance(job, FeedDoc):
@@ -115,6 +116,10 @@ def _render_job(index: int) -> tuple[int, str, bool, int, int]:
     else:  # (path, source file to copy)
         data = Path(job[1]).read_bytes()
     return (index, fp, *write_if_changed(os.path.join(_OUT, _job_path(job)), data))
+
+
+def _fingerprint_of(job: Page | FeedDoc) -> str:
+    return fingerprint(_PAGE_KEY if isinstance(job, Page) else _KEY, job.fingerprint_parts())
 
 
 def _render_many(indexes: list[int]) -> list[tuple[int, str, bool, int, int]]:
@@ -243,13 +248,13 @@ def _map(fn, items: list, workers: int) -> Iterator:
         yield from map(fn, items)
         return
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        yield from pool.map(fn, items, chunksize=max(1, len(items) // (workers * 8)))
+        yield from pool.map(fn, items, chunksize=max(1, len(items) // (workers * 32)))
 
 
 def build(config: Config, now: datetime, *, progress: Progress | None = None,
           use_cache: bool | None = None, extra_outputs: dict[str, bytes] | None = None) -> BuildReport:
     """Build the site as of `now`: articles dated later, and drafts, are left out."""
-    global _CONFIG, _CATEGORIES, _OUT, _KEY
+    global _CONFIG, _CATEGORIES, _OUT, _KEY, _PAGE_KEY
     started = time.perf_counter()
     report = BuildReport()
     out = config.path("output")
@@ -331,7 +336,8 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     report.pages, report.feeds = len(pages), len(feeds)
 
     jobs: list = [*pages, *feeds]
-    prints = [fingerprint(key, j.fingerprint_parts()) if j.path in cache.outputs else ""
+    _PAGE_KEY = fingerprint(key, tuple(_CATEGORIES))
+    prints = [_fingerprint_of(j) if j.path in cache.outputs else ""
               for j in jobs]
     for path, src in _static_files(config, assets).items():
         jobs.append((path, str(src)))

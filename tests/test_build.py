@@ -104,3 +104,37 @@ def test_parallel_build_matches_serial_build(tmp_path, load):
     assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
     assert os.path.exists(b / "feeds/archive/all-22.atom.xml")
+
+
+def test_cached_masthead_follows_a_new_category_and_marks_the_current_one(site, load):
+    cfg, content = site
+    config = load(cfg)
+    build(config, NOW)
+    out = config.path("output")
+    science = (out / "category" / "science" / "index.html").read_text(encoding="utf-8")
+    assert 'href="http://127.0.0.1:8000/category/science/" aria-current="page"' in science
+    assert 'aria-current="page">Économie' not in science
+    (content / "sport.md").write_text("---\ntitle: Le match\ndate: 2024-11-20\ncategory: Sport\n"
+                                      "---\nTexte.\n", encoding="utf-8")
+    build(config, NOW)  # same process: the partials of the first build must not be reused
+    for page in ("index.html", "category/science/index.html", "2024/11/le-match/index.html"):
+        html = (out / page).read_text(encoding="utf-8")
+        assert 'href="http://127.0.0.1:8000/category/sport/"' in html, page
+    article = (out / "2024/11/le-match/index.html").read_text(encoding="utf-8")
+    assert 'href="http://127.0.0.1:8000/category/sport/" class="is-current"' in article
+    assert "feeds/sport.atom.xml" in article  # the colophon lists the article's own category feed
+
+
+def test_scan_skips_hidden_files_and_a_missing_folder(tmp_path):
+    from publisher.content import scan
+
+    (tmp_path / "a" / "_drafts").mkdir(parents=True)
+    (tmp_path / "a" / "_drafts" / "x.md").write_text("x")
+    (tmp_path / "a" / "b.md").write_text("x")
+    (tmp_path / ".hidden.md").write_text("x")
+    (tmp_path / "img.png").write_bytes(b"\x89PNG")
+    (tmp_path / "c.md~").write_text("x")
+    articles, assets = scan(tmp_path)
+    assert [rel for rel, _ in articles] == ["a/b.md"]
+    assert [rel for rel, _ in assets] == ["img.png"]
+    assert scan(tmp_path / "nowhere") == ([], [])
