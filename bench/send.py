@@ -2,7 +2,12 @@
 and, in the same run, measure the sink's own limit with pre-built messages over the same
 number of reused connections.
 
-    python bench/send.py [--subscribers 20000] [--connections 4] [--kb 50] [--db URL]
+    python bench/send.py [--subscribers 20000] [--connections 4] [--processes 1] [--repeat 3]
+                         [--kb 50] [--db URL]
+
+Each run sends a fresh issue (new articles) and blasts as many pre-built messages just before
+and just after it; the limit is the mean of the two blasts, the ratio end to end / limit, and
+the median ratio of the runs is the result (other load on the machine comes and goes).
 
 The sink runs in its own process: a minimal asyncio SMTP server that reads DATA in bulk
 (aiosmtpd's default handler tops out near 300 messages/s, too slow to measure anything).
@@ -14,12 +19,15 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
+import resource
 import shutil
 import socket
+import statistics
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -77,34 +85,51 @@ def free_port() -> int:
 # -- the sink's limit -------------------------------------------------------------------------
 
 
-def blast(port: int, messages: list[bytes], connections: int) -> float:
-    """Pre-built messages over `connections` reused connections (the same SMTP client as
-    the send, so only the sink and the wire limit it): messages/s."""
-    chunks = [messages[i::connections] for i in range(connections)]
-
+def _blast_threads(port: int, sample: list, indexes: list[range]) -> None:
+    """One thread (one reused connection) per range of message numbers; message i is
+    sample[i % len(sample)] (pre-built messages cycled: memory stays bounded)."""
     from publisher.mailer import SmtpConnection, SmtpSettings
 
-    def run(chunk: list[bytes]) -> None:
+    def run(numbers: range) -> None:
         conn = SmtpConnection(SmtpSettings("127.0.0.1", port))
-        for i, data in enumerate(chunk):
-            conn.send("news@example.org", f"sink{i}@example.org", data)
+        for i in numbers:
+            conn.send("news@example.org", f"sink{i}@example.org", sample[i % len(sample)])
         conn.close()
 
-    threads = [threading.Thread(target=run, args=(c,)) for c in chunks]
-    start = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(r,)) for r in indexes]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return len(messages) / (time.perf_counter() - start)
+
+
+def blast(port: int, sample: list, total: int, connections: int, processes: int = 1) -> float:
+    """`total` pre-built messages over `processes` x `connections` reused connections, the
+    same SMTP client and layout as the send (so only the sink and the wire limit it, as far
+    as one client can): messages/s. With processes > 1, forked like the send's."""
+    lanes = processes * connections
+    indexes = [range(i, total, lanes) for i in range(lanes)]
+    start = time.perf_counter()
+    if processes == 1:
+        _blast_threads(port, sample, indexes)
+    else:
+        ctx = mp.get_context("fork")
+        procs = [ctx.Process(target=_blast_threads,
+                             args=(port, sample, indexes[p * connections:(p + 1) * connections]))
+                 for p in range(processes)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+            assert p.exitcode == 0, p.exitcode
+    return total / (time.perf_counter() - start)
 
 
 # -- the project ------------------------------------------------------------------------------
 
 
-def make_project(root: Path, port: int, kb: int, connections: int, db: str | None) -> Path:
-    content = root / "content"
-    content.mkdir(parents=True)
+def write_articles(content: Path, kb: int, tag: str) -> None:
+    """Eight articles of about `kb` KB in all, just published: the next issue's content."""
     now = datetime.now(timezone.utc)
     paragraph = ("Le conseil municipal a adopté le budget après un long débat sur les écoles, "
                  "les transports et la rénovation des équipements sportifs du quartier. ") * 6
@@ -112,16 +137,24 @@ def make_project(root: Path, port: int, kb: int, connections: int, db: str | Non
     per_article = max(1, (kb * 1024) // (articles * len(paragraph) * 2))
     for i in range(articles):
         body = "\n\n".join(paragraph for _ in range(per_article))
-        (content / f"a{i}.md").write_text(
-            f"---\ntitle: \"Article numéro {i}\"\ndate: {(now - timedelta(hours=i + 1)).isoformat()}\n"
+        (content / f"{tag}-a{i}.md").write_text(
+            f"---\ntitle: \"Article numéro {i}\"\n"
+            f"date: {(now - timedelta(seconds=i + 1)).isoformat()}\n"
             f"category: {'Ville' if i % 2 else 'Culture'}\n---\n\n{body}\n", encoding="utf-8")
+
+
+def make_project(root: Path, port: int, connections: int, processes: int, db: str | None) -> Path:
+    content = root / "content"
+    content.mkdir(parents=True)
     cfg = root / "config.yaml"
     cfg.write_text(
         "site:\n  url: https://news.example.org/\n  title: Bench News\n  email: news@example.org\n"
         f"paths:\n  content: {content}\n  var: {root / 'var'}\n  output: {root / 'public'}\n"
         "newsletter:\n  content: full\n"
         f"mail:\n  transport: smtp\n  host: 127.0.0.1\n  port: {port}\n"
-        f"  connections: {connections}\n  batch_size: 500\n  max_html_bytes: 1000000\n"
+        f"  connections: {connections}\n"
+        + (f"  processes: {processes}\n" if processes != 1 else "")
+        + "  batch_size: 500\n  max_html_bytes: 1000000\n"
         + (f"database_url: {db}\n" if db else ""),
         encoding="utf-8")
     return cfg
@@ -155,18 +188,98 @@ def rss_mb() -> float:
     return 0.0
 
 
+def cpu_here() -> float:
+    """CPU seconds of this process (every thread) and of its children that have ended."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def peak_child_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+@dataclass
+class Run:
+    limits: tuple[float, float]  # the blast before and after the send: messages/s
+    rate: float  # end to end: messages/s
+    sending: float  # of which claim, personalise, SMTP, mark: messages/s
+    elapsed: float
+    cpu: float  # sender CPU per message, s (children included)
+    blast_cpu: float  # the blast's client CPU per message, s
+    sink_blast: float  # the sink's share of one core during the blasts
+    sink_send: float  # and during the send
+    rss: tuple[float, float]  # MB before and after the send
+
+    @property
+    def limit(self) -> float:
+        return sum(self.limits) / 2
+
+    @property
+    def ratio(self) -> float:
+        return self.rate / self.limit
+
+
+def one_run(n: int, args, config, store, sink, counter, tokens) -> Run:
+    from publisher import campaign
+    from publisher.content import load_articles
+    from publisher.mailer import make_transport
+    from publisher.newsletter import plan_issue, render_issue
+    from publisher.personalise import Recipient, compile_issue
+
+    write_articles(config.path("content"), args.kb, f"run{n}")
+    now = datetime.now(timezone.utc)
+    articles = load_articles(config).published(now)
+    last = store.last_issue()
+    plan = plan_issue(articles, last.created if last else None, n + 1, now, config,
+                      sent=store.sent_article_ids() if last else frozenset())
+    # the limit: this issue's messages pre-built as the send makes them (pieces and their
+    # DATA form, see mailer.Prepared), 5,000 of them cycled, as many as the send sends, over
+    # the same processes x connections with the same client
+    compiled = compile_issue(render_issue(plan, config), config)
+    sample = [compiled.prepared(Recipient(email=f"r{i}@example.org", name=f"Lecteur {i}",
+                                          unsubscribe_url="https://news.example.org/u?t=x"))
+              for i in range(min(5000, args.subscribers))]
+    limits, blast_cpu, sink_blast, blast_time = [], 0.0, 0.0, 0.0
+
+    def measure_limit() -> None:
+        nonlocal blast_cpu, sink_blast, blast_time
+        cpu, sink_cpu, start = cpu_here(), cpu_of(sink.pid), time.perf_counter()
+        limits.append(blast(sink.port, sample, args.subscribers, args.connections,
+                            args.processes))
+        blast_cpu += cpu_here() - cpu
+        sink_blast += cpu_of(sink.pid) - sink_cpu
+        blast_time += time.perf_counter() - start
+
+    measure_limit()
+    counter.value = 0
+    rss_before = rss_mb()
+    start, cpu, sink_cpu = time.perf_counter(), cpu_here(), cpu_of(sink.pid)
+    outcome = campaign.send_newsletter(config, store, make_transport(config), tokens, articles,
+                                       datetime.now(timezone.utc))
+    elapsed, cpu = time.perf_counter() - start, cpu_here() - cpu
+    sink_send = (cpu_of(sink.pid) - sink_cpu) / elapsed
+    [(issue, report)] = outcome.reports
+    assert report.sent == args.subscribers == counter.value, (report, counter.value)
+    rss_after = rss_mb()
+    measure_limit()
+    return Run(limits=(limits[0], limits[1]), rate=report.sent / elapsed,
+               sending=report.sent / report.elapsed, elapsed=elapsed, cpu=cpu / report.sent,
+               blast_cpu=blast_cpu / (2 * args.subscribers), sink_blast=sink_blast / blast_time,
+               sink_send=sink_send, rss=(rss_before, rss_after))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--subscribers", type=int, default=20_000)
-    ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--connections", type=int, default=4, help="per process")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="sender processes (mail.processes); the blast uses as many")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of blast, send, blast")
     ap.add_argument("--kb", type=int, default=50, help="approximate size of each message")
     ap.add_argument("--db", default=None, help="database URL (default: SQLite in a temp folder)")
     args = ap.parse_args()
 
-    from publisher import campaign
     from publisher.config import load_config
-    from publisher.content import load_articles
-    from publisher.mailer import make_transport
     from publisher.store import open_store
     from publisher.tokens import Tokens
 
@@ -174,56 +287,40 @@ def main() -> None:
     counter, ready = mp.Value("q", 0), mp.Event()
     sink = mp.Process(target=_sink, args=(port, counter, ready), daemon=True)
     sink.start()
+    sink.port = port  # type: ignore[attr-defined]
     ready.wait(10)
     root = Path(tempfile.mkdtemp(prefix="publisher-bench-"))
     try:
-        config = load_config(make_project(root, port, args.kb, args.connections, args.db), env={})
+        config = load_config(make_project(root, port, args.connections, args.processes, args.db),
+                             env={})
         store = open_store(config)
         add_subscribers(store, args.subscribers)
-        now = datetime.now(timezone.utc)
-        articles = load_articles(config).published(now)
         tokens = Tokens("bench-secret")
-
-        # the sink's limit: the same messages, pre-built (as the send makes them: pieces and
-        # their DATA form, see mailer.Prepared), over the same connections
-        from publisher.newsletter import plan_issue, render_issue
-        from publisher.personalise import Recipient, compile_issue
-
-        compiled = compile_issue(render_issue(plan_issue(articles, None, 1, now, config), config), config)
-        sample = [compiled.prepared(Recipient(email=f"r{i}@example.org", name=f"Lecteur {i}",
-                                              unsubscribe_url="https://news.example.org/u?t=x"))
-                  for i in range(min(5000, args.subscribers))]
-        size = sum(map(len, sample)) / len(sample)
-        blast_cpu, sink_cpu, blast_time = time.process_time(), cpu_of(sink.pid), time.perf_counter()
-        limit = blast(port, sample, args.connections)
-        blast_cpu = (time.process_time() - blast_cpu) / len(sample)
-        sink_blast = (cpu_of(sink.pid) - sink_cpu) / (time.perf_counter() - blast_time)
-        del sample
-
-        counter.value = 0
-        rss_before = rss_mb()
-        start, cpu, sink_cpu = time.perf_counter(), time.process_time(), cpu_of(sink.pid)
-        outcome = campaign.send_newsletter(config, store, make_transport(config), tokens, articles,
-                                           datetime.now(timezone.utc))
-        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-        sink_send = (cpu_of(sink.pid) - sink_cpu) / elapsed
-        [(issue, report)] = outcome.reports
-        assert report.sent == args.subscribers == counter.value, (report, counter.value)
-        rate = report.sent / elapsed
-        print(f"messages          {report.sent} of {size / 1024:.1f} KB each, "
-              f"{args.connections} connections, {store.engine.dialect.name}")
-        print(f"sink limit        {limit:8.0f} messages/s (pre-built, same client and connections)")
-        print(f"end to end        {rate:8.0f} messages/s ({elapsed:.1f} s: issue, queue, "
-              f"claim, personalise, SMTP, mark)")
-        print(f"  of which sending{report.sent / report.elapsed:8.0f} messages/s ({report.elapsed:.1f} s: "
-              "claim, personalise, SMTP, mark; the rest is rendering and queueing)")
-        print(f"ratio             {rate / limit:8.0%} of the sink's limit "
-              f"({rate / 100:.1f}x listmonk's default 100/s)")
-        print(f"sender CPU        {cpu / elapsed:8.0%} of one core ({cpu / report.sent * 1e6:.0f} us "
-              f"per message; the blast: {blast_cpu * 1e6:.0f} us)")
-        print(f"sink CPU          {sink_blast:8.0%} of one core during the blast, "
-              f"{sink_send:.0%} during the send")
-        print(f"memory            {rss_before:.0f} MB before the send, {rss_mb():.0f} MB after")
+        print(f"{args.subscribers} messages of about {args.kb} KB a run, {args.processes} "
+              f"process(es) x {args.connections} connections, {store.engine.dialect.name}; "
+              "each run: blast, send, blast (the limit: their mean)")
+        runs = []
+        for n in range(args.repeat):
+            r = one_run(n, args, config, store, sink, counter, tokens)
+            runs.append(r)
+            print(f"run {n + 1}: limit {r.limits[0]:5.0f} / {r.limits[1]:5.0f} -> {r.limit:5.0f}/s, "
+                  f"end to end {r.rate:5.0f}/s ({r.elapsed:.1f} s; sending alone {r.sending:.0f}/s)"
+                  f", ratio {r.ratio:4.0%} | client CPU {r.cpu * 1e6:3.0f} us/msg "
+                  f"(blast {r.blast_cpu * 1e6:3.0f}) | sink CPU {r.sink_send:4.0%} of a core "
+                  f"(blast {r.sink_blast:4.0%}) | RSS {r.rss[0]:.0f} -> {r.rss[1]:.0f} MB",
+                  flush=True)
+        mid = statistics.median
+        print(f"median ratio      {mid(r.ratio for r in runs):8.0%} of the sink's limit "
+              f"(runs: {', '.join(f'{r.ratio:.0%}' for r in runs)})")
+        print(f"median end to end {mid(r.rate for r in runs):8.0f} messages/s "
+              f"({mid(r.rate for r in runs) / 100:.1f}x listmonk's default 100/s); "
+              f"limit {mid(r.limit for r in runs):.0f}/s")
+        print(f"client CPU        {mid(r.cpu for r in runs) * 1e6:8.0f} us per message "
+              f"(the blast: {mid(r.blast_cpu for r in runs) * 1e6:.0f} us)")
+        print(f"sink CPU          {mid(r.sink_send for r in runs):8.0%} of one core during the "
+              f"send, {mid(r.sink_blast for r in runs):.0%} during the blasts")
+        print(f"memory            {runs[0].rss[0]:.0f} MB before the first send, "
+              f"{runs[-1].rss[1]:.0f} MB after the last; largest child {peak_child_mb():.0f} MB")
         store.close()
     finally:
         sink.terminate()
