@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 from publisher.config import Config
 from publisher.content import Loaded, read_article, scan
 from publisher.errors import ContentError
-from publisher.feeds import FeedDoc, render_feed
+from publisher.feeds import FeedDoc, forget_entries, render_feed
 from publisher.pages import Page, forget_partials, render_page
 from publisher.build_state import (
     BuildState,
@@ -288,6 +288,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
 
     _CONFIG, _OUT, _KEY = config, out, key
     forget_partials()
+    forget_entries()
     loaded = Loaded()
     to_read = []
     sources: dict[str, tuple[tuple[int, int], object]] = {}

@@ -131,12 +131,17 @@ _HISTORY: list = []
 _LAST: list = [None, []]  # (key, entries) of the last document written by this process
 
 
+def forget_entries() -> None:
+    """A new build: the site's settings may have changed since the last (`publisher run`)."""
+    _LAST[:] = None, []
+
+
 def _entries(doc: FeedDoc) -> list:
     """feedgen entries for the articles of `doc`, which serve Atom and RSS alike. The Atom
     and RSS documents of the same articles are written one after the other (the build
     orders its jobs by article), so the second reuses the first's entries: setting an
     entry up costs as much as writing it out."""
-    key = (doc.full_content, tuple(a.id for a in doc.articles))
+    key = (doc.full_content, tuple((a.id, a.digest, a.url) for a in doc.articles))
     if _LAST[0] == key:
         return _LAST[1]
     from feedgen.entry import FeedEntry

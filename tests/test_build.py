@@ -138,3 +138,23 @@ def test_scan_skips_hidden_files_and_a_missing_folder(tmp_path):
     assert [rel for rel, _ in articles] == ["a/b.md"]
     assert [rel for rel, _ in assets] == ["img.png"]
     assert scan(tmp_path / "nowhere") == ([], [])
+
+
+def test_an_edited_title_reaches_every_feed_in_the_same_process(site, load):
+    """Atom and RSS share feedgen entries within a build, never across builds: with one
+    article, every feed document of both builds holds the same entry id."""
+    cfg, content = site
+    for other in content.iterdir():
+        if other.name != "2024-11-18-pelican-style.md" and other.is_file():
+            other.unlink()
+    config = load(cfg)
+    build(config, NOW)
+    out = config.path("output")
+    source = content / "2024-11-18-pelican-style.md"
+    text = source.read_text(encoding="utf-8")
+    title = next(line for line in text.splitlines() if line.lower().startswith("title:"))
+    source.write_text(text.replace(title, "Title: Un titre tout neuf"), encoding="utf-8")
+    build(config, NOW)
+    for feed in ("feeds/all.atom.xml", "feeds/all.rss.xml", "feeds/science.atom.xml",
+                 "feeds/science.rss.xml"):
+        assert "Un titre tout neuf" in (out / feed).read_text(encoding="utf-8"), feed
