@@ -104,18 +104,20 @@ def _blast_threads(port: int, sample: list, indexes: list[range]) -> None:
 
 
 def blast(port: int, sample: list, total: int, connections: int, processes: int = 1) -> float:
-    """`total` pre-built messages over `processes` x `connections` reused connections, the
-    same SMTP client and layout as the send (so only the sink and the wire limit it, as far
-    as one client can): messages/s. With processes > 1, forked like the send's."""
-    lanes = processes * connections
-    indexes = [range(i, total, lanes) for i in range(lanes)]
+    """`total` pre-built messages over `connections` reused connections, the same SMTP client
+    and layout as the send (so only the sink and the wire limit it, as far as one client
+    can): messages/s. With processes > 1, the connections are shared out between as many
+    forked processes, as the send's (mail.processes)."""
+    indexes = [range(i, total, connections) for i in range(connections)]
+    shares = [connections // processes + (i < connections % processes) for i in range(processes)]
+    bounds = [sum(shares[:p]) for p in range(processes + 1)]
     start = time.perf_counter()
     if processes == 1:
         _blast_threads(port, sample, indexes)
     else:
         ctx = mp.get_context("fork")
         procs = [ctx.Process(target=_blast_threads,
-                             args=(port, sample, indexes[p * connections:(p + 1) * connections]))
+                             args=(port, sample, indexes[bounds[p]:bounds[p + 1]]))
                  for p in range(processes)]
         for p in procs:
             p.start()
@@ -271,7 +273,8 @@ def one_run(n: int, args, config, store, sink, counter, tokens) -> Run:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--subscribers", type=int, default=20_000)
-    ap.add_argument("--connections", type=int, default=4, help="per process")
+    ap.add_argument("--connections", type=int, default=4,
+                    help="in all (mail.connections), shared out between the processes")
     ap.add_argument("--processes", type=int, default=1,
                     help="sender processes (mail.processes); the blast uses as many")
     ap.add_argument("--repeat", type=int, default=3, help="runs of blast, send, blast")
@@ -297,7 +300,7 @@ def main() -> None:
         add_subscribers(store, args.subscribers)
         tokens = Tokens("bench-secret")
         print(f"{args.subscribers} messages of about {args.kb} KB a run, {args.processes} "
-              f"process(es) x {args.connections} connections, {store.engine.dialect.name}; "
+              f"process(es), {args.connections} connections, {store.engine.dialect.name}; "
               "each run: blast, send, blast (the limit: their mean)")
         runs = []
         for n in range(args.repeat):

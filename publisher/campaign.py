@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from publisher.delivery import Progress, SendReport, SendSettings, send_deliveries
+from publisher.delivery import Progress, SendReport, SendSettings, send_in_processes
 from publisher.errors import DeliveryError, PublisherError
 from publisher.mailer import DkimSigner, Prepared, Transport, sender_address
 from publisher.models import Article, Delivery, Issue
@@ -119,8 +119,9 @@ def deliver(config, store: Store, transport: Transport, tokens: Tokens, issue: I
     composer = IssueComposer(plan, config, tokens)
     if not store.issue_queued(issue.id):
         store.queue_deliveries(issue, now, wants=composer.wants)
-    report = send_deliveries(store, issue.id, composer, transport, sender_address(config),
-                             SendSettings.from_config(config.mail), progress, stop)
+    report = send_in_processes(store, issue.id, composer, transport, sender_address(config),
+                               SendSettings.from_config(config.mail), config.mail.processes,
+                               progress, stop)
     store.skip_inactive_deliveries(issue.id)
     counts = store.delivery_counts(issue.id)
     if not counts.get("queued") and not counts.get("claimed"):

@@ -179,6 +179,7 @@ class Mail(_Section):
     password: str | None = None
     timeout: float = Field(30.0, gt=0)
     connections: int = Field(4, ge=1, le=64)  # SMTP connections reused across messages
+    processes: int = Field(1, ge=1, le=64)  # sender processes sharing them (forked per send)
     rate_limit: float = Field(0.0, ge=0)  # messages per second over every worker, 0: no limit
     lease: float = Field(300.0, gt=0)  # seconds a dead sender's batch waits before others take it
     batch_size: int = Field(200, ge=1)  # deliveries claimed (and marked) per commit

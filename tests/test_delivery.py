@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import email
+import os
+import signal
 import socket
+import time
 from datetime import datetime, timezone
 from email import policy
 
@@ -317,3 +320,60 @@ def test_a_welcome_and_a_digest_carry_the_same_list_headers(project, extra):
     assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     list_id = "letters.example.net" if extra else "newsletter."
     assert f"<{list_id}" in digest["List-Id"]
+
+
+def test_mail_processes_share_the_send_between_forked_senders(project, pipelining_server):
+    server = pipelining_server
+    configure(project, server.port, extra="  processes: 2\n")
+    emails = subscribe(project, 300)
+    server.fail_every, server.drop_every = 13, 17
+    result = send()
+    assert result.exit_code == 0, result.output
+    assert server.by_recipient() == {e: 1 for e in emails}
+    assert "300 sent via smtp" in result.output  # the children's reports merged
+    store = open_store(project.config())
+    issue = store.last_issue()
+    assert store.delivery_counts(issue.id) == {"sent": 300} and issue.sent is not None
+    from sqlalchemy import select
+
+    from publisher.store.tables import deliveries
+
+    with store.engine.begin() as conn:
+        owners = set(conn.execute(select(deliveries.c.claimed_by).distinct()
+                                  .where(deliveries.c.issue_id == issue.id)).scalars())
+    assert len(owners) == 2 and f"{socket.gethostname()}:{os.getpid()}" in owners
+
+
+def test_a_forked_sender_that_dies_leaves_its_claims_to_the_parent(project, pipelining_server):
+    from publisher import campaign
+    from publisher.content import load_articles
+    from publisher.delivery import SendSettings, send_in_processes
+    from publisher.mailer import make_transport
+
+    configure(project, pipelining_server.port)
+    emails = subscribe(project, 200)
+    config, parent = project.config(), os.getpid()
+    store = open_store(config)
+    issue, _ = campaign.next_issue(config, store, load_articles(config).published(NOW), NOW)
+    store.queue_deliveries(issue, NOW)
+
+    composed = []
+
+    def compose(d):
+        composed.append(d.email)
+        if os.getpid() == parent:
+            time.sleep(0.002)  # the child gets its share
+        elif len(composed) == 10:
+            os.kill(os.getpid(), signal.SIGKILL)  # the child dies with claims in hand
+        return f"Subject: hi\r\nTo: {d.email}\r\n\r\nhello\r\n".encode()
+
+    report = send_in_processes(store, issue.id, compose, make_transport(config),
+                               "news@example.org", SendSettings(connections=2, batch_size=50),
+                               processes=2)
+    counts = pipelining_server.by_recipient()
+    assert set(counts) == set(emails) and all(n <= 2 for n in counts.values())
+    assert store.delivery_counts(issue.id) == {"sent": 200}
+    # the child sent 9 and died before committing them: the parent took its claims back at
+    # once (its pid is gone) and sent them again; the report counts what went out again
+    twice = [e for e, n in counts.items() if n == 2]
+    assert 1 <= len(twice) <= 9 and report.sent == 200

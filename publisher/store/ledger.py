@@ -188,8 +188,10 @@ class Ledger:
             ).all()
         return {status: n for status, n in rows}
 
-    def next_delivery_time(self, issue_id: int, now: datetime) -> datetime | None:
-        """When the next unsettled delivery of this issue comes due (a retry, or a lease)."""
+    def next_delivery_time(self, issue_id: int, now: datetime,
+                           leases: bool = True) -> datetime | None:
+        """When the next unsettled delivery of this issue comes due (a retry, or a lease;
+        without `leases`, claimed deliveries are left out)."""
         d = deliveries
         with self.engine.begin() as conn:
             waiting = conn.execute(
@@ -206,7 +208,7 @@ class Ledger:
                 select(func.min(d.c.claimed_until)).where(
                     d.c.issue_id == issue_id, d.c.status == "claimed"
                 )
-            ).scalar()
+            ).scalar() if leases else None
         times = [t for t in (now if waiting else None, retry, lease) if t is not None]
         return min(times) if times else None
 
