@@ -14,18 +14,14 @@ import os
 import pickle
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from publisher.config import Config
 from publisher.content import Loaded, read_article, scan
 from publisher.errors import ContentError
-from publisher.feeds import FeedDoc, forget_entries, render_feed
-from publisher.pages import Page, forget_partials, render_page
 from publisher.build_state import (
     BuildState,
     environment_key,
@@ -35,10 +31,17 @@ from publisher.build_state import (
     load_state,
     outputs_intact,
     pack_record,
+    read_record,
     RecordsWriter,
     save_state,
 )
-from publisher.site import categories_of, dedupe_paths, plan_site
+
+if TYPE_CHECKING:
+    from publisher.feeds import FeedDoc
+    from publisher.pages import Page
+
+# The renderers (Jinja2, feedgen) and the process pools are imported where they are used:
+# a rebuild that finds nothing changed never needs them, and they cost a tenth of a second.
 
 PARALLEL_THRESHOLD = 400  # below this many jobs a process pool costs more than it saves
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -94,7 +97,7 @@ def _read_job(item: tuple[str, str, tuple[int, int]]) -> bytes:
         result = exc
     except OSError as exc:
         result = ContentError(rel, 1, f"cannot read: {exc.strerror}")
-    return pack_record(rel, (stat, result))
+    return pack_record(rel, stat, result)
 
 
 def _job_path(job) -> str:
@@ -105,6 +108,9 @@ def _render_job(index: int) -> tuple[int, str, bool, int, int]:
     """Render and write one output: (index, fingerprint, written, size, mtime_ns). The
     fingerprints of outputs the last build did not write are worked out here, in the
     workers, rather than by the parent before it forks them."""
+    from publisher.feeds import FeedDoc, render_feed
+    from publisher.pages import Page, render_page
+
     job = _JOBS[index]
     fp = _PRINTS[index] or _fingerprint_of(job)
     if isinstance(job, Page):
@@ -119,6 +125,8 @@ def _render_job(index: int) -> tuple[int, str, bool, int, int]:
 
 
 def _fingerprint_of(job: Page | FeedDoc) -> str:
+    from publisher.pages import Page
+
     return fingerprint(_PAGE_KEY if isinstance(job, Page) else _KEY, job.fingerprint_parts())
 
 
@@ -149,6 +157,8 @@ def _render_in_workers(order: list[int], workers: int, chunk: int = 200):
         for start in range(0, len(order), chunk):
             yield _render_many(order[start : start + chunk])
         return
+    from multiprocessing import get_context
+
     ctx = get_context("fork")
     results = ctx.SimpleQueue()
     size = -(-len(order) // workers)
@@ -247,6 +257,9 @@ def _map(fn, items: list, workers: int) -> Iterator:
     if workers <= 1 or len(items) < PARALLEL_THRESHOLD:
         yield from map(fn, items)
         return
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
         yield from pool.map(fn, items, chunksize=max(1, len(items) // (workers * 32)))
 
@@ -286,6 +299,10 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         report.seconds = time.perf_counter() - started
         return report
 
+    from publisher.feeds import forget_entries
+    from publisher.pages import forget_partials
+    from publisher.site import categories_of, dedupe_paths, plan_site
+
     _CONFIG, _OUT, _KEY = config, out, key
     forget_partials()
     forget_entries()
@@ -295,12 +312,11 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     known = load_records(articles_file) if use_cache and cache.key == key else {}
     records = RecordsWriter(articles_file) if use_cache else None
     for rel, stat in stats.items():
-        blob = known.pop(rel, None)
-        hit = pickle.loads(blob)[1] if blob else None
-        if hit and hit[0] == stat:
-            sources[rel] = hit
+        kept = known.pop(rel, None)
+        if kept and kept[0] == stat:
+            sources[rel] = (stat, pickle.loads(kept[1]))
             if records:
-                records.add(blob)
+                records.add(kept[2])
         else:
             to_read.append((rel, os.path.join(root, rel), stat))
     stale = bool(known)  # records of sources that are gone
@@ -309,7 +325,8 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         progress("read", 0, len(to_read))
     try:
         for blob in _map(_read_job, to_read, workers):
-            rel, sources[rel] = pickle.loads(blob)
+            rel, stat, payload = read_record(blob)
+            sources[rel] = (stat, pickle.loads(payload))
             if records:
                 records.add(blob)
     except BaseException:
@@ -351,7 +368,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     for i, (job, fp) in enumerate(zip(jobs, prints)):
         path = _job_path(job)
         old = cache.outputs.get(path)
-        if old and fp and old[0] == fp and intact(out / path, old):
+        if old and fp and old[0] == fp and intact(os.path.join(out, path), old):
             outputs[path] = old
         else:
             todo.append(i)

@@ -19,7 +19,7 @@ from publisher import __version__
 from publisher.config import Config
 from publisher.models import Article
 
-CACHE_FORMAT = 2  # bump when what the cache holds changes shape
+CACHE_FORMAT = 3  # bump when what the cache holds changes shape
 
 
 @dataclass
@@ -53,16 +53,17 @@ def fingerprint(key: str, parts: tuple) -> str:
     return hashlib.blake2b(repr((key, parts)).encode(), digest_size=16).hexdigest()
 
 
-def intact(target: Path, recorded: tuple[str, int, int]) -> bool:
+def intact(target: str | Path, recorded: tuple[str, int, int]) -> bool:
     try:
-        st = target.stat()
-    except FileNotFoundError:
+        st = os.stat(target)
+    except (FileNotFoundError, NotADirectoryError):
         return False
     return (st.st_size, st.st_mtime_ns) == recorded[1:]
 
 
 def outputs_intact(out: Path, outputs: dict[str, tuple[str, int, int]]) -> bool:
-    return out.is_dir() and all(intact(out / p, rec) for p, rec in outputs.items())
+    base = os.path.join(out, "")  # joined as text: pathlib costs more than the stat itself
+    return out.is_dir() and all(intact(base + p, rec) for p, rec in outputs.items())
 
 
 def load_state(path: Path) -> BuildState:
@@ -74,23 +75,40 @@ def load_state(path: Path) -> BuildState:
         return BuildState()
 
 
-def pack_record(rel: str, value: object) -> bytes:
-    """One record of the articles file: (source path, (stat, Article or ContentError))."""
-    return pickle.dumps((rel, value), protocol=pickle.HIGHEST_PROTOCOL)
+def pack_record(rel: str, stat: tuple[int, int], result: object) -> bytes:
+    """One record of the articles file: a small header (source path, its stat, the length of
+    what follows), then the Article or ContentError read from it. Each is its own pickle, with
+    its own memo; the header lets a rebuild find the records it can keep without unpickling
+    a single article."""
+    payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps((rel, stat, len(payload)), protocol=pickle.HIGHEST_PROTOCOL) + payload
 
 
-def load_records(path: Path) -> dict[str, bytes]:
-    """The records of the last build, still pickled, by source path: a build unpickles only
-    those it uses and writes the others back as they are."""
-    found: dict[str, bytes] = {}
+def read_record(record: bytes) -> tuple[str, tuple[int, int], memoryview]:
+    """(source path, stat, pickled result) of one record (see pack_record)."""
+    rel, stat, size, begin = _header(io.BytesIO(record))
+    return rel, stat, memoryview(record)[begin : begin + size]
+
+
+def _header(stream: io.BytesIO) -> tuple[str, tuple[int, int], int, int]:
+    rel, stat, size = pickle.load(stream)
+    return rel, tuple(stat), size, stream.tell()
+
+
+def load_records(path: Path) -> dict[str, tuple[tuple[int, int], memoryview, memoryview]]:
+    """The records of the last build by source path: (stat, pickled result, whole record).
+    Nothing is unpickled but the headers: a build unpickles the results it keeps and writes
+    the records back as they are."""
+    found: dict[str, tuple[tuple[int, int], memoryview, memoryview]] = {}
     try:
-        data = path.read_bytes()
-        stream = io.BytesIO(data)
+        raw = path.read_bytes()
+        data, stream = memoryview(raw), io.BytesIO(raw)
         start = 0
-        while start < len(data):  # one pickle per record: each has its own memo
-            rel, _ = pickle.load(stream)
-            end = stream.tell()
-            found[rel] = data[start:end]
+        while start < len(data):
+            rel, stat, size, begin = _header(stream)
+            end = begin + size
+            found[rel] = (stat, data[begin:end], data[start:end])
+            stream.seek(end)
             start = end
         return found
     except Exception:  # a stale or corrupt cache only costs a full build
@@ -108,7 +126,7 @@ class RecordsWriter:
         self.path, self.tmp = path, path.with_suffix(".tmp")
         self.file = self.tmp.open("wb")
 
-    def add(self, record: bytes) -> None:
+    def add(self, record: bytes | memoryview) -> None:
         self.file.write(record)
 
     def commit(self) -> None:

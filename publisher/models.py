@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import zlib
 from functools import lru_cache
-from dataclasses import dataclass, field
+from operator import attrgetter
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -53,6 +54,15 @@ class Article:
 
     def is_published(self, now: datetime) -> bool:
         return not self.draft and self.date <= now
+
+    def __reduce__(self):
+        """Pickled as the values of its fields, in order: dataclasses' own way for frozen
+        slotted classes walks fields() for every object, and a build pickles 10,000 of them
+        in the workers and unpickles them again in the parent."""
+        return Article, _article_values(self)
+
+
+_article_values = attrgetter(*(f.name for f in fields(Article)))
 
 
 @lru_cache(maxsize=64)

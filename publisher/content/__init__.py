@@ -7,19 +7,31 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from functools import lru_cache
+
 from publisher.config import Config
-from publisher.content.article import assemble
-from publisher.content.markdown import read_markdown
-from publisher.content.plaintext import read_plaintext
 from publisher.errors import ContentError
 from publisher.models import Article
 
-READERS = {".txt": read_plaintext, ".md": read_markdown, ".markdown": read_markdown}
+ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
+
+
+@lru_cache(maxsize=1)
+def readers() -> dict:
+    """The reader of each article suffix. Imported on first use: a build with nothing to
+    read (the no-change rebuild) only scans, and YAML, Markdown, nh3 and slugify cost
+    a tenth of a second to import."""
+    from publisher.content.markdown import read_markdown
+    from publisher.content.plaintext import read_plaintext
+
+    return {".txt": read_plaintext, ".md": read_markdown, ".markdown": read_markdown}
 
 
 def read_article(raw: bytes, path: str, config: Config) -> Article:
     """Bytes of one file -> Article, or a ContentError naming the file and line."""
-    reader = READERS.get(os.path.splitext(path)[1].lower())
+    from publisher.content.article import assemble
+
+    reader = readers().get(os.path.splitext(path)[1].lower())
     if reader is None:
         raise ContentError(path, 1, "not an article (expected .txt, .md or .markdown)")
     if not raw.strip():
@@ -58,7 +70,7 @@ def scan(root: Path) -> tuple[list[tuple[str, os.stat_result]], list[tuple[str, 
                     continue
                 if name.startswith((".", "~")) or name.endswith("~"):
                     continue
-                is_article = os.path.splitext(name)[1].lower() in READERS
+                is_article = os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES
                 (articles if is_article else assets).append((prefix + name, entry.stat()))
     return sorted(articles), sorted(assets)
 
