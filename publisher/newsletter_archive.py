@@ -13,12 +13,8 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 from urllib.parse import urlsplit
 
-from babel.dates import format_date
-from markupsafe import escape
-
 from publisher.config import Config
 from publisher.models import Article, Issue
-from publisher.email_templates import render_file, template_env
 
 INDEX = "newsletter/index.html"
 FEED = "feeds/newsletter.atom.xml"
@@ -32,6 +28,9 @@ def render_archive(
     issues: Iterable[Issue], config: Config, articles: Mapping[str, Article] | None = None
 ) -> dict[str, bytes]:
     """Every archive file; nothing when no issue was sent yet."""
+    from babel.dates import format_date  # here, not at the top: every `publisher build`
+    from publisher.email_templates import render_file, template_env  # imports this module
+
     ordered = sorted(issues, key=lambda i: i.number, reverse=True)
     if not ordered:
         return {}
@@ -63,6 +62,8 @@ def render_archive(
 
 
 def _atom(views: list[dict], config: Config) -> bytes:
+    from markupsafe import escape
+
     from feedgen.feed import FeedGenerator
 
     site = config.site

@@ -53,11 +53,21 @@ def _long_date(day: date, lang: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def environment(templates: Path, version: str = "") -> jinja2.Environment:
+def environment(templates: Path, version: str = "", cache: Path | None = None) -> jinja2.Environment:
     """One environment per templates folder and version of its files: templates are compiled
-    once and never stat()ed again during a build (the build's key changes when they do)."""
+    once and never stat()ed again during a build (the build's key changes when they do).
+    With a `cache` folder, compiled templates are kept there for the next build's process
+    (Jinja checks each against its source): a small rebuild no longer compiles them all."""
+    bytecode = None
+    if cache is not None:
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            bytecode = jinja2.FileSystemBytecodeCache(str(cache))
+        except OSError:
+            pass  # no cache, only slower
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
+        bytecode_cache=bytecode,
         auto_reload=not version,
         autoescape=jinja2.select_autoescape(["html", "xml", "j2"]),
         undefined=jinja2.StrictUndefined,
@@ -114,7 +124,8 @@ def render_page(page: Page, config: Config, categories: list[tuple[str, str, str
     """Render one page; a template mistake becomes a TemplateError naming template and line.
 
     `version` identifies the current template files (the build passes its key)."""
-    env = environment(config.path("templates"), version)
+    env = environment(config.path("templates"), version,
+                      config.path("var") / "cache" / "templates" if version else None)
     context: dict[str, Any] = {
         "site": config.site,
         "page": page,
