@@ -32,6 +32,7 @@ from publisher.build_state import (
     outputs_intact,
     pack_record,
     read_record,
+    Records,
     RecordsWriter,
     save_state,
 )
@@ -309,18 +310,24 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     loaded = Loaded()
     to_read = []
     sources: dict[str, tuple[tuple[int, int], object]] = {}
-    known = load_records(articles_file) if use_cache and cache.key == key else {}
-    records = RecordsWriter(articles_file) if use_cache else None
+    old = load_records(articles_file) if use_cache and cache.key == key else Records()
+    known = old.found
+    kept: list = []
     for rel, stat in stats.items():
-        kept = known.pop(rel, None)
-        if kept and kept[0] == stat:
-            sources[rel] = (stat, pickle.loads(kept[1]))
-            if records:
-                records.add(kept[2])
+        record = known.pop(rel, None)
+        if record and record[0] == stat:
+            sources[rel] = (stat, pickle.loads(record[1]))
+            kept.append(record[2])
         else:
             to_read.append((rel, os.path.join(root, rel), stat))
     stale = bool(known)  # records of sources that are gone
-    del known
+    # Append the new records to the old file while it stays mostly live; else write anew.
+    append = bool(kept) and not stale and old.total + len(to_read) <= 1.5 * len(stats)
+    records = RecordsWriter(articles_file, append=append) if use_cache else None
+    if records and not append:
+        for record in kept:
+            records.add(record)
+    del known, kept, old
     if progress:
         progress("read", 0, len(to_read))
     try:

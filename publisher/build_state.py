@@ -95,47 +95,68 @@ def _header(stream: io.BytesIO) -> tuple[str, tuple[int, int], int, int]:
     return rel, tuple(stat), size, stream.tell()
 
 
-def load_records(path: Path) -> dict[str, tuple[tuple[int, int], memoryview, memoryview]]:
-    """The records of the last build by source path: (stat, pickled result, whole record).
-    Nothing is unpickled but the headers: a build unpickles the results it keeps and writes
-    the records back as they are."""
-    found: dict[str, tuple[tuple[int, int], memoryview, memoryview]] = {}
+@dataclass
+class Records:
+    """The records of the last build by source path: (stat, pickled result, whole record),
+    and how many records the file holds in all (a record appended later replaces an
+    earlier one of the same path: see RecordsWriter)."""
+
+    found: dict[str, tuple[tuple[int, int], memoryview, memoryview]] = field(default_factory=dict)
+    total: int = 0
+
+
+def load_records(path: Path) -> Records:
+    """Nothing is unpickled but the headers: a build unpickles the results it keeps and writes
+    the records back as they are. A record cut short (a build killed while appending) ends
+    the file there: every record before it stands on its own."""
+    records = Records()
     try:
         raw = path.read_bytes()
-        data, stream = memoryview(raw), io.BytesIO(raw)
-        start = 0
+    except OSError:
+        return records
+    data, stream = memoryview(raw), io.BytesIO(raw)
+    start = 0
+    try:
         while start < len(data):
             rel, stat, size, begin = _header(stream)
             end = begin + size
-            found[rel] = (stat, data[begin:end], data[start:end])
+            if end > len(data):
+                break
+            records.found[rel] = (stat, data[begin:end], data[start:end])
+            records.total += 1
             stream.seek(end)
             start = end
-        return found
-    except Exception:  # a stale or corrupt cache only costs a full build
-        return {}
+    except Exception:  # a stale or corrupt tail only costs reading those sources again
+        pass
+    return records
 
 
 class RecordsWriter:
     """The articles file, written a record at a time as the build reads (records come pickled
     already, by the workers that read the articles: see pack_record), so the build never holds
     a second copy of every article. One pickle per record: a single pickle of 10,000 articles
-    keeps a memo of every object in it. The file replaces the old one only on `commit`."""
+    keeps a memo of every object in it. A new file replaces the old one only on `commit`;
+    with `append`, the records of changed sources are added at the end of the old file
+    instead (a one-article rebuild then writes one record, not 30 MB)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, append: bool = False):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.path, self.tmp = path, path.with_suffix(".tmp")
-        self.file = self.tmp.open("wb")
+        self.append = append
+        self.path, self.tmp = path, path if append else path.with_suffix(".tmp")
+        self.file = self.tmp.open("ab" if append else "wb")
 
     def add(self, record: bytes | memoryview) -> None:
         self.file.write(record)
 
     def commit(self) -> None:
         self.file.close()
-        os.replace(self.tmp, self.path)
+        if not self.append:
+            os.replace(self.tmp, self.path)
 
     def discard(self) -> None:
         self.file.close()
-        self.tmp.unlink(missing_ok=True)
+        if not self.append:  # appended records stand on their own: nothing to take back
+            self.tmp.unlink(missing_ok=True)
 
 
 def save_state(path: Path, value: BuildState) -> None:

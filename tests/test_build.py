@@ -158,3 +158,29 @@ def test_an_edited_title_reaches_every_feed_in_the_same_process(site, load):
     for feed in ("feeds/all.atom.xml", "feeds/all.rss.xml", "feeds/science.atom.xml",
                  "feeds/science.rss.xml"):
         assert "Un titre tout neuf" in (out / feed).read_text(encoding="utf-8"), feed
+
+
+def test_article_records_are_appended_then_compacted(site, load):
+    """A small rebuild appends the changed article's record to the cache file; once most of
+    the file is superseded records, the next rebuild writes it anew."""
+    cfg, content = site
+    config = load(cfg)
+    build(config, NOW)
+    records = config.path("var") / "cache" / "articles.pickle"
+    size = records.stat().st_size
+    source = content / "2024-11-18-pelican-style.md"
+    sizes = []
+    for n in range(1, 7):
+        source.write_text(source.read_text(encoding="utf-8").replace(
+            "années-lumière", f"années-lumière{' (bis)' if n == 1 else ''}", 1), encoding="utf-8")
+        source.write_text(source.read_text(encoding="utf-8") + f"\nAjout {n}.\n", encoding="utf-8")
+        build(config, NOW)
+        sizes.append(records.stat().st_size)
+        page = (config.path("output") / "2024/11/james-webb-exoplanete-nuages-de-sable/index.html")
+        assert f"Ajout {n}." in page.read_text(encoding="utf-8")
+    assert size < sizes[0] < sizes[1]  # appended, twice
+    assert any(later < earlier for earlier, later in zip(sizes, sizes[1:]))  # then compacted
+    from publisher.build_state import load_records
+
+    kept = load_records(records)
+    assert len(kept.found) == len(list(content.glob("*.md"))) + len(list(content.glob("*.txt")))
