@@ -328,6 +328,11 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         for record in kept:
             records.add(record)
     del known, kept, old
+    if to_read:  # import the readers here, once, so forked workers inherit them
+        from publisher.content import readers
+        from publisher.content.article import assemble  # noqa: F401
+
+        readers()
     if progress:
         progress("read", 0, len(to_read))
     try:
