@@ -94,6 +94,9 @@ NOT_TEXT = re.compile(  # what YAML would read as something else than text
 
 
 DATE = re.compile(r"\d{4}-\d\d-\d\d(?:[ T]\d\d:\d\d(?::\d\d)?)?")  # text here: no timestamps
+# What YAML refuses to read at all (outside its printable set: YAML 1.1, 5.1): left to YAML,
+# which names the line.
+NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _simple_scalar(value: str) -> str | None:
@@ -110,6 +113,8 @@ def _simple_yaml(raw: str) -> dict[str, Any] | None:
     """Front matter made only of `key: text` and `key: [a, b]` lines, parsed ~10x faster than
     by YAML; None (parse it as YAML) at the first line that is anything else. A property test
     checks that whatever this returns equals what the YAML parser gives."""
+    if NOT_PRINTABLE.search(raw):
+        return None
     meta: dict[str, Any] = {}
     for line in raw.split("\n"):
         if not line.strip():
