@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from publisher import __version__
 from publisher.config import Config
@@ -93,6 +94,7 @@ def _updated(doc: FeedDoc) -> datetime:
     return max((a.updated for a in doc.articles), default=EPOCH)
 
 
+@lru_cache(maxsize=1)
 def _history_extension():
     """An RFC 5005 feedgen extension (links and <fh:archive/>, which feedgen does not write
     itself), made once: feedgen is imported lazily, with the first feed."""
@@ -123,9 +125,6 @@ def _history_extension():
             return feed
 
     return History
-
-
-_HISTORY: list = []
 
 
 _LAST: list = [None, []]  # (key, entries) of the last document written by this process
@@ -174,8 +173,6 @@ def _render_xml(doc: FeedDoc, config: Config) -> bytes:
     from feedgen.ext.base import BaseEntryExtension
     from feedgen.feed import FeedGenerator
 
-    if not _HISTORY:
-        _HISTORY.append(_history_extension())
     site = config.site
     links = doc.links
 
@@ -201,7 +198,7 @@ def _render_xml(doc: FeedDoc, config: Config) -> bytes:
     fg.updated(updated)
     fg.lastBuildDate(updated)
     fg.pubDate(updated)
-    fg.register_extension("history", _HISTORY[0], BaseEntryExtension, atom=True, rss=True)
+    fg.register_extension("history", _history_extension(), BaseEntryExtension, atom=True, rss=True)
     fg.history.doc = doc
     fg.load_extension("dc", atom=False, rss=True)  # RSS's <author> wants an email address
     for fe in _entries(doc):

@@ -134,12 +134,17 @@ def _coded(code: int, text: bytes | str, where: str) -> DeliveryError:
     return DeliveryError(f"{code} {text}", permanent=500 <= code < 600, code=code)
 
 
+def stuff_dots(piece: bytes) -> bytes:
+    """A piece that starts a line, as DATA carries it (RFC 5321 4.5.2: a line that begins
+    with a dot gets another). Pieces that each start a line can be stuffed one by one."""
+    piece = piece.replace(b"\n.", b"\n..")
+    return b"." + piece if piece.startswith(b".") else piece
+
+
 def dot_stuffed(data: bytes) -> bytes:
-    """The message as DATA carries it (RFC 5321 4.5.2: a line that begins with a dot gets
-    another), ending with CRLF; the caller adds the final ".\r\n"."""
-    stuffed = data.replace(b"\n.", b"\n..")
-    if stuffed.startswith(b"."):
-        stuffed = b"." + stuffed
+    """The whole message as DATA carries it (see stuff_dots), ending with CRLF; the caller
+    adds the final ".\r\n"."""
+    stuffed = stuff_dots(data)
     if not stuffed.endswith(b"\r\n"):
         stuffed += b"\r\n"
     return stuffed

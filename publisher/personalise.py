@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 
 from publisher.config import Config
 from publisher.errors import DeliveryError
-from publisher.mailer import Prepared, dot_stuffed, list_headers
+from publisher.mailer import Prepared, dot_stuffed, list_headers, stuff_dots
 from publisher.newsletter import IssuePlan, RenderedIssue, greeting, render_issue
 
 CRLF = b"\r\n"
@@ -86,7 +86,7 @@ class CompiledIssue:
         # Every piece starts a line (each ends with CRLF, a soft break or is empty), so the
         # DATA form is the pieces dot-stuffed one by one: the fixed ones here, once.
         whole_lines = all(p.endswith(CRLF) for p in self._pieces if p)
-        self._stuffed = [_stuffed(p) for p in self._pieces] + [b".\r\n"] if whole_lines else []
+        self._stuffed = [stuff_dots(p) for p in self._pieces] + [b".\r\n"] if whole_lines else []
         # per recipient, only the holes this issue has: (index, "html.KEY", html?, "KEY")
         self._header_slot = next(i for i, key in self._slots if key == "headers")
         self._fills = [(i, key, key.startswith("html."), key.partition(".")[2])
@@ -149,13 +149,13 @@ class CompiledIssue:
         pieces = self._pieces.copy()
         stuffed = (self._stuffed or pieces).copy()
         head = pieces[self._header_slot] = self._headers(recipient)
-        stuffed[self._header_slot] = _stuffed(head)
+        stuffed[self._header_slot] = stuff_dots(head)
         encoded: dict[str, tuple[bytes, bytes]] = {}
         for index, key, is_html, name in self._fills:
             both = encoded.get(key)
             if both is None:
                 value = _qp(html.escape(values[name]) if is_html else values[name])
-                both = encoded[key] = (value, _stuffed(value))
+                both = encoded[key] = (value, stuff_dots(value))
             pieces[index], stuffed[index] = both
         if not self._stuffed:  # cannot happen with _skeleton's pieces: stuff the whole then
             stuffed = [dot_stuffed(b"".join(pieces)), b".\r\n"]
@@ -227,12 +227,6 @@ def _qp(text: str) -> bytes:
     # LF in, then every line break (hard or soft) made CRLF: b2a_qp would mix them otherwise.
     data = binascii.b2a_qp(lf, istext=True).replace(b"\n", CRLF)
     return data if data.endswith(CRLF) else data + SOFT_BREAK
-
-
-def _stuffed(piece: bytes) -> bytes:
-    """A piece that starts a line, dot-stuffed (RFC 5321 4.5.2)."""
-    piece = piece.replace(b"\n.", b"\n..")
-    return b"." + piece if piece.startswith(b".") else piece
 
 
 def _format_address(name: str, email: str) -> str:
