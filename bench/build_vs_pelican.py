@@ -210,6 +210,28 @@ def bench_ours(work: Path, corpus: Path, n: int) -> list[Run]:
     return [full, noop, one]
 
 
+def bench_floor(work: Path, corpus: Path) -> list[Run]:
+    """bench/floor.py, the required libraries' least work (see its docstring): on two cores
+    alone, then with the parts issue 3 names (sanitising, listings, JSON Feed) on one core and
+    on two. The last is the one set beside the goal."""
+    log = work / "floor.log"
+    log.unlink(missing_ok=True)
+    python = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv").is_dir() else sys.executable
+    runs = []
+    for workers, complete in ((2, False), (1, True), (2, True)):
+        out = work / "floor" / "public"
+        clean(out)
+        label = (f"floor{' + named parts' if complete else ''}, "
+                 f"{workers} process{'es' * (workers > 1)}")
+        run = measure([python, str(BENCH / "floor.py"), str(corpus), str(out),
+                       "--workers", str(workers)] + ["--complete"] * complete,
+                      label, log=log, env=OUR_ENV)
+        run.files = count_files(out)
+        runs.append(run)
+    clean(work / "floor")
+    return runs
+
+
 def bench_help(work: Path) -> list[Run]:
     """`publisher --help`: the median of 5 runs (CPU and memory of the fastest)."""
     log = work / "help.log"
@@ -293,7 +315,8 @@ def verdict(ok: bool) -> str:
 
 
 def report(ours: list[Run] | None, help_: list[Run] | None, pelican: list[Run] | None,
-           hugo: list[Run] | None, errors: list[str], n: int) -> None:
+           hugo: list[Run] | None, errors: list[str], n: int,
+           floor: list[Run] | None = None) -> None:
     rows: list[tuple[Run, str]] = []  # (run, goal text)
     full_ours = ours[0] if ours else None
     full_pel = pelican[0] if pelican else None
@@ -318,6 +341,12 @@ def report(ours: list[Run] | None, help_: list[Run] | None, pelican: list[Run] |
         rows.append((run, f"< {GOAL_HELP_S:g} s: {verdict(run.wall < GOAL_HELP_S)}"))
     for run in (pelican or []) + (hugo or []):
         rows.append((run, ""))
+    for run in floor or []:
+        goal = ""
+        if full_pel and run is floor[-1]:
+            need = full_pel.wall / GOAL_VS_PELICAN
+            goal = f"vs pelican/{GOAL_VS_PELICAN:g} = {need:.2f} s: {run.wall / need:.2f}x of it"
+        rows.append((run, goal))
 
     print()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -339,6 +368,10 @@ def report(ours: list[Run] | None, help_: list[Run] | None, pelican: list[Run] |
                 print(f"  {name + '/ours':<14} wall {full_ours.ratio(other, 'wall'):6.2f}x   "
                       f"CPU {full_ours.ratio(other, 'cpu'):6.2f}x   "
                       f"peak memory {full_ours.ratio(other, 'rss_mib'):6.2f}x")
+        if floor and ours:
+            print(f"  ours/floor     wall {full_ours.wall / floor[-1].wall:6.2f}x   "
+                  f"CPU {full_ours.cpu / floor[-1].cpu:6.2f}x   (what the product costs "
+                  "beyond the required libraries' least work)")
         if full_pel and len(pelican) > 1 and ours:
             print(f"  one-article rebuild, pelican (cached)/ours: "
                   f"wall {ours[2].ratio(pelican[1], 'wall'):.2f}x")
@@ -354,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=10_000, help="articles in the corpus (10000)")
     ap.add_argument("--skip-pelican", action="store_true")
     ap.add_argument("--skip-hugo", action="store_true")
+    ap.add_argument("--skip-floor", action="store_true",
+                    help="skip bench/floor.py, the required libraries' least work")
     ap.add_argument("--workdir", type=Path, default=BENCH / "out",
                     help="corpora, outputs and logs (default bench/out, git-ignored)")
     args = ap.parse_args(argv)
@@ -363,14 +398,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"generating {args.n} articles under {work} ...", flush=True)
     corpus = gen_corpus(work / "corpus-md", args.n, "md")
 
-    results: dict[str, list[Run] | None] = dict.fromkeys(["ours", "help", "pelican", "hugo"])
+    results: dict[str, list[Run] | None] = dict.fromkeys(
+        ["ours", "help", "pelican", "hugo", "floor"])
     errors: list[str] = []
     steps = [("ours", lambda: bench_ours(work, corpus, args.n)),
              ("help", lambda: bench_help(work))]
+    if not args.skip_floor:
+        steps.append(("floor", lambda: bench_floor(work, corpus)))
     if not args.skip_pelican:
         steps.append(("pelican", lambda: bench_pelican(work, corpus, args.n)))
     if not args.skip_hugo:
         steps.append(("hugo", lambda: bench_hugo(work, args.n)))
+
     for name, step in steps:
         print(f"running {name} ...", flush=True)
         try:
@@ -378,8 +417,9 @@ def main(argv: list[str] | None = None) -> int:
         except BenchError as exc:
             errors.append(str(exc))
 
-    report(results["ours"], results["help"], results["pelican"], results["hugo"], errors, args.n)
-    print(f"\nlogs: {work}/{{ours,help,pelican,hugo}}.log")
+    report(results["ours"], results["help"], results["pelican"], results["hugo"], errors, args.n,
+           results["floor"])
+    print(f"\nlogs: {work}/{{ours,help,pelican,hugo,floor}}.log")
     return 1 if errors else 0
 
 
