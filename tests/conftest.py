@@ -34,6 +34,48 @@ paths:
     return cfg
 
 
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/ from what the code makes now (review the diff)")
+
+
+@pytest.fixture
+def golden(request):
+    """compare(folder, {relative path: bytes}): the outputs must be the files under
+    tests/golden/<folder>, byte for byte and no more, no fewer. With --update-golden the
+    folder is written anew instead, and `git diff` shows what changed."""
+    update = request.config.getoption("--update-golden")
+
+    def compare(folder: str, outputs: dict[str, bytes]) -> None:
+        root = GOLDEN / folder
+        if update:
+            shutil.rmtree(root, ignore_errors=True)
+            for rel, data in outputs.items():
+                (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                (root / rel).write_bytes(data)
+            return
+        expected = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+        assert set(outputs) == expected, (
+            f"outputs differ from tests/golden/{folder}: new {sorted(set(outputs) - expected)}, "
+            f"gone {sorted(expected - set(outputs))} (pytest --update-golden, then review)")
+        for rel in sorted(outputs):
+            want = (root / rel).read_bytes()
+            if outputs[rel] != want:
+                import difflib
+
+                diff = "\n".join(list(difflib.unified_diff(
+                    want.decode(errors="replace").splitlines(),
+                    outputs[rel].decode(errors="replace").splitlines(),
+                    f"golden/{folder}/{rel}", "now", lineterm=""))[:40])
+                pytest.fail(f"{rel} differs from its golden copy (pytest --update-golden if "
+                            f"the change is meant, then review git diff):\n{diff}")
+
+    return compare
+
+
 @pytest.fixture
 def site(tmp_path: Path):
     """(config path, content folder) holding a copy of the sample content."""
