@@ -42,3 +42,20 @@ def test_a_clean_rebuild_in_parallel_makes_the_same_bytes(site, load, tmp_path):
     finally:
         b.PARALLEL_THRESHOLD = threshold
     assert outputs_of(config.path("output")) == first
+
+
+def test_sample_newsletter_is_rendered_as_reviewed(golden):
+    """The digest of the sample articles for one named subscriber: subject, HTML (MJML
+    compiled) and the plain-text part."""
+    from test_newsletter import NOW as ISSUE_NOW, SINCE, make_config
+
+    from publisher.content import load_articles
+    from publisher.newsletter import plan_issue, render_issue
+
+    config = make_config()
+    plan = plan_issue(load_articles(config).published(ISSUE_NOW), SINCE, 7, ISSUE_NOW, config)
+    rendered = render_issue(plan, config)
+    html, text = rendered.personal("Camille Dupont", "https://example.org/blog/u/TOKEN",
+                                   "https://example.org/blog/p/TOKEN")
+    golden("sample-newsletter", {"subject.txt": rendered.subject.encode() + b"\n",
+                                 "issue.html": html.encode(), "issue.txt": text.encode()})
