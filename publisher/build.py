@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from publisher.config import Config
 from publisher.content import Loaded, read_article, scan
 from publisher.errors import ContentError
+from publisher.theme import theme_files
 from publisher.build_state import (
     BuildState,
     environment_key,
@@ -64,16 +65,14 @@ class BuildReport:
 
 def _static_files(config: Config, assets: list[tuple[str, os.stat_result]]) -> dict[str, Path]:
     """Files copied as they are: content assets, the theme's static folder, the feeds' XSL."""
-    templates = config.path("templates")
     root = config.path("content")
     files = {rel: root / rel for rel, _ in assets}
-    static = templates / "static"
-    if static.is_dir():
-        for p in sorted(static.rglob("*")):
-            if p.is_file():
-                files["static/" + p.relative_to(static).as_posix()] = p
-    if config.feeds.stylesheet and (templates / "feed.xsl").is_file():
-        files["feeds/feed.xsl"] = templates / "feed.xsl"
+    theme = theme_files(config.path("templates"))
+    for rel, p in theme.items():
+        if rel.startswith("static/"):
+            files[rel] = p
+    if config.feeds.stylesheet and "feed.xsl" in theme:
+        files["feeds/feed.xsl"] = theme["feed.xsl"]
     return files
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from publisher import __version__
 from publisher.config import Config
 from publisher.models import Article
+from publisher.theme import theme_files
 
 CACHE_FORMAT = 3  # bump when what the cache holds changes shape
 
@@ -41,11 +42,9 @@ def environment_key(config: Config) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{CACHE_FORMAT}:{__version__}:{[f.name for f in fields(Article)]}".encode())
     h.update(config.model_dump_json().encode())
-    templates = config.path("templates")
-    for p in sorted(templates.rglob("*")) if templates.is_dir() else ():
-        if p.is_file():
-            h.update(p.relative_to(templates).as_posix().encode())
-            h.update(p.read_bytes())
+    for rel, p in theme_files(config.path("templates")).items():
+        h.update(rel.encode())
+        h.update(p.read_bytes())
     return h.hexdigest()
 
 

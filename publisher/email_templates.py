@@ -12,16 +12,14 @@ from typing import Any
 import jinja2
 
 from publisher.errors import TemplateError
+from publisher.theme import template_folders
 
-BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 @lru_cache(maxsize=8)
 def template_env(folder: str) -> jinja2.Environment:
     """The user's templates first, then the ones shipped with publisher."""
-    loader = jinja2.ChoiceLoader(
-        [jinja2.FileSystemLoader(folder), jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES))]
-    )
+    loader = jinja2.FileSystemLoader([str(f) for f in template_folders(folder)])
     return jinja2.Environment(
         loader=loader,
         undefined=jinja2.StrictUndefined,

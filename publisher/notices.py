@@ -4,25 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from functools import lru_cache
-from pathlib import Path
 
 import jinja2
 
 from publisher.mailer import Transport, compose, sender_address
 from publisher.mailer import list_headers as mailer_list_headers
 from publisher.models import Subscriber
+from publisher.theme import template_folders
 from publisher.tokens import Tokens
 
-BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 @lru_cache(maxsize=8)
 def template_env(folder: str, strict: bool = True) -> jinja2.Environment:
     """The user's templates first, then the ones shipped with publisher. Pages (not strict)
     may test variables that a route leaves out."""
-    loader = jinja2.ChoiceLoader(
-        [jinja2.FileSystemLoader(folder), jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES))]
-    )
+    loader = jinja2.FileSystemLoader([str(f) for f in template_folders(folder)])
     return jinja2.Environment(
         loader=loader,
         autoescape=jinja2.select_autoescape(["html"]),

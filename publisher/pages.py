@@ -14,6 +14,7 @@ from markupsafe import Markup
 from publisher.config import Config
 from publisher.errors import TemplateError
 from publisher.models import Article
+from publisher.theme import template_folders
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def environment(templates: Path, version: str = "", cache: Path | None = None) -
         except OSError:
             pass  # no cache, only slower
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates)),
+        loader=jinja2.FileSystemLoader([str(f) for f in template_folders(templates)]),
         bytecode_cache=bytecode,
         auto_reload=not version,
         autoescape=jinja2.select_autoescape(["html", "xml", "j2"]),
@@ -143,7 +144,8 @@ def render_page(page: Page, config: Config, categories: list[tuple[str, str, str
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(exc.filename or exc.name or page.template, exc.lineno, exc.message) from None
     except jinja2.TemplateNotFound as exc:
-        raise TemplateError(str(exc), None, "template not found in " + str(config.path("templates"))) from None
+        raise TemplateError(str(exc), None, "template not found in " + " or ".join(
+            str(f) for f in template_folders(config.path("templates")))) from None
     except (jinja2.UndefinedError, TypeError, AttributeError) as exc:
         raise TemplateError(page.template, _template_line(exc, page.template), str(exc)) from None
 
