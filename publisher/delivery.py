@@ -32,6 +32,7 @@ from typing import Callable
 from publisher.errors import DeliveryError
 from publisher.mailer import Prepared, Transport
 from publisher.models import Delivery
+from publisher.pipeline import pipelined_connection, pipelined_worker
 from publisher.store import Store
 
 Compose = Callable[[Delivery], "bytes | Prepared | None"]  # None: nothing in this issue for them
@@ -228,11 +229,16 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
     work: queue.Queue = queue.Queue()
     results: queue.Queue = queue.Queue()
     limiter = RateLimiter(settings.rate_limit, store)
-    threads = [
-        threading.Thread(target=_worker, args=(transport, sender, compose, work, results, limiter),
-                         daemon=True, name=f"sender-{i}")
-        for i in range(max(1, min(settings.connections, total)))
-    ]
+    connections = max(1, min(settings.connections, total))
+    first = pipelined_connection(transport) if total else None
+    if first is not None:  # one thread drives every connection (see publisher.pipeline)
+        threads = [threading.Thread(target=pipelined_worker, daemon=True, name="sender",
+                                    args=(transport, first, sender, compose, work, results,
+                                          limiter, connections))]
+    else:
+        threads = [threading.Thread(target=_worker, daemon=True, name=f"sender-{i}",
+                                    args=(transport, sender, compose, work, results, limiter))
+                   for i in range(connections)]
     for t in threads:
         t.start()
     inflight: dict[int, Delivery] = {}

@@ -1,0 +1,380 @@
+"""Every SMTP connection of a send driven by one thread, pipelined (RFC 2920).
+
+    first = pipelined_connection(transport)        # None: TLS, or no PIPELINING: use threads
+    pipelined_worker(transport, first, sender, compose, work, results, limiter, connections)
+
+Each connection is opened blocking (smtplib: greeting, EHLO, STARTTLS, AUTH), then its socket
+is made non-blocking and driven from one `selectors` loop. A message is one write and one
+read: its dot-stuffed DATA and final "." go out with the next message's MAIL, RCPT and DATA,
+and the four replies come back together. No thread per connection: no GIL hand-offs or queue
+traffic per message, which cost more than the SMTP itself (issue 5).
+
+The worker's contract is `delivery._worker`'s: chunks of deliveries in from `work` (None:
+finish what is in flight, give back the rest), lists of (kind, delivery, error) out to
+`results`. Refusals keep their stage ("mail", "rcpt", "data") as `SmtpConnection.send` sets
+it. A dropped connection (or a 421, or a timeout) fails the one transaction whose reply was
+due; the transactions pipelined behind it, never answered, are started again on another
+connection.
+"""
+
+from __future__ import annotations
+
+import queue
+import selectors
+import ssl
+import time
+from collections import deque
+
+from publisher.errors import DeliveryError
+from publisher.mailer import Prepared, SmtpConnection, SmtpTransport, _coded, dot_stuffed
+
+REPORT_AFTER = 0.02  # seconds: outcomes go back to the ledger at least this often
+
+
+def pipelined_connection(transport) -> SmtpConnection | None:
+    """An open connection fit for the pipelined worker (plain socket, PIPELINING offered), or
+    None: then the threaded worker serves (TLS, lock-step servers, other transports). Errors
+    are left to that path too (it reports them per delivery)."""
+    if not isinstance(transport, SmtpTransport) or transport.settings.security != "none":
+        return None
+    try:
+        conn = transport.connect()
+        conn.smtp.ehlo_or_helo_if_needed()
+    except Exception:  # noqa: BLE001 - the threaded path meets the same error and reports it
+        return None
+    if _fit(conn):
+        return conn
+    conn.close()
+    return None
+
+
+def _fit(conn: SmtpConnection) -> bool:
+    s = conn.smtp
+    return (s.sock is not None and not isinstance(s.sock, ssl.SSLSocket) and s.does_esmtp
+            and s.has_extn("pipelining"))
+
+
+class _Link:
+    """One connection: the replies it waits for, in order, as (stage, delivery); the
+    delivery whose MAIL, RCPT and DATA are out and whose 354 is awaited (`opening`)."""
+
+    __slots__ = ("conn", "sock", "inbox", "lines", "waiting", "out", "opening", "refusal",
+                 "since", "prefix", "size", "utf8")
+
+    def __init__(self, conn: SmtpConnection, sender: str):
+        s = conn.smtp
+        self.conn, self.sock = conn, s.sock
+        self.sock.setblocking(False)
+        self.inbox = bytearray()
+        self.lines: list[bytes] = []  # the lines so far of a reply of many lines
+        self.waiting: deque = deque()
+        self.out: list = []
+        self.opening = None
+        self.refusal: tuple[str, int, bytes] | None = None  # first refused command of `opening`
+        self.since = time.monotonic()  # the last reply (or the first wait)
+        self.size = s.has_extn("size")
+        self.utf8 = s.has_extn("smtputf8")
+        self.prefix = f"MAIL FROM:<{sender}>".encode("utf-8")
+
+
+class _Engine:
+    def __init__(self, transport, first, sender, compose, work, results, limiter, size):
+        self.transport, self.sender, self.compose = transport, sender, compose
+        self.work, self.results, self.limiter, self.size = work, results, limiter, size
+        self.where = transport.settings.where
+        self.timeout = transport.settings.timeout
+        self.selector = selectors.DefaultSelector()
+        self.links: list[_Link] = []
+        self.pending: deque = deque()  # taken from `work`, not started
+        self.done: list = []  # outcomes not yet reported
+        if first is not None:
+            self._add(first)
+
+    # -- the loop
+
+    def run(self) -> None:
+        stopping = False
+        report_at = time.monotonic() + REPORT_AFTER
+        try:
+            while True:
+                busy = any(link.waiting for link in self.links)
+                if not stopping and len(self.pending) < 2 * self.size:
+                    if not busy and not self.pending:
+                        self._report()
+                    try:
+                        chunk = self.work.get(block=not busy and not self.pending)
+                    except queue.Empty:
+                        chunk = ()
+                    if chunk is None:
+                        stopping = True
+                    else:
+                        self.pending.extend(chunk)
+                if stopping:
+                    self.done.extend(("unsent", d, None) for d in self.pending)
+                    self.pending.clear()
+                    if not busy:
+                        break
+                self._start()
+                if any(link.waiting for link in self.links):
+                    self._poll(max(0.0, min(report_at - time.monotonic(), 0.5)))
+                if self.done and time.monotonic() >= report_at:
+                    self._report()
+                    report_at = time.monotonic() + REPORT_AFTER
+        finally:
+            self._report()
+            for link in self.links:
+                link.conn.close()
+            self.selector.close()
+
+    def _report(self) -> None:
+        if self.done:
+            self.results.put(self.done)
+            self.done = []
+
+    def _start(self) -> None:
+        """Begin a transaction on every connection free to take one, opening connections
+        (up to `size`) while messages wait."""
+        for link in self.links:
+            if not self.pending:
+                return
+            if link.opening is None:
+                self._begin(link)
+        while self.pending and len(self.links) < self.size:
+            d = self.pending[0]
+            try:
+                conn = self.transport.connect()
+                conn.smtp.ehlo_or_helo_if_needed()
+            except DeliveryError as exc:
+                self.pending.popleft()
+                self.done.append(("refused" if exc.permanent else "down", d, exc))
+                continue
+            except Exception as exc:  # noqa: BLE001 - EHLO refused or the socket failed
+                self.pending.popleft()
+                error = _error(exc, self.where, "ehlo")
+                self.done.append((_connect_kind(error), d, error))
+                continue
+            if not _fit(conn):  # the server changed its offer: no more connections
+                conn.close()
+                self.size = len(self.links)
+                if not self.links:
+                    self.pending.popleft()
+                    self.done.append(("down", d, DeliveryError(
+                        f"SMTP {self.where}: no longer offers PIPELINING")))
+                return
+            self._begin(self._add(conn))
+
+    def _add(self, conn: SmtpConnection) -> _Link:
+        link = _Link(conn, self.sender)
+        self.links.append(link)
+        self.selector.register(link.sock, selectors.EVENT_READ, link)
+        return link
+
+    def _begin(self, link: _Link, before: list | None = None) -> None:
+        """MAIL, RCPT and DATA of the next message that has one (after `before`, the DATA of
+        the one just accepted), in one write."""
+        out = before or []
+        while self.pending:
+            d = self.pending.popleft()
+            try:
+                data = self.compose(d)
+                if data is None:
+                    self.done.append(("skipped", d, None))
+                    continue
+                commands = self._commands(link, d.email, len(data))
+            except DeliveryError as exc:
+                self.done.append(("failed", d, exc))
+                continue
+            except Exception as exc:  # noqa: BLE001 - a bug composing one message fails only it
+                error = DeliveryError(f"{type(exc).__name__}: {exc}", permanent=True)
+                self.done.append(("failed", d, error))
+                continue
+            self.limiter.wait()
+            out.append(commands)
+            link.opening, link.refusal = (d, data), None
+            if not link.waiting:
+                link.since = time.monotonic()
+            link.waiting.extend((("mail", d), ("rcpt", d), ("data", d)))
+            break
+        if out:
+            self._write(link, out)
+
+    def _commands(self, link: _Link, recipient: str, size: int) -> bytes:
+        tail = b" SIZE=%d" % size if link.size else b""
+        if not (self.sender + recipient).isascii():
+            if not link.utf8:
+                raise DeliveryError(f"{self.where} does not accept non-ASCII addresses "
+                                    f"(SMTPUTF8) like {recipient}", permanent=True)
+            tail += b" SMTPUTF8"
+        if any(c in recipient for c in "<>\r\n"):
+            raise DeliveryError(f"{recipient!r} is not a valid address", permanent=True)
+        return b"".join((link.prefix, tail, b"\r\nRCPT TO:<", recipient.encode("utf-8"),
+                         b">\r\nDATA\r\n"))
+
+    # -- the wire
+
+    def _write(self, link: _Link, pieces: list) -> None:
+        queued = bool(link.out)
+        link.out.extend(memoryview(p) for p in pieces if p)
+        if not queued:
+            self._flush(link)
+
+    def _flush(self, link: _Link) -> None:
+        out = link.out
+        try:
+            while out:
+                sent = link.sock.sendmsg(out[:1024])  # IOV_MAX
+                while sent:
+                    if sent >= len(out[0]):
+                        sent -= len(out.pop(0))
+                    else:
+                        out[0], sent = out[0][sent:], 0
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError as exc:
+            self._lost(link, _error(exc, self.where, ""))
+            return
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if out else 0)
+        self.selector.modify(link.sock, events, link)
+
+    def _poll(self, timeout: float) -> None:
+        for key, events in self.selector.select(timeout):
+            link = key.data
+            if events & selectors.EVENT_WRITE and link.out:
+                self._flush(link)
+            if events & selectors.EVENT_READ and link in self.links:
+                self._read(link)
+        now = time.monotonic()
+        for link in self.links:
+            if link.waiting and now - link.since > self.timeout:
+                self._lost(link, DeliveryError(f"SMTP {self.where}: timed out"))
+
+    def _read(self, link: _Link) -> None:
+        try:
+            chunk = link.sock.recv(1 << 16)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._lost(link, _error(exc, self.where, ""))
+            return
+        if not chunk:
+            self._lost(link, DeliveryError(f"SMTP {self.where}: connection lost "
+                                           "(Connection unexpectedly closed)"))
+            return
+        link.since = time.monotonic()
+        inbox = link.inbox
+        inbox += chunk
+        end = inbox.rfind(b"\r\n")
+        if end < 0:
+            return
+        lines = bytes(inbox[:end]).split(b"\r\n")
+        del inbox[:end + 2]
+        for line in lines:
+            link.lines.append(line[4:])
+            if line[3:4] == b"-":  # a reply of many lines goes on
+                continue
+            if link not in self.links:
+                return
+            if not line[:3].isdigit() or not link.waiting:
+                self._lost(link, DeliveryError(f"SMTP {self.where}: connection lost "
+                                               f"(unexpected reply {line[:80]!r})"))
+                return
+            text, link.lines = b" ".join(link.lines), []
+            self._reply(link, int(line[:3]), text)
+
+    # -- replies
+
+    def _reply(self, link: _Link, code: int, text: bytes) -> None:
+        stage, d = link.waiting.popleft()
+        if code == 421:  # the server closes the connection: this reply's message fails
+            if d is not None:
+                opening = link.opening is not None and link.opening[0] is d
+                stage, code, text = link.refusal if opening and link.refusal else \
+                    (stage, code, text)
+                self._fail(d, _refusal(code, text, self.where,
+                                       "data" if stage == "end" else stage))
+            self._lost(link, None, d)
+        elif stage == "end":
+            if code == 250:
+                self.done.append(("sent", d, None))
+            else:
+                self._fail(d, _refusal(code, text, self.where, "data"))
+        elif stage in ("mail", "rcpt", "data"):
+            good = (250,) if stage == "mail" else (250, 251) if stage == "rcpt" else (354,)
+            if code not in good and link.refusal is None:
+                link.refusal = (stage, code, text)
+            if stage == "data":
+                self._opened(link, code)
+
+    def _opened(self, link: _Link, code: int) -> None:
+        """The DATA reply of the message being opened: send its content, and the next
+        message's commands with it; or, refused, end the transaction (RSET)."""
+        (d, data), refusal = link.opening, link.refusal
+        link.opening = None
+        if refusal is None:
+            link.waiting.append(("end", d))
+            pieces = data.smtp_pieces if isinstance(data, Prepared) else \
+                [dot_stuffed(bytes(data)), b".\r\n"]
+            self._begin(link, list(pieces))
+            return
+        stage, refused_code, text = refusal
+        self._fail(d, _refusal(refused_code, text, self.where, stage))
+        out = [b".\r\n"] if code == 354 else []  # it took DATA anyway: an empty message
+        out.append(b"RSET\r\n")
+        link.waiting.extend([("dot", None)] * (code == 354) + [("rset", None)])
+        self._begin(link, out)
+
+    def _fail(self, d, error: DeliveryError) -> None:
+        self.done.append((_kind(error), d, error))
+
+    def _lost(self, link: _Link, error: DeliveryError | None, failed=None) -> None:
+        """The connection is gone (or going: 421). The reply that was due fails its message
+        with `error` (unless it is `failed`, failed already); the messages pipelined behind
+        it were never answered: they start again on another connection."""
+        self.links.remove(link)
+        self.selector.unregister(link.sock)
+        link.conn.smtp.close()
+        again: list = []
+        for stage, d in link.waiting:
+            if d is None or d is failed or any(d is x for x in again):
+                continue
+            if error is not None:
+                error.stage = "data" if stage == "end" else stage  # type: ignore[attr-defined]
+                error.where, error.broken = self.where, True  # type: ignore[attr-defined]
+                self._fail(d, error)
+                failed, error = d, None
+            else:
+                again.append(d)
+        link.waiting.clear()
+        link.opening = None
+        self.pending.extendleft(reversed(again))
+
+
+def _refusal(code: int, text: bytes, where: str, stage: str) -> DeliveryError:
+    error = _coded(code, text, where)
+    error.stage, error.where, error.broken = stage, where, False  # type: ignore[attr-defined]
+    return error
+
+
+def _error(exc: BaseException, where: str, stage: str) -> DeliveryError:
+    from publisher.mailer import smtp_error
+
+    error = smtp_error(exc, where)
+    error.stage, error.where = stage, where  # type: ignore[attr-defined]
+    error.broken = error.code is None  # type: ignore[attr-defined]
+    return error
+
+
+def _connect_kind(error: DeliveryError) -> str:
+    return "refused" if error.permanent else "down"
+
+
+def _kind(exc: DeliveryError) -> str:
+    from publisher.delivery import _kind
+
+    return _kind(exc)
+
+
+def pipelined_worker(transport, first, sender, compose, work, results, limiter,
+                     connections) -> None:
+    """The thread that drives all `connections` (see the module docstring)."""
+    _Engine(transport, first, sender, compose, work, results, limiter, connections).run()
