@@ -150,12 +150,18 @@ class CompiledIssue:
         stuffed = (self._stuffed or pieces).copy()
         head = pieces[self._header_slot] = self._headers(recipient)
         stuffed[self._header_slot] = stuff_dots(head)
+        # by text, not by hole: a URL or a plain name reads the same in both parts (and a
+        # name may be the greeting), so each is QP-encoded and stuffed once, not twice
         encoded: dict[str, tuple[bytes, bytes]] = {}
-        for index, key, is_html, name in self._fills:
-            both = encoded.get(key)
+        escaped: dict[str, str] = {}
+        for index, _key, is_html, name in self._fills:
+            text = values[name]
+            if is_html:
+                text = escaped.get(name) or escaped.setdefault(name, html.escape(text))
+            both = encoded.get(text)
             if both is None:
-                value = _qp(html.escape(values[name]) if is_html else values[name])
-                both = encoded[key] = (value, stuff_dots(value))
+                value = _qp(text)
+                both = encoded[text] = (value, stuff_dots(value))
             pieces[index], stuffed[index] = both
         if not self._stuffed:  # cannot happen with _skeleton's pieces: stuff the whole then
             stuffed = [dot_stuffed(b"".join(pieces)), b".\r\n"]
