@@ -58,10 +58,11 @@ def _fit(conn: SmtpConnection) -> bool:
 
 class _Link:
     """One connection: the replies it waits for, in order, as (stage, delivery); the
-    delivery whose MAIL, RCPT and DATA are out and whose 354 is awaited (`opening`)."""
+    delivery whose MAIL, RCPT and DATA are out and whose 354 is awaited (`opening`); the
+    one to go next (`ready`)."""
 
     __slots__ = ("conn", "sock", "inbox", "lines", "waiting", "out", "writing", "opening",
-                 "refusal", "since", "prefix", "size", "utf8", "closed")
+                 "ready", "refusal", "since", "prefix", "size", "utf8", "closed")
 
     def __init__(self, conn: SmtpConnection, sender: str):
         s = conn.smtp
@@ -74,6 +75,7 @@ class _Link:
         self.writing = False  # the selector watches for room to write (`out` left over)
         self.closed = False
         self.opening = None
+        self.ready: tuple | None = None  # the next message, composed ahead (see _begin)
         self.refusal: tuple[str, int, bytes] | None = None  # first refused command of `opening`
         self.since = time.monotonic()  # the last reply (or the first wait)
         self.size = s.has_extn("size")
@@ -114,11 +116,14 @@ class _Engine:
                     else:
                         self.pending.extend(chunk)
                 if stopping:
+                    self.pending.extend(x.ready[0] for x in self.links if x.ready)
+                    for link in self.links:
+                        link.ready = None
                     self.done.extend(("unsent", d, None) for d in self.pending)
                     self.pending.clear()
                     if not busy:
                         break
-                if self.pending:
+                if self.pending or any(x.ready and not x.opening for x in self.links):
                     self._start()
                     busy = busy or any(link.waiting for link in self.links)
                 if busy:
@@ -141,9 +146,7 @@ class _Engine:
         """Begin a transaction on every connection free to take one, opening connections
         (up to `size`) while messages wait."""
         for link in self.links:
-            if not self.pending:
-                return
-            if link.opening is None:
+            if link.opening is None and (self.pending or link.ready):
                 self._begin(link)
         while self.pending and len(self.links) < self.size:
             d = self.pending[0]
@@ -176,9 +179,27 @@ class _Engine:
         return link
 
     def _begin(self, link: _Link, before: list | None = None) -> None:
-        """MAIL, RCPT and DATA of the next message that has one (after `before`, the DATA of
-        the one just accepted), in one write."""
+        """MAIL, RCPT and DATA of the connection's next message, after `before` (the content
+        of the one just given its 354), in one write. The message after that is composed
+        at once, while the server reads: the next 354 finds it ready to go."""
         out = before or []
+        ready, link.ready = link.ready or self._compose(link), None
+        if ready is not None:
+            d, data, commands = ready
+            self.limiter.wait()
+            out.append(commands)
+            link.opening, link.refusal = (d, data), None
+            if not link.waiting:
+                link.since = time.monotonic()
+            link.waiting.extend((("mail", d), ("rcpt", d), ("data", d)))
+        if out:
+            self._write(link, out)
+        if ready is not None and not link.closed:
+            link.ready = self._compose(link)
+
+    def _compose(self, link: _Link) -> tuple | None:
+        """(delivery, message, its MAIL/RCPT/DATA) of the next pending delivery that has a
+        message; those that have none, or cannot have one, are settled on the way."""
         while self.pending:
             d = self.pending.popleft()
             try:
@@ -186,23 +207,13 @@ class _Engine:
                 if data is None:
                     self.done.append(("skipped", d, None))
                     continue
-                commands = self._commands(link, d.email, len(data))
+                return d, data, self._commands(link, d.email, len(data))
             except DeliveryError as exc:
                 self.done.append(("failed", d, exc))
-                continue
             except Exception as exc:  # noqa: BLE001 - a bug composing one message fails only it
                 error = DeliveryError(f"{type(exc).__name__}: {exc}", permanent=True)
                 self.done.append(("failed", d, error))
-                continue
-            self.limiter.wait()
-            out.append(commands)
-            link.opening, link.refusal = (d, data), None
-            if not link.waiting:
-                link.since = time.monotonic()
-            link.waiting.extend((("mail", d), ("rcpt", d), ("data", d)))
-            break
-        if out:
-            self._write(link, out)
+        return None
 
     def _commands(self, link: _Link, recipient: str, size: int) -> bytes:
         tail = b" SIZE=%d" % size if link.size else b""
@@ -240,6 +251,7 @@ class _Engine:
         try:
             while out:
                 _trim(out, link.sock.sendmsg(out[:1024]))
+                link.since = time.monotonic()  # a slow reader is not a dead one
         except (BlockingIOError, InterruptedError):
             pass
         except OSError as exc:
@@ -360,8 +372,10 @@ class _Engine:
                 failed, error = d, None
             else:
                 again.append(d)
+        if link.ready is not None:
+            again.append(link.ready[0])
         link.waiting.clear()
-        link.opening = None
+        link.opening = link.ready = None
         self.pending.extendleft(reversed(again))
 
 
