@@ -288,25 +288,28 @@ class _Engine:
                                            "(Connection unexpectedly closed)"))
             return
         link.since = time.monotonic()
-        inbox = link.inbox
-        inbox += chunk
-        end = inbox.rfind(b"\r\n")
-        if end < 0:
-            return
-        lines = bytes(inbox[:end]).split(b"\r\n")
-        del inbox[:end + 2]
-        for line in lines:
-            link.lines.append(line[4:])
+        if link.inbox or not chunk.endswith(b"\r\n"):  # a reply cut between two reads
+            link.inbox += chunk
+            end = link.inbox.rfind(b"\r\n") + 2
+            if end < 2:
+                return
+            chunk = bytes(link.inbox[:end])
+            del link.inbox[:end]
+        for line in chunk[:-2].split(b"\r\n"):
             if line[3:4] == b"-":  # a reply of many lines goes on
+                link.lines.append(line[4:])
                 continue
             if link.closed:
                 return
-            if not line[:3].isdigit() or not link.waiting:
+            code = line[:3]
+            if not code.isdigit() or not link.waiting:
                 self._lost(link, DeliveryError(f"SMTP {self.where}: connection lost "
                                                f"(unexpected reply {line[:80]!r})"))
                 return
-            text, link.lines = b" ".join(link.lines), []
-            self._reply(link, int(line[:3]), text)
+            text = line[4:]
+            if link.lines:
+                text, link.lines = b" ".join(link.lines + [text]), []
+            self._reply(link, int(code), text)
 
     # -- replies
 
