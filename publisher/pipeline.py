@@ -133,7 +133,8 @@ class _Engine:
                     report_at = time.monotonic() + REPORT_AFTER
         finally:
             self._report()
-            for link in self.links:
+            for link in self.links:  # QUIT, as smtplib does it: blocking again
+                link.sock.settimeout(min(self.timeout, 5.0))
                 link.conn.close()
             self.selector.close()
 
@@ -149,25 +150,19 @@ class _Engine:
             if link.opening is None and (self.pending or link.ready):
                 self._begin(link)
         while self.pending and len(self.links) < self.size:
-            d = self.pending[0]
             try:
                 conn = self.transport.connect()
                 conn.smtp.ehlo_or_helo_if_needed()
-            except DeliveryError as exc:
-                self.pending.popleft()
-                self.done.append(("refused" if exc.permanent else "down", d, exc))
-                continue
-            except Exception as exc:  # noqa: BLE001 - EHLO refused or the socket failed
-                self.pending.popleft()
-                error = _error(exc, self.where, "ehlo")
-                self.done.append((_connect_kind(error), d, error))
+            except Exception as exc:  # noqa: BLE001 - refused, unreachable, or EHLO refused
+                error = exc if isinstance(exc, DeliveryError) else _error(exc, self.where, "ehlo")
+                kind = "refused" if error.permanent else "down"
+                self.done.append((kind, self.pending.popleft(), error))
                 continue
             if not _fit(conn):  # the server changed its offer: no more connections
                 conn.close()
                 self.size = len(self.links)
                 if not self.links:
-                    self.pending.popleft()
-                    self.done.append(("down", d, DeliveryError(
+                    self.done.append(("down", self.pending.popleft(), DeliveryError(
                         f"SMTP {self.where}: no longer offers PIPELINING")))
                 return
             self._begin(self._add(conn))
@@ -354,6 +349,8 @@ class _Engine:
         self._begin(link, out)
 
     def _fail(self, d, error: DeliveryError) -> None:
+        from publisher.delivery import _kind  # (delivery imports this module)
+
         self.done.append((_kind(error), d, error))
 
     def _lost(self, link: _Link, error: DeliveryError | None, failed=None) -> None:
@@ -404,16 +401,6 @@ def _error(exc: BaseException, where: str, stage: str) -> DeliveryError:
     error.stage, error.where = stage, where  # type: ignore[attr-defined]
     error.broken = error.code is None  # type: ignore[attr-defined]
     return error
-
-
-def _connect_kind(error: DeliveryError) -> str:
-    return "refused" if error.permanent else "down"
-
-
-def _kind(exc: DeliveryError) -> str:
-    from publisher.delivery import _kind
-
-    return _kind(exc)
 
 
 def pipelined_worker(transport, first, sender, compose, work, results, limiter,
