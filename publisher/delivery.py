@@ -16,6 +16,11 @@ send leaves the rest queued and raises one DeliveryError. A server that cannot b
 pauses the whole send, with backoff, and after `max_attempts` pauses stops it cleanly, leaving
 the rest queued.
 Someone who unsubscribes is never claimed again.
+
+This thread claims and settles; the sending is another's. To a plain SMTP server that offers
+PIPELINING, one thread drives every connection (`publisher.pipeline`); otherwise (TLS, a
+lock-step server, the outbox) each connection has a thread of its own (`_worker`). Forked
+sender processes (`mail.processes`) are in `publisher.processes`.
 """
 
 from __future__ import annotations

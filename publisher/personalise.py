@@ -55,6 +55,7 @@ URL = re.compile(r"[!#-;=?-\[\]-~]+")  # printable ASCII without space, quotes, 
 ATOM_NAME = re.compile(r"[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]*")  # RFC 5322 atext and spaces
 MESSAGE_ID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")
 _URL_HOLE = "\0"  # where each recipient's unsubscribe URL goes in the List-Unsubscribe line
+_HTML_SPECIAL = re.compile(r"[&<>\"']")  # what html.escape changes: most values have none
 CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
 
 
@@ -157,7 +158,8 @@ class CompiledIssue:
         for index, _key, is_html, name in self._fills:
             text = values[name]
             if is_html:
-                text = escaped.get(name) or escaped.setdefault(name, html.escape(text))
+                text = escaped.get(name) or escaped.setdefault(
+                    name, html.escape(text) if _HTML_SPECIAL.search(text) else text)
             both = encoded.get(text)
             if both is None:
                 value = _qp(text)
