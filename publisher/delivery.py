@@ -285,6 +285,9 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                     outcomes = results.get(timeout=max(wait, 0.001))
                 except queue.Empty:
                     batch.commit(store)
+                    if not any(t.is_alive() for t in threads):  # a bug killed them: no hang
+                        raise DeliveryError("the sending thread stopped (its traceback is "
+                                            "above): the rest stays queued") from None
                     continue
             kind, d, exc = outcomes.pop()
             del inflight[d.id]
@@ -343,7 +346,8 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
 
 def _stop(threads, work: queue.Queue, results: queue.Queue, batch: _Batch, inflight: dict,
           store: Store) -> None:
-    """Give back what was never started, let the workers end, record what they finished."""
+    """Give back what was never started, let the workers end, record what they finished;
+    what a worker that died of a bug held goes back to the queue."""
     while True:
         try:
             chunk = work.get_nowait()
@@ -364,6 +368,8 @@ def _stop(threads, work: queue.Queue, results: queue.Queue, batch: _Batch, infli
         for kind, d, _ in done:
             if inflight.pop(d.id, None) is not None:
                 (batch.sent if kind == "sent" else batch.released).append(d.id)
+    if not any(t.is_alive() for t in threads):  # what a dead worker held: nobody will report it
+        batch.released.extend(inflight)
     try:
         batch.commit(store)
     except Exception:  # noqa: BLE001 - the first error is the one to report

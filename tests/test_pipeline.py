@@ -5,6 +5,8 @@ from __future__ import annotations
 import queue
 import threading
 
+import pytest
+
 from delivery_fixtures import PipeliningServer
 from publisher.delivery import RateLimiter
 from publisher.mailer import SmtpSettings, SmtpTransport
@@ -65,3 +67,26 @@ def test_a_silent_server_times_out_one_message_and_the_rest_go_on_another_connec
     assert all(kind == "sent" for kind, _ in kinds.values())
     assert server.by_recipient() == {item.email: 1 for item in items
                                      if item.email != "slow@example.org"}
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_bug_in_the_pipelined_worker_stops_the_send_instead_of_hanging_it(
+        project, pipelining_server, monkeypatch):
+    from publisher.pipeline import _Engine
+    from publisher.store import open_store
+    from test_delivery import configure, send, subscribe
+
+    def broken(self, link, code):
+        raise RuntimeError("a bug")
+
+    configure(project, pipelining_server.port)
+    subscribe(project, 20)
+    with monkeypatch.context() as patch:
+        patch.setattr(_Engine, "_opened", broken)
+        result = send()
+    assert result.exit_code == 1 and "sending thread stopped" in result.output
+    assert send().exit_code == 0  # what it held went back to the queue: the next send ends it
+    store = open_store(project.config())
+    assert store.delivery_counts(store.last_issue().id) == {"sent": 20}
+    assert pipelining_server.by_recipient() == {e: 1 for e in pipelining_server.by_recipient()}
+    assert len(pipelining_server.by_recipient()) == 20
