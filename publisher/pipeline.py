@@ -1,10 +1,10 @@
 """Every SMTP connection of a send driven by one thread, pipelined (RFC 2920).
 
-    first = pipelined_connection(transport)        # None: TLS, or no PIPELINING: use threads
+    first = pipelined_connection(transport)  # None: TLS, STARTTLS or no PIPELINING: threads
     pipelined_worker(transport, first, sender, compose, work, results, limiter, connections)
 
-Each connection is opened blocking (smtplib: greeting, EHLO, STARTTLS, AUTH), then its socket
-is made non-blocking and driven from one `poll` loop. A message is one write and one
+Each connection is opened blocking (smtplib: greeting, EHLO, AUTH), then its socket is made
+non-blocking and driven from one `poll` loop. A message is one write and one
 read: its dot-stuffed DATA and final "." go out with the next message's MAIL, RCPT and DATA,
 and the four replies come back together. No thread per connection: no GIL hand-offs or queue
 traffic per message, which cost more than the SMTP itself (issue 5).
@@ -85,12 +85,15 @@ class _Link:
 
 
 class _Engine:
+    """The worker's state: its connections, the deliveries taken and not yet started, the
+    outcomes not yet reported."""
+
     def __init__(self, transport, first, sender, compose, work, results, limiter, size):
         self.transport, self.sender, self.compose = transport, sender, compose
         self.work, self.results, self.limiter, self.size = work, results, limiter, size
         self.where = transport.settings.where
         self.timeout = transport.settings.timeout
-        self.poller = select.poll()  # poll, not selectors: a few us a message less, 4 sockets
+        self.poller = select.poll()  # not selectors: a few us a message less
         self.links: list[_Link] = []
         self.by_fd: dict[int, _Link] = {}
         self.pending: deque = deque()  # taken from `work`, not started
@@ -159,13 +162,14 @@ class _Engine:
                 kind = "refused" if error.permanent else "down"
                 self.done.append((kind, self.pending.popleft(), error))
                 continue
-            if not _fit(conn):  # the server changed its offer: no more connections
+            if not _fit(conn):  # no longer PIPELINING: make do with those open, if any
                 conn.close()
-                self.size = len(self.links)
-                if not self.links:
-                    self.done.append(("down", self.pending.popleft(), DeliveryError(
-                        f"SMTP {self.where}: no longer offers PIPELINING")))
-                return
+                if self.links:
+                    self.size = len(self.links)
+                    return
+                self.done.append(("down", self.pending.popleft(), DeliveryError(
+                    f"SMTP {self.where}: no longer offers PIPELINING")))
+                continue
             self._begin(self._add(conn))
 
     def _add(self, conn: SmtpConnection) -> _Link:
