@@ -85,20 +85,50 @@ def free_port() -> int:
 # -- the sink's limit -------------------------------------------------------------------------
 
 
-def _blast_threads(port: int, sample: list, indexes: list[range]) -> None:
-    """One thread (one reused connection) per range of message numbers; message i is
-    sample[i % len(sample)] (pre-built messages cycled: memory stays bounded)."""
-    from publisher.mailer import SmtpConnection, SmtpSettings
+class _Item:
+    """What the blast hands the send's worker in place of a Delivery."""
 
-    def run(numbers: range) -> None:
-        conn = SmtpConnection(SmtpSettings("127.0.0.1", port))
-        for i in numbers:
-            conn.send("news@example.org", f"sink{i}@example.org", sample[i % len(sample)])
-        conn.close()
+    __slots__ = ("email", "i")
 
-    threads = [threading.Thread(target=run, args=(r,)) for r in indexes]
+    def __init__(self, email: str, i: int):
+        self.email, self.i = email, i
+
+
+def _blast_connections(port: int, sample: list, numbers: range, connections: int) -> None:
+    """Messages `numbers` over `connections` reused connections with the send's own SMTP
+    client: publisher.pipeline's worker, one thread driving every connection, pipelined
+    (the threaded lock-step client when the sink offered no PIPELINING). Message i is
+    sample[i % len(sample)] (pre-built messages cycled: memory stays bounded); they are
+    handed over in chunks kept a little ahead, as the send's ledger loop does."""
+    import queue
+
+    from publisher.delivery import RateLimiter, _worker
+    from publisher.mailer import SmtpSettings, SmtpTransport
+    from publisher.pipeline import pipelined_connection, pipelined_worker
+
+    transport = SmtpTransport(SmtpSettings("127.0.0.1", port))
+    work: queue.Queue = queue.Queue()
+    results: queue.Queue = queue.Queue()
+    compose = lambda item: sample[item.i % len(sample)]  # noqa: E731
+    args = (transport, "news@example.org", compose, work, results, RateLimiter(0))
+    first = pipelined_connection(transport)
+    if first is not None:
+        threads = [threading.Thread(target=pipelined_worker,
+                                    args=(transport, first, *args[1:], connections))]
+    else:
+        threads = [threading.Thread(target=_worker, args=args) for _ in range(connections)]
     for t in threads:
         t.start()
+    fed = done = 0
+    while done < len(numbers):
+        while fed < len(numbers) and fed - done < 500:
+            work.put([_Item(f"sink{i}@example.org", i) for i in numbers[fed:fed + 25]])
+            fed += 25
+        outcomes = results.get()
+        assert all(kind == "sent" for kind, _, _ in outcomes), outcomes[:1]
+        done += len(outcomes)
+    for _ in threads:
+        work.put(None)
     for t in threads:
         t.join()
 
@@ -108,16 +138,14 @@ def blast(port: int, sample: list, total: int, connections: int, processes: int 
     and layout as the send (so only the sink and the wire limit it, as far as one client
     can): messages/s. With processes > 1, the connections are shared out between as many
     forked processes, as the send's (mail.processes)."""
-    indexes = [range(i, total, connections) for i in range(connections)]
     shares = [connections // processes + (i < connections % processes) for i in range(processes)]
-    bounds = [sum(shares[:p]) for p in range(processes + 1)]
+    parts = [range(p, total, processes) for p in range(processes)]
     start = time.perf_counter()
     if processes == 1:
-        _blast_threads(port, sample, indexes)
+        _blast_connections(port, sample, parts[0], connections)
     else:
         ctx = mp.get_context("fork")
-        procs = [ctx.Process(target=_blast_threads,
-                             args=(port, sample, indexes[bounds[p]:bounds[p + 1]]))
+        procs = [ctx.Process(target=_blast_connections, args=(port, sample, parts[p], shares[p]))
                  for p in range(processes)]
         for p in procs:
             p.start()

@@ -11,11 +11,12 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from publisher.delivery import Progress, SendReport, SendSettings, send_in_processes
+from publisher.delivery import Progress, SendReport, SendSettings
 from publisher.errors import DeliveryError, PublisherError
 from publisher.mailer import DkimSigner, Prepared, Transport, sender_address
 from publisher.models import Article, Delivery, Issue
 from publisher.notices import Links
+from publisher.processes import send_in_processes
 from publisher.store import Store
 from publisher.tokens import Tokens
 

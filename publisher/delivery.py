@@ -16,6 +16,11 @@ send leaves the rest queued and raises one DeliveryError. A server that cannot b
 pauses the whole send, with backoff, and after `max_attempts` pauses stops it cleanly, leaving
 the rest queued.
 Someone who unsubscribes is never claimed again.
+
+This thread claims and settles; the sending is another's. To a plain SMTP server that offers
+PIPELINING, one thread drives every connection (`publisher.pipeline`); otherwise (TLS, a
+lock-step server, the outbox) each connection has a thread of its own (`_worker`). Forked
+sender processes (`mail.processes`) are in `publisher.processes`.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Callable
 from publisher.errors import DeliveryError
 from publisher.mailer import Prepared, Transport
 from publisher.models import Delivery
+from publisher.pipeline import pipelined_connection, pipelined_worker
 from publisher.store import Store
 
 Compose = Callable[[Delivery], "bytes | Prepared | None"]  # None: nothing in this issue for them
@@ -219,7 +225,7 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
     """Send every due delivery of an issue; returns when none is left (retries included),
     or soon after `stop` is set: messages in flight finish, the rest stay queued. Without
     `wait_for_others`, it does not wait for the claims of other senders to be settled or to
-    run out (they are its siblings in `send_in_processes`, which sees to them)."""
+    run out (they are its siblings in `processes.send_in_processes`, which sees to them)."""
     report = SendReport(issue_id)
     started = time.monotonic()
     release_dead_claims(store, issue_id)
@@ -228,11 +234,16 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
     work: queue.Queue = queue.Queue()
     results: queue.Queue = queue.Queue()
     limiter = RateLimiter(settings.rate_limit, store)
-    threads = [
-        threading.Thread(target=_worker, args=(transport, sender, compose, work, results, limiter),
-                         daemon=True, name=f"sender-{i}")
-        for i in range(max(1, min(settings.connections, total)))
-    ]
+    connections = max(1, min(settings.connections, total))
+    first = pipelined_connection(transport) if total else None
+    if first is not None:  # one thread drives every connection (see publisher.pipeline)
+        threads = [threading.Thread(target=pipelined_worker, daemon=True, name="sender",
+                                    args=(transport, first, sender, compose, work, results,
+                                          limiter, connections))]
+    else:
+        threads = [threading.Thread(target=_worker, daemon=True, name=f"sender-{i}",
+                                    args=(transport, sender, compose, work, results, limiter))
+                   for i in range(connections)]
     for t in threads:
         t.start()
     inflight: dict[int, Delivery] = {}
@@ -274,6 +285,9 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                     outcomes = results.get(timeout=max(wait, 0.001))
                 except queue.Empty:
                     batch.commit(store)
+                    if not any(t.is_alive() for t in threads):  # a bug killed them: no hang
+                        raise DeliveryError("the sending thread stopped (its traceback is "
+                                            "above): the rest stays queued") from None
                     continue
             kind, d, exc = outcomes.pop()
             del inflight[d.id]
@@ -332,7 +346,8 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
 
 def _stop(threads, work: queue.Queue, results: queue.Queue, batch: _Batch, inflight: dict,
           store: Store) -> None:
-    """Give back what was never started, let the workers end, record what they finished."""
+    """Give back what was never started, let the workers end, record what they finished;
+    what a worker that died of a bug held goes back to the queue."""
     while True:
         try:
             chunk = work.get_nowait()
@@ -353,184 +368,9 @@ def _stop(threads, work: queue.Queue, results: queue.Queue, batch: _Batch, infli
         for kind, d, _ in done:
             if inflight.pop(d.id, None) is not None:
                 (batch.sent if kind == "sent" else batch.released).append(d.id)
+    if not any(t.is_alive() for t in threads):  # what a dead worker held: nobody will report it
+        batch.released.extend(inflight)
     try:
         batch.commit(store)
     except Exception:  # noqa: BLE001 - the first error is the one to report
         pass
-
-
-def send_in_processes(store: Store, issue_id: int, compose: Compose, transport: Transport,
-                      sender: str, settings: SendSettings, processes: int = 1,
-                      progress: Progress | None = None,
-                      stop: threading.Event | None = None) -> SendReport:
-    """`send_deliveries` over `processes` processes: this one and processes - 1 forked
-    children, each with its share of `settings.connections` and its own database
-    connections, claiming from the same ledger under its own owner ("host:pid"), so
-    personalising and SMTP spread over cores (no GIL between them). Returns the merged report
-    once all are done. A child stops, after its messages in flight, when this process stops
-    or dies (it reads EOF on a pipe); a child that dies leaves its claims to the next send."""
-    counts = store.delivery_counts(issue_id)
-    due = counts.get("queued", 0) + counts.get("claimed", 0)
-    processes = max(1, min(processes, settings.connections,
-                           -(-due // max(1, settings.batch_size))))
-    if processes == 1 or not hasattr(os, "fork"):
-        return send_deliveries(store, issue_id, compose, transport, sender, settings,
-                               progress, stop)
-    started = time.monotonic()
-    shares = [settings.connections // processes + (i < settings.connections % processes)
-              for i in range(processes)]
-    stop_r, stop_w = os.pipe()  # this end closed (or this process dead): the children stop
-    children: dict[int, int] = {}  # pid -> read end of its report pipe
-    try:
-        for share in shares[1:]:
-            report_r, report_w = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the child: never returns
-                os.close(stop_w)
-                os.close(report_r)
-                for fd in children.values():
-                    os.close(fd)
-                _child(store, issue_id, compose, transport, sender,
-                       _with_connections(settings, share), stop, stop_r, report_w)
-            os.close(report_w)
-            children[pid] = report_r
-    except BaseException:
-        os.close(stop_w)
-        _collect(children)
-        raise
-    os.close(stop_r)
-    report, error = SendReport(issue_id), None
-    try:
-        own = send_deliveries(store, issue_id, compose, transport, sender,
-                              _with_connections(settings, shares[0]),
-                              _overall(store, issue_id, progress) if progress else None, stop,
-                              wait_for_others=False)
-        _merge(report, own)
-    except BaseException as exc:  # the children are told to stop, then waited for
-        error = exc
-    if error is not None or (stop is not None and stop.is_set()):
-        os.close(stop_w)
-        stop_w = -1
-    lost = False  # a child died without a report: its claims are to be taken back
-    for result in _collect(children, store, issue_id, progress):
-        if isinstance(result, SendReport):
-            _merge(report, result)
-        elif result is None:
-            lost = True
-        elif error is None:
-            error = result
-    if stop_w != -1:
-        os.close(stop_w)
-    if error is None and lost and (stop is None or not stop.is_set()):
-        _merge(report, send_deliveries(store, issue_id, compose, transport, sender, settings,
-                                       progress, stop))  # takes the dead child's claims back
-    report.elapsed = time.monotonic() - started
-    if error is not None:
-        raise error
-    return report
-
-
-def _with_connections(settings: SendSettings, connections: int) -> SendSettings:
-    from dataclasses import replace
-
-    return replace(settings, connections=connections)
-
-
-def _merge(report: SendReport, other: SendReport) -> None:
-    report.sent += other.sent
-    report.retried += other.retried
-    report.skipped += other.skipped
-    report.failed.extend(other.failed)
-
-
-def _overall(store: Store, issue_id: int, progress: Progress) -> Progress:
-    """Progress of the whole issue (every process), read from the ledger twice a second."""
-    last = 0.0
-
-    def update(_done: int, _total: int) -> None:
-        nonlocal last
-        if time.monotonic() - last >= 0.5:
-            last = time.monotonic()
-            counts = store.delivery_counts(issue_id)
-            waiting = counts.get("queued", 0) + counts.get("claimed", 0)
-            total = sum(counts.values())
-            progress(total - waiting, total)
-
-    return update
-
-
-def _child(store: Store, issue_id: int, compose: Compose, transport: Transport, sender: str,
-           settings: SendSettings, stop: threading.Event | None, stop_r: int,
-           report_w: int) -> None:
-    """A forked sender: its own owner and database connections; reports back through
-    `report_w` (a pickled SendReport, or the error that stopped it), then exits."""
-    import pickle
-
-    global OWNER
-    code = 1
-    try:
-        OWNER = f"{socket.gethostname()}:{os.getpid()}"
-        store.engine.dispose(close=False)  # the parent's connections stay the parent's
-        stop = stop if stop is not None else threading.Event()
-        threading.Thread(target=_stop_on_eof, args=(stop_r, stop), daemon=True).start()
-        try:
-            result: object = send_deliveries(store, issue_id, compose, transport, sender,
-                                              settings, None, stop)
-            code = 0
-        except DeliveryError as exc:
-            result = ("DeliveryError", str(exc))
-        except Exception as exc:  # noqa: BLE001 - reported by the parent
-            result = ("Exception", f"{type(exc).__name__}: {exc}")
-        data = pickle.dumps(result)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(report_w, view):]
-    except BaseException:  # noqa: BLE001 - e.g. Ctrl-C: what was sent is committed already
-        pass
-    finally:
-        os._exit(code)
-
-
-def _stop_on_eof(fd: int, stop: threading.Event) -> None:
-    try:
-        os.read(fd, 1)
-    except OSError:
-        pass
-    stop.set()
-
-
-def _collect(children: dict[int, int], store: Store | None = None, issue_id: int = 0,
-             progress: Progress | None = None) -> list:
-    """Wait for every child; what each reported: a SendReport, an exception, or None (it
-    died without a report)."""
-    import pickle
-    import select
-
-    buffers = {fd: bytearray() for fd in children.values()}
-    open_fds = set(buffers)
-    show = _overall(store, issue_id, progress) if store is not None and progress else None
-    while open_fds:
-        ready, _, _ = select.select(list(open_fds), [], [], 0.5)
-        for fd in ready:
-            chunk = os.read(fd, 1 << 16)
-            if chunk:
-                buffers[fd] += chunk
-            else:
-                open_fds.discard(fd)
-        if show:
-            show(0, 0)
-    results: list = []
-    for pid, fd in children.items():
-        os.close(fd)
-        _, status = os.waitpid(pid, 0)
-        data = bytes(buffers[fd])
-        if data:
-            result = pickle.loads(data)
-            if isinstance(result, tuple):
-                kind, message = result
-                result = DeliveryError(message) if kind == "DeliveryError" else \
-                    DeliveryError(f"a sender process failed: {message}", permanent=True)
-            results.append(result)
-        else:
-            results.append(None)  # killed, or ended without a word
-    return results

@@ -55,6 +55,7 @@ URL = re.compile(r"[!#-;=?-\[\]-~]+")  # printable ASCII without space, quotes, 
 ATOM_NAME = re.compile(r"[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]*")  # RFC 5322 atext and spaces
 MESSAGE_ID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")
 _URL_HOLE = "\0"  # where each recipient's unsubscribe URL goes in the List-Unsubscribe line
+_HTML_SPECIAL = re.compile(r"[&<>\"']")  # what html.escape changes: most values have none
 CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
 
 
@@ -150,12 +151,19 @@ class CompiledIssue:
         stuffed = (self._stuffed or pieces).copy()
         head = pieces[self._header_slot] = self._headers(recipient)
         stuffed[self._header_slot] = stuff_dots(head)
+        # by text, not by hole: a URL or a plain name reads the same in both parts (and a
+        # name may be the greeting), so each is QP-encoded and stuffed once, not twice
         encoded: dict[str, tuple[bytes, bytes]] = {}
-        for index, key, is_html, name in self._fills:
-            both = encoded.get(key)
+        escaped: dict[str, str] = {}
+        for index, _key, is_html, name in self._fills:
+            text = values[name]
+            if is_html:
+                text = escaped.get(name) or escaped.setdefault(
+                    name, html.escape(text) if _HTML_SPECIAL.search(text) else text)
+            both = encoded.get(text)
             if both is None:
-                value = _qp(html.escape(values[name]) if is_html else values[name])
-                both = encoded[key] = (value, stuff_dots(value))
+                value = _qp(text)
+                both = encoded[text] = (value, stuff_dots(value))
             pieces[index], stuffed[index] = both
         if not self._stuffed:  # cannot happen with _skeleton's pieces: stuff the whole then
             stuffed = [dot_stuffed(b"".join(pieces)), b".\r\n"]

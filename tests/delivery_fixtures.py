@@ -221,7 +221,8 @@ class PipeliningServer:
     """A small SMTP server on loopback that offers PIPELINING (RFC 2920), as Postfix, Exim or
     SES do, and answers each command in order: aiosmtpd does not offer it. Same knobs as
     RecordingHandler, plus: `mail` / `data` (a reply to every MAIL FROM / DATA command instead
-    of 250 / 354), `defer` (recipients answered 451 at RCPT, the first time each), and
+    of 250 / 354), `defer` (recipients answered 451 at RCPT, the first time each), `silent`
+    (recipients whose message gets no answer: the connection hangs), and
     `pipelining=False` to offer nothing (lock-step). `groups` counts MAIL, RCPT and DATA
     received in one read; messages are kept with the dot-stuffing undone."""
 
@@ -233,6 +234,7 @@ class PipeliningServer:
         self.fail_every = self.drop_every = 0
         self.reject: set[str] = set()
         self.defer: set[str] = set()
+        self.silent: set[str] = set()
         self.deferred: set[str] = set()
         self.mail = self.data = ""
         self.count = self.groups = 0
@@ -268,6 +270,7 @@ class _PipeliningSession(_asyncio.Protocol):
         self.sender: str | None = None
         self.rcpts: list[str] = []
         self.in_data = False
+        self.hung = False
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -277,9 +280,11 @@ class _PipeliningSession(_asyncio.Protocol):
         self.closed = True
 
     def data_received(self, chunk: bytes) -> None:
+        if self.hung:
+            return
         self.buffer += chunk
         verbs = []
-        while not self.closed:
+        while not self.closed and not self.hung:
             if self.in_data:
                 if self.buffer.startswith(b".\r\n"):
                     body, self.buffer = b"", self.buffer[3:]
@@ -360,6 +365,9 @@ class _PipeliningSession(_asyncio.Protocol):
         with server.lock:
             server.count += 1
             n = server.count
+        if server.silent.intersection(rcpts):
+            self.hung = True
+            return
         if server.drop_every and n % server.drop_every == 0:
             self.transport.close()
             self.closed = True

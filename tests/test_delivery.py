@@ -347,7 +347,8 @@ def test_mail_processes_share_the_send_between_forked_senders(project, pipelinin
 def test_a_forked_sender_that_dies_leaves_its_claims_to_the_parent(project, pipelining_server):
     from publisher import campaign
     from publisher.content import load_articles
-    from publisher.delivery import SendSettings, send_in_processes
+    from publisher.delivery import SendSettings
+    from publisher.processes import send_in_processes
     from publisher.mailer import make_transport
 
     configure(project, pipelining_server.port)

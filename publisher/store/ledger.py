@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
@@ -19,6 +20,9 @@ _SENT = (update(deliveries).where(deliveries.c.id.in_(_IDS))
          .values(status="sent", sent=bindparam("now"), error="", claimed_until=None))
 _SKIPPED = update(deliveries).where(deliveries.c.id.in_(_IDS)).values(status="skipped",
                                                                       claimed_until=None)
+_CLAIM = (update(deliveries).where(deliveries.c.id.in_(_IDS))
+          .values(status="claimed", claimed_until=bindparam("until"),
+                  claimed_by=bindparam("owner"), attempts=deliveries.c.attempts + 1))
 
 
 class Ledger:
@@ -97,13 +101,9 @@ class Ledger:
             rows = conn.execute(pick).all()
             if not rows:
                 return []
-            conn.execute(
-                update(d)
-                .where(d.c.id.in_([r[0] for r in rows]))
-                .values(status="claimed", claimed_until=until, claimed_by=owner,
-                        attempts=d.c.attempts + 1)
-            )
-        return sorted((_claimed(r, until) for r in rows), key=lambda x: x.id)
+            rows.sort(key=itemgetter(0))
+            conn.execute(_CLAIM, {"ids": [r[0] for r in rows], "until": until, "owner": owner})
+        return [_claimed(r, until) for r in rows]
 
     def settle_deliveries(
         self,
@@ -235,9 +235,7 @@ def _claimed(row, until: datetime) -> Delivery:
     """A row read by a claim (_CLAIM_COLUMNS, unpacked: much cheaper than by name), as the
     claim leaves it: claimed until `until`, one more attempt."""
     id_, issue_id, subscriber_id, email, name, categories, attempts, error, sent, next_attempt = row
-    return Delivery(
-        id=id_, issue_id=issue_id, subscriber_id=subscriber_id, email=email, name=name,
-        categories=() if categories == "[]" else tuple(json.loads(categories)),
-        status="claimed", attempts=attempts + 1, error=error, sent=sent, claimed_until=until,
-        next_attempt=next_attempt,
-    )
+    return Delivery(  # by position: a claim makes hundreds at once
+        id_, issue_id, subscriber_id, email, name,
+        () if categories == "[]" else tuple(json.loads(categories)),
+        "claimed", attempts + 1, error, sent, until, next_attempt)

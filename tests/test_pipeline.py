@@ -1,0 +1,92 @@
+"""The pipelined SMTP worker (publisher.pipeline) on its own, against a PIPELINING server."""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+import pytest
+
+from delivery_fixtures import PipeliningServer
+from publisher.delivery import RateLimiter
+from publisher.mailer import SmtpSettings, SmtpTransport
+from publisher.pipeline import pipelined_connection, pipelined_worker
+
+
+class Item:
+    def __init__(self, email: str):
+        self.email = email
+
+
+def run_worker(server, items, connections=2, timeout=30.0) -> list:
+    transport = SmtpTransport(SmtpSettings("127.0.0.1", server.port, timeout=timeout))
+    first = pipelined_connection(transport)
+    assert first is not None
+    work: queue.Queue = queue.Queue()
+    results: queue.Queue = queue.Queue()
+    message = b"Subject: hi\r\n\r\n.a line with a dot\r\nbody\r\n"
+    thread = threading.Thread(target=pipelined_worker, args=(
+        transport, first, "news@example.org", lambda item: message, work, results,
+        RateLimiter(0), connections))
+    thread.start()
+    work.put(items)
+    outcomes: list = []
+    while len(outcomes) < len(items):
+        outcomes += results.get(timeout=20)
+    work.put(None)
+    thread.join(10)
+    assert not thread.is_alive()
+    return outcomes
+
+
+def test_every_message_is_sent_once_with_its_dots_and_commands_pipelined():
+    server = PipeliningServer().start()
+    try:
+        items = [Item(f"u{i}@example.org") for i in range(50)]
+        outcomes = run_worker(server, items)
+    finally:
+        server.stop()
+    assert sorted(kind for kind, _, _ in outcomes) == ["sent"] * 50
+    assert server.by_recipient() == {item.email: 1 for item in items}
+    assert all(data == b"Subject: hi\r\n\r\n.a line with a dot\r\nbody\r\n"
+               for _, data in server.messages)
+    assert server.groups > 0
+
+
+def test_a_silent_server_times_out_one_message_and_the_rest_go_on_another_connection():
+    server = PipeliningServer().start()
+    server.silent = {"slow@example.org"}
+    try:
+        items = [Item(f"u{i}@example.org") for i in range(10)]
+        items.insert(3, Item("slow@example.org"))
+        outcomes = run_worker(server, items, timeout=0.5)
+    finally:
+        server.stop()
+    kinds = {item.email: (kind, str(error or "")) for kind, item, error in outcomes}
+    assert kinds.pop("slow@example.org") == ("retry", "SMTP 127.0.0.1:%d: timed out" % server.port)
+    assert all(kind == "sent" for kind, _ in kinds.values())
+    assert server.by_recipient() == {item.email: 1 for item in items
+                                     if item.email != "slow@example.org"}
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_bug_in_the_pipelined_worker_stops_the_send_instead_of_hanging_it(
+        project, pipelining_server, monkeypatch):
+    from publisher.pipeline import _Engine
+    from publisher.store import open_store
+    from test_delivery import configure, send, subscribe
+
+    def broken(self, link, code):
+        raise RuntimeError("a bug")
+
+    configure(project, pipelining_server.port)
+    subscribe(project, 20)
+    with monkeypatch.context() as patch:
+        patch.setattr(_Engine, "_opened", broken)
+        result = send()
+    assert result.exit_code == 1 and "sending thread stopped" in result.output
+    assert send().exit_code == 0  # what it held went back to the queue: the next send ends it
+    store = open_store(project.config())
+    assert store.delivery_counts(store.last_issue().id) == {"sent": 20}
+    assert pipelining_server.by_recipient() == {e: 1 for e in pipelining_server.by_recipient()}
+    assert len(pipelining_server.by_recipient()) == 20
