@@ -187,11 +187,17 @@ class _Engine:
         ready, link.ready = link.ready or self._compose(link), None
         if ready is not None:
             d, data, commands = ready
+            if out and getattr(self.limiter, "interval", 0):
+                # rate-limited: the content goes now, only the next message waits its slot
+                self._write(link, out)
+                out = []
+                if link.closed:
+                    self.pending.appendleft(d)
+                    return
             self.limiter.wait()
             out.append(commands)
             link.opening, link.refusal = (d, data), None
-            if not link.waiting:
-                link.since = time.monotonic()
+            link.since = time.monotonic()  # a wait of ours is not the server's silence
             link.waiting.extend((("mail", d), ("rcpt", d), ("data", d)))
         if out:
             self._write(link, out)

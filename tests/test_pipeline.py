@@ -90,3 +90,29 @@ def test_a_bug_in_the_pipelined_worker_stops_the_send_instead_of_hanging_it(
     assert store.delivery_counts(store.last_issue().id) == {"sent": 20}
     assert pipelining_server.by_recipient() == {e: 1 for e in pipelining_server.by_recipient()}
     assert len(pipelining_server.by_recipient()) == 20
+
+
+def test_a_rate_limit_slower_than_the_timeout_times_nothing_out():
+    """The content of a message waits for the next message's slot (one write): that wait is
+    ours, not the server's, and must not count as the server being silent."""
+    server = PipeliningServer().start()
+    try:
+        transport = SmtpTransport(SmtpSettings("127.0.0.1", server.port, timeout=0.3))
+        first = pipelined_connection(transport)
+        work: queue.Queue = queue.Queue()
+        results: queue.Queue = queue.Queue()
+        items = [Item(f"u{i}@example.org") for i in range(3)]
+        thread = threading.Thread(target=pipelined_worker, args=(
+            transport, first, "news@example.org", lambda item: b"Subject: hi\r\n\r\nbody\r\n",
+            work, results, RateLimiter(2.0), 1))  # 0.5 s between messages > 0.3 s timeout
+        thread.start()
+        work.put(items)
+        outcomes: list = []
+        while len(outcomes) < len(items):
+            outcomes += results.get(timeout=20)
+        work.put(None)
+        thread.join(10)
+    finally:
+        server.stop()
+    assert [(kind, str(error or "")) for kind, _, error in outcomes] == [("sent", "")] * 3
+    assert server.by_recipient() == {item.email: 1 for item in items}
