@@ -15,7 +15,11 @@ greeting, EHLO, AUTH or MAIL FROM (the server refuses us) stops the send at once
 send leaves the rest queued and raises one DeliveryError. A server that cannot be reached
 pauses the whole send, with backoff, and after `max_attempts` pauses stops it cleanly, leaving
 the rest queued.
-Someone who unsubscribes is never claimed again.
+An unsubscribe takes effect at once: someone who leaves is never claimed again, and the
+deliveries this sender already holds for them (claimed, not yet on the wire) are skipped: while
+deliveries are in flight, the ledger asks the store every `UNSUBSCRIBED_AFTER` seconds which of
+their subscribers are no longer active (one query on primary keys), and the sending threads
+look at that set just before a message's MAIL goes out.
 
 This thread claims and settles; the sending is another's. To a plain SMTP server that offers
 PIPELINING, one thread drives every connection (`publisher.pipeline`); otherwise (TLS, a
@@ -48,6 +52,7 @@ COMMIT_AFTER = 0.25  # seconds: and at least this often while outcomes are waiti
 REPORT_AFTER = 0.02  # seconds: a worker hands back what it sent at least this often
 RECLAIM_AFTER = 1.0  # seconds: after a claim that found fewer than it asked, before the next
 REJECTS_IN_A_ROW = 5  # DATA refused with a 5xx this many times in a row: the content is at fault
+UNSUBSCRIBED_AFTER = 0.25  # seconds: who left meanwhile is looked up this often while sending
 
 
 @dataclass(frozen=True)
@@ -118,10 +123,11 @@ def utcnow() -> datetime:
 
 
 def _worker(transport: Transport, sender: str, compose: Compose, work: queue.Queue,
-            results: queue.Queue, limiter: RateLimiter) -> None:
+            results: queue.Queue, limiter: RateLimiter, cancelled=frozenset()) -> None:
     """One connection, reused for every message it takes from `work` (in small chunks: one
     queue hand-off per chunk, not per message). Outcomes go back at the end of a chunk or
-    after `REPORT_AFTER` seconds, whichever first, so they can be committed soon."""
+    after `REPORT_AFTER` seconds, whichever first, so they can be committed soon. A delivery
+    in `cancelled` (its subscriber left meanwhile) is skipped if it is not yet sent."""
     conn = None
     while True:
         chunk = work.get()
@@ -145,6 +151,9 @@ def _worker(transport: Transport, sender: str, compose: Compose, work: queue.Que
                         done.append(("refused" if exc.permanent else "down", d, exc))
                         continue
                 limiter.wait()
+                if cancelled and d.id in cancelled:  # unsubscribed meanwhile
+                    done.append(("skipped", d, None))
+                    continue
                 conn.send(sender, d.email, data)
                 done.append(("sent", d, None))
             except DeliveryError as exc:
@@ -234,15 +243,17 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
     work: queue.Queue = queue.Queue()
     results: queue.Queue = queue.Queue()
     limiter = RateLimiter(settings.rate_limit, store)
+    cancelled: set[int] = set()  # deliveries in flight whose subscriber left: not to be sent
     connections = max(1, min(settings.connections, total))
     first = pipelined_connection(transport) if total else None
     if first is not None:  # one thread drives every connection (see publisher.pipeline)
         threads = [threading.Thread(target=pipelined_worker, daemon=True, name="sender",
                                     args=(transport, first, sender, compose, work, results,
-                                          limiter, connections))]
+                                          limiter, connections, cancelled))]
     else:
         threads = [threading.Thread(target=_worker, daemon=True, name=f"sender-{i}",
-                                    args=(transport, sender, compose, work, results, limiter))
+                                    args=(transport, sender, compose, work, results, limiter,
+                                          cancelled))
                    for i in range(connections)]
     for t in threads:
         t.start()
@@ -256,6 +267,7 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
     commit_every = min(settings.batch_size, COMMIT_EVERY)
     commit_at = 0.0  # when the oldest outcome waiting in `batch` must be committed
     drained_until = 0.0  # a claim found fewer than it asked for: none again before this
+    look_at = time.monotonic() + UNSUBSCRIBED_AFTER  # when to ask who left meanwhile
     try:
         while stop is None or not stop.is_set():
             now = time.monotonic()
@@ -280,7 +292,13 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                 time.sleep(min(max((due - utcnow()).total_seconds(), 0.01), 1.0))
                 continue
             if not outcomes:
-                wait = commit_at - time.monotonic() if len(batch) else 0.5
+                now = time.monotonic()
+                if now >= look_at:  # who left since their delivery was claimed: skip them
+                    look_at = now + UNSUBSCRIBED_AFTER
+                    gone = store.inactive_subscribers({d.subscriber_id for d in inflight.values()})
+                    if gone:
+                        cancelled.update(i for i, d in inflight.items() if d.subscriber_id in gone)
+                wait = min(commit_at if len(batch) else now + 0.5, look_at) - now
                 try:
                     outcomes = results.get(timeout=max(wait, 0.001))
                 except queue.Empty:
@@ -291,6 +309,8 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                     continue
             kind, d, exc = outcomes.pop()
             del inflight[d.id]
+            if cancelled:
+                cancelled.discard(d.id)  # settled (or released): a later claim is a new question
             settled = kind in ("sent", "skipped", "failed")
             if kind == "sent":
                 batch.sent.append(d.id)

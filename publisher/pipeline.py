@@ -1,7 +1,8 @@
 """Every SMTP connection of a send driven by one thread, pipelined (RFC 2920).
 
     first = pipelined_connection(transport)  # None: TLS, STARTTLS or no PIPELINING: threads
-    pipelined_worker(transport, first, sender, compose, work, results, limiter, connections)
+    pipelined_worker(transport, first, sender, compose, work, results, limiter, connections,
+                     cancelled)
 
 Each connection is opened blocking (smtplib: greeting, EHLO, AUTH), then its socket is made
 non-blocking and driven from one `poll` loop. A message is one write and one
@@ -11,7 +12,9 @@ traffic per message, which cost more than the SMTP itself (issue 5).
 
 The worker's contract is `delivery._worker`'s: chunks of deliveries in from `work` (None:
 finish what is in flight, give back the rest), lists of (kind, delivery, error) out to
-`results`. Refusals keep their stage ("mail", "rcpt", "data") as `SmtpConnection.send` sets
+`results`. A delivery whose id is in `cancelled` (the ledger adds those of people who
+unsubscribed meanwhile) is reported "skipped" instead of sent, if its MAIL is not yet out:
+the set is looked at just before a message's commands are written. Refusals keep their stage ("mail", "rcpt", "data") as `SmtpConnection.send` sets
 it. A dropped connection (or a 421, or a timeout) fails the one transaction whose reply was
 due; the transactions pipelined behind it, never answered, are started again on another
 connection.
@@ -88,8 +91,10 @@ class _Engine:
     """The worker's state: its connections, the deliveries taken and not yet started, the
     outcomes not yet reported."""
 
-    def __init__(self, transport, first, sender, compose, work, results, limiter, size):
+    def __init__(self, transport, first, sender, compose, work, results, limiter, size,
+                 cancelled=frozenset()):
         self.transport, self.sender, self.compose = transport, sender, compose
+        self.cancelled = cancelled
         self.work, self.results, self.limiter, self.size = work, results, limiter, size
         self.where = transport.settings.where
         self.timeout = transport.settings.timeout
@@ -185,7 +190,7 @@ class _Engine:
         at once, while the server reads: the next 354 finds it ready to go."""
         out = before or []
         ready, link.ready = link.ready or self._compose(link), None
-        if ready is not None:
+        while ready is not None:
             d, data, commands = ready
             if out and getattr(self.limiter, "interval", 0):
                 # rate-limited: the content goes now, only the next message waits its slot
@@ -195,10 +200,15 @@ class _Engine:
                     self.pending.appendleft(d)
                     return
             self.limiter.wait()
+            if self.cancelled and d.id in self.cancelled:  # unsubscribed meanwhile
+                self.done.append(("skipped", d, None))
+                ready = self._compose(link)
+                continue
             out.append(commands)
             link.opening, link.refusal = (d, data), None
             link.since = time.monotonic()  # a wait of ours is not the server's silence
             link.waiting.extend((("mail", d), ("rcpt", d), ("data", d)))
+            break
         if out:
             self._write(link, out)
         if ready is not None and not link.closed:
@@ -418,7 +428,7 @@ def _error(exc: BaseException, where: str, stage: str) -> DeliveryError:
 
 
 def pipelined_worker(transport, first, sender, compose, work, results, limiter,
-                     connections) -> None:
+                     connections, cancelled=frozenset()) -> None:
     """The thread that drives all `connections` (see the module docstring). While it runs,
     a thread that wants the GIL gets it after SWITCH_INTERVAL, not the default 5 ms: this
     thread, woken by a reply, would otherwise wait out the ledger thread's Python work while
@@ -426,6 +436,7 @@ def pipelined_worker(transport, first, sender, compose, work, results, limiter,
     previous = sys.getswitchinterval()
     sys.setswitchinterval(min(previous, SWITCH_INTERVAL))
     try:
-        _Engine(transport, first, sender, compose, work, results, limiter, connections).run()
+        _Engine(transport, first, sender, compose, work, results, limiter, connections,
+                cancelled).run()
     finally:
         sys.setswitchinterval(previous)

@@ -304,7 +304,8 @@ def confirm(store: Store, email: str, now: datetime, welcome: Notify | None = No
 
 
 def unsubscribe(store: Store, email: str, now: datetime) -> Subscriber | None:
-    """Effective at once: the ledger never claims a delivery of someone not active."""
+    """Effective at once: the ledger never claims a delivery of someone not active, and a send
+    that holds one already skips it within about a quarter second if not yet on the wire."""
     sub = store.get_subscriber(email)
     if sub is None or sub.status == "unsubscribed":
         return sub

@@ -378,3 +378,33 @@ def test_a_forked_sender_that_dies_leaves_its_claims_to_the_parent(project, pipe
     # once (its pid is gone) and sent them again; the report counts what went out again
     twice = [e for e, n in counts.items() if n == 2]
     assert 1 <= len(twice) <= 9 and report.sent == 200
+
+
+@pytest.mark.parametrize("server", ["pipelining_server", "smtp_server"])
+def test_an_unsubscribe_during_the_send_stops_the_claimed_delivery_not_yet_on_the_wire(
+        project, request, server):
+    """Claimed (in flight in this sender) when the subscriber leaves: skipped, not sent."""
+    import threading
+
+    from publisher.subscribers import unsubscribe
+
+    server = request.getfixturevalue(server)
+    configure(project, server.port, "  rate_limit: 20\n", batch_size=None)
+    emails = subscribe(project, 60)
+    leaving = emails[-1]
+    results: list = []
+    sending = threading.Thread(target=lambda: results.append(send()))
+    sending.start()
+    store = open_store(project.config())
+    deadline = time.monotonic() + 20
+    while len(server.messages) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    issue = store.last_issue()
+    status = {d.email: d.status for d in store.list_deliveries(issue.id)}
+    assert status[leaving] == "claimed"  # claimed already: the claim cannot filter it out
+    unsubscribe(store, leaving, datetime.now(timezone.utc))
+    sending.join(60)
+    assert results and results[0].exit_code == 0, results and results[0].output
+    assert leaving not in server.by_recipient()
+    assert server.by_recipient() == {e: 1 for e in emails[:-1]}
+    assert store.delivery_counts(issue.id) == {"sent": 59, "skipped": 1}

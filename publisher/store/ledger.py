@@ -24,6 +24,8 @@ _CLAIM = (update(deliveries).where(deliveries.c.id.in_(_IDS))
           .values(status="claimed", claimed_until=bindparam("until"),
                   claimed_by=bindparam("owner"), attempts=deliveries.c.attempts + 1))
 
+_INACTIVE = select(subscribers.c.id).where(subscribers.c.id.in_(_IDS), subscribers.c.status != "active")
+
 
 class Ledger:
     engine: Engine
@@ -178,6 +180,15 @@ class Ledger:
                 .values(status="skipped", claimed_until=None)
             )
         return result.rowcount
+
+    def inactive_subscribers(self, ids: Iterable[int]) -> set[int]:
+        """Which of these subscribers are no longer active (unsubscribed, bounced): one query
+        on primary keys, asked while a send holds their deliveries."""
+        ids = list(ids)
+        if not ids:
+            return set()
+        with self.engine.begin() as conn:
+            return set(conn.execute(_INACTIVE, {"ids": ids}).scalars())
 
     def delivery_counts(self, issue_id: int) -> dict[str, int]:
         with self.engine.begin() as conn:
