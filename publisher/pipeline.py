@@ -43,10 +43,13 @@ def pipelined_connection(transport) -> SmtpConnection | None:
     if (not isinstance(transport, SmtpTransport) or transport.settings.security != "none"
             or not hasattr(select, "poll")):
         return None
+    conn = None
     try:
         conn = transport.connect()
         conn.smtp.ehlo_or_helo_if_needed()
     except Exception:  # noqa: BLE001 - the threaded path meets the same error and reports it
+        if conn is not None:
+            conn.smtp.close()
         return None
     if _fit(conn):
         return conn
@@ -154,19 +157,29 @@ class _Engine:
 
     def _start(self) -> None:
         """Begin a transaction on every connection free to take one, opening connections
-        (up to `size`) while messages wait."""
+        (up to `size`) while messages wait. A new connection refused for a while (421, or
+        down) with others open: those serve from then on; with none open, the server is down
+        and every message waiting goes back as 'down' after that one attempt."""
         for link in self.links:
             if link.opening is None and (self.pending or link.ready):
                 self._begin(link)
         while self.pending and len(self.links) < self.size:
+            conn = None
             try:
                 conn = self.transport.connect()
                 conn.smtp.ehlo_or_helo_if_needed()
             except Exception as exc:  # noqa: BLE001 - refused, unreachable, or EHLO refused
+                if conn is not None:
+                    conn.smtp.close()
                 error = exc if isinstance(exc, DeliveryError) else _error(exc, self.where, "ehlo")
-                kind = "refused" if error.permanent else "down"
-                self.done.append((kind, self.pending.popleft(), error))
-                continue
+                if error.permanent:  # the server refuses us: the send stops
+                    self.done.append(("refused", self.pending.popleft(), error))
+                elif self.links:  # no more connections for now (421, a limit): those open serve
+                    self.size = len(self.links)
+                else:  # down: one attempt (up to a timeout) answers for every message waiting
+                    self.done.extend(("down", d, error) for d in self.pending)
+                    self.pending.clear()
+                return
             if not _fit(conn):  # no longer PIPELINING: make do with those open, if any
                 conn.close()
                 if self.links:

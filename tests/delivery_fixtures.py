@@ -223,7 +223,9 @@ class PipeliningServer:
     RecordingHandler, plus: `mail` / `data` (a reply to every MAIL FROM / DATA command instead
     of 250 / 354), `defer` (recipients answered 451 at RCPT, the first time each), `silent`
     (recipients whose message gets no answer: the connection hangs), and
-    `pipelining=False` to offer nothing (lock-step). `groups` counts MAIL, RCPT and DATA
+    `pipelining=False` to offer nothing (lock-step), `greeting` (None: new connections are
+    never greeted, they hang) and `max_sessions` (connections beyond it, open at once, get
+    "421 too many connections"). `groups` counts MAIL, RCPT and DATA
     received in one read; messages are kept with the dot-stuffing undone."""
 
     def __init__(self, pipelining: bool = True):
@@ -237,6 +239,8 @@ class PipeliningServer:
         self.silent: set[str] = set()
         self.deferred: set[str] = set()
         self.mail = self.data = ""
+        self.greeting: str | None = "220 127.0.0.1 ESMTP test"
+        self.max_sessions = self.sessions = 0
         self.count = self.groups = 0
         self.delay = 0.0  # unused; RecordingHandler's interface
         self.lock = threading.Lock()
@@ -274,10 +278,18 @@ class _PipeliningSession(_asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
-        transport.write(b"220 127.0.0.1 ESMTP test\r\n")
+        server = self.server
+        server.sessions += 1
+        if server.max_sessions and server.sessions > server.max_sessions:
+            self.reply("421 4.7.0 too many connections")
+        elif server.greeting is None:
+            self.hung = True
+        else:
+            transport.write(server.greeting.encode() + b"\r\n")
 
     def connection_lost(self, exc) -> None:
         self.closed = True
+        self.server.sessions -= 1
 
     def data_received(self, chunk: bytes) -> None:
         if self.hung:

@@ -116,3 +116,51 @@ def test_a_rate_limit_slower_than_the_timeout_times_nothing_out():
         server.stop()
     assert [(kind, str(error or "")) for kind, _, error in outcomes] == [("sent", "")] * 3
     assert server.by_recipient() == {item.email: 1 for item in items}
+
+
+def test_a_server_that_takes_no_more_connections_gets_everything_over_those_open():
+    """A 421 to a new connection (a per-client connection limit) while others are open: send
+    over those, do not fail (and pause the send for) a message per refused connection."""
+    server = PipeliningServer().start()
+    server.max_sessions = 1
+    try:
+        items = [Item(f"u{i}@example.org") for i in range(20)]
+        outcomes = run_worker(server, items, connections=4)
+    finally:
+        server.stop()
+    assert sorted(kind for kind, _, _ in outcomes) == ["sent"] * 20
+    assert server.by_recipient() == {item.email: 1 for item in items}
+
+
+def test_a_server_gone_silent_costs_one_connection_timeout_not_one_a_message():
+    """The connection dies and new ones are never greeted: the messages waiting are given
+    back as 'down' after one attempt to connect, not one attempt (one timeout) each."""
+    import time
+
+    server = PipeliningServer().start()
+    server.silent = {"slow@example.org"}
+    try:
+        transport = SmtpTransport(SmtpSettings("127.0.0.1", server.port, timeout=0.3))
+        first = pipelined_connection(transport)
+        server.greeting = None
+        work: queue.Queue = queue.Queue()
+        results: queue.Queue = queue.Queue()
+        items = [Item("slow@example.org")] + [Item(f"u{i}@example.org") for i in range(15)]
+        thread = threading.Thread(target=pipelined_worker, args=(
+            transport, first, "news@example.org", lambda item: b"Subject: hi\r\n\r\nbody\r\n",
+            work, results, RateLimiter(0), 1))
+        started = time.monotonic()
+        thread.start()
+        work.put(items)
+        outcomes: list = []
+        while len(outcomes) < len(items):
+            outcomes += results.get(timeout=20)
+        elapsed = time.monotonic() - started
+        work.put(None)
+        thread.join(10)
+    finally:
+        server.stop()
+    kinds = {item.email: kind for kind, item, _ in outcomes}
+    assert kinds.pop("slow@example.org") == "retry"
+    assert set(kinds.values()) == {"down"} and len(kinds) == 15
+    assert elapsed < 2.5, elapsed  # ~0.3 s for the first, ~0.3 s for one connect; not 15 x 0.3 s
