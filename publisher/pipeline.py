@@ -22,10 +22,12 @@ connection.
 
 from __future__ import annotations
 
+import os
 import queue
 import select
 import ssl
 import sys
+import threading
 import time
 from collections import deque
 
@@ -446,10 +448,34 @@ def pipelined_worker(transport, first, sender, compose, work, results, limiter,
     a thread that wants the GIL gets it after SWITCH_INTERVAL, not the default 5 ms: this
     thread, woken by a reply, would otherwise wait out the ledger thread's Python work while
     every connection sits idle (end to end ~8,000/s -> ~10,000/s in bench/send.py)."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(min(previous, SWITCH_INTERVAL))
+    global _running, _previous
+    with _switch:  # several sends at once in one process: the last to end restores it
+        if not _running:
+            _previous = sys.getswitchinterval()
+            sys.setswitchinterval(min(_previous, SWITCH_INTERVAL))
+        _running += 1
     try:
         _Engine(transport, first, sender, compose, work, results, limiter, connections,
                 cancelled).run()
     finally:
-        sys.setswitchinterval(previous)
+        with _switch:
+            _running -= 1
+            if not _running:
+                sys.setswitchinterval(_previous)
+
+
+_switch = threading.Lock()
+_running = 0  # pipelined workers running in this process
+_previous = 0.005  # the switch interval before the first of them
+
+
+def _forked() -> None:
+    """A forked sender inherits none of the parent's threads: none of its workers runs."""
+    global _switch, _running
+    if _running:
+        sys.setswitchinterval(_previous)
+    _switch, _running = threading.Lock(), 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)

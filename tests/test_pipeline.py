@@ -164,3 +164,35 @@ def test_a_server_gone_silent_costs_one_connection_timeout_not_one_a_message():
     assert kinds.pop("slow@example.org") == "retry"
     assert set(kinds.values()) == {"down"} and len(kinds) == 15
     assert elapsed < 2.5, elapsed  # ~0.3 s for the first, ~0.3 s for one connect; not 15 x 0.3 s
+
+
+def test_the_switch_interval_comes_back_when_two_workers_overlap():
+    """Two sends at once in one process (the runner's jobs): the GIL's switch interval is
+    lowered while either runs and comes back to what it was when the last one ends, whatever
+    the order they end in."""
+    import sys
+    import time
+
+    before = sys.getswitchinterval()
+    server = PipeliningServer().start()
+    try:
+        transport = SmtpTransport(SmtpSettings("127.0.0.1", server.port, timeout=5))
+        workers = []
+        for _ in range(2):
+            work: queue.Queue = queue.Queue()
+            thread = threading.Thread(target=pipelined_worker, args=(
+                transport, pipelined_connection(transport), "news@example.org",
+                lambda item: b"Subject: hi\r\n\r\nbody\r\n", work, queue.Queue(), RateLimiter(0), 1))
+            thread.start()
+            time.sleep(0.05)
+            workers.append((thread, work))
+        assert sys.getswitchinterval() < before
+        for thread, work in workers:  # the first started ends first
+            work.put(None)
+            thread.join(10)
+            assert not thread.is_alive()
+    finally:
+        server.stop()
+        after = sys.getswitchinterval()
+        sys.setswitchinterval(before)
+    assert after == before
