@@ -245,25 +245,32 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
     limiter = RateLimiter(settings.rate_limit, store)
     cancelled: set[int] = set()  # deliveries in flight whose subscriber left: not to be sent
     connections = max(1, min(settings.connections, total))
-    first = pipelined_connection(transport) if total else None
-    if first is not None:  # one thread drives every connection (see publisher.pipeline)
-        threads = [threading.Thread(target=pipelined_worker, daemon=True, name="sender",
-                                    args=(transport, first, sender, compose, work, results,
-                                          limiter, connections, cancelled))]
-    else:
-        threads = [threading.Thread(target=_worker, daemon=True, name=f"sender-{i}",
-                                    args=(transport, sender, compose, work, results, limiter,
-                                          cancelled))
-                   for i in range(connections)]
-    for t in threads:
-        t.start()
+    threads: list[threading.Thread] = []  # started with the first claim that finds the server
+
+    def start_sending() -> None:
+        """Open the first connection (DeliveryError: the server is down or refuses us), then
+        start the sending thread(s)."""
+        first = pipelined_connection(transport)
+        if first is not None:  # one thread drives every connection (see publisher.pipeline)
+            threads.append(threading.Thread(
+                target=pipelined_worker, daemon=True, name="sender",
+                args=(transport, first, sender, compose, work, results, limiter, connections,
+                      cancelled)))
+        else:
+            threads.extend(threading.Thread(
+                target=_worker, daemon=True, name=f"sender-{i}",
+                args=(transport, sender, compose, work, results, limiter, cancelled))
+                for i in range(connections))
+        for t in threads:
+            t.start()
+
     inflight: dict[int, Delivery] = {}
     batch = _Batch()
     pauses, paused_until, last_down = 0, 0.0, ""
     rejects = 0  # DATA refused in a row
     done = 0
     outcomes: list = []
-    chunk = max(1, min(25, settings.batch_size // (2 * len(threads))))
+    chunk = 0  # deliveries a hand-over to the sending thread(s), once they are started
     commit_every = min(settings.batch_size, COMMIT_EVERY)
     commit_at = 0.0  # when the oldest outcome waiting in `batch` must be committed
     drained_until = 0.0  # a claim found fewer than it asked for: none again before this
@@ -277,9 +284,25 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                                                  utcnow(), OWNER)
                 if len(claimed) < settings.batch_size:
                     drained_until = now + RECLAIM_AFTER
+                if claimed and not threads:
+                    try:
+                        start_sending()
+                    except DeliveryError as exc:  # one try answers for the whole batch
+                        batch.released.extend(d.id for d in claimed)
+                        if exc.permanent:
+                            raise _stopped(exc, "refused the sender") from None
+                        last_down, claimed = str(exc), []
+                        pauses += 1
+                        if pauses > settings.max_attempts:
+                            raise DeliveryError(f"{last_down}; gave up after "
+                                                f"{settings.max_attempts} tries: run the send "
+                                                "again to resume") from None
+                        paused_until = now + settings.backoff * 2 ** (pauses - 1)
+                if threads and not chunk:
+                    chunk = max(1, min(25, settings.batch_size // (2 * len(threads))))
                 for d in claimed:
                     inflight[d.id] = d
-                for i in range(0, len(claimed), chunk):
+                for i in range(0, len(claimed), chunk or 1):
                     work.put(claimed[i:i + chunk])
             if not inflight:
                 batch.commit(store)

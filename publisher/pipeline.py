@@ -40,8 +40,9 @@ SWITCH_INTERVAL = 0.0005  # seconds: the GIL's hand-over time while the worker r
 
 def pipelined_connection(transport) -> SmtpConnection | None:
     """An open connection fit for the pipelined worker (plain socket, PIPELINING offered), or
-    None: then the threaded worker serves (TLS, lock-step servers, other transports). Errors
-    are left to that path too (it reports them per delivery)."""
+    None: then the threaded worker serves (TLS, lock-step servers, other transports). A server
+    that cannot be reached or refuses the greeting or EHLO raises DeliveryError (permanent for
+    a 5xx), as a delivery's connection would: the send pauses or stops on it."""
     if (not isinstance(transport, SmtpTransport) or transport.settings.security != "none"
             or not hasattr(select, "poll")):
         return None
@@ -49,10 +50,11 @@ def pipelined_connection(transport) -> SmtpConnection | None:
     try:
         conn = transport.connect()
         conn.smtp.ehlo_or_helo_if_needed()
-    except Exception:  # noqa: BLE001 - the threaded path meets the same error and reports it
+    except Exception as exc:  # noqa: BLE001 - refused, unreachable, or EHLO refused
         if conn is not None:
             conn.smtp.close()
-        return None
+        raise (exc if isinstance(exc, DeliveryError) else
+               _error(exc, transport.settings.where, "ehlo")) from None
     if _fit(conn):
         return conn
     conn.close()

@@ -241,6 +241,7 @@ class PipeliningServer:
         self.mail = self.data = ""
         self.greeting: str | None = "220 127.0.0.1 ESMTP test"
         self.max_sessions = self.sessions = 0
+        self.connections = 0  # connections opened so far
         self.count = self.groups = 0
         self.delay = 0.0  # unused; RecordingHandler's interface
         self.lock = threading.Lock()
@@ -280,6 +281,7 @@ class _PipeliningSession(_asyncio.Protocol):
         self.transport = transport
         server = self.server
         server.sessions += 1
+        server.connections += 1
         if server.max_sessions and server.sessions > server.max_sessions:
             self.reply("421 4.7.0 too many connections")
         elif server.greeting is None:

@@ -408,3 +408,18 @@ def test_an_unsubscribe_during_the_send_stops_the_claimed_delivery_not_yet_on_th
     assert leaving not in server.by_recipient()
     assert server.by_recipient() == {e: 1 for e in emails[:-1]}
     assert store.delivery_counts(issue.id) == {"sent": 59, "skipped": 1}
+
+
+def test_a_server_that_never_greets_costs_one_connection_a_pause(project, pipelining_server):
+    """Up but silent (no greeting): each pause of the send is one connection attempt, one
+    timeout; not a probe then one attempt (one timeout) per claimed message."""
+    server = pipelining_server
+    server.greeting = None
+    configure(project, server.port, "  max_attempts: 2\n  timeout: 0.3\n")
+    emails = subscribe(project, 30)
+    result = send()
+    assert result.exit_code == 1 and "gave up after 2 tries" in result.output, result.output
+    assert "timed out" in result.output
+    assert server.connections == 3  # the first try and the two after a pause
+    store = open_store(project.config())
+    assert store.delivery_counts(store.last_issue().id) == {"queued": len(emails)}

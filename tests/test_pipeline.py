@@ -196,3 +196,96 @@ def test_the_switch_interval_comes_back_when_two_workers_overlap():
         after = sys.getswitchinterval()
         sys.setswitchinterval(before)
     assert after == before
+
+
+# Replies in awkward shapes (the server's replies rewritten by patching PipeliningServer's
+# session): each must still be matched with its own command and delivery.
+import delivery_fixtures as F  # noqa: E402
+
+
+def _patched(mode):
+    orig = F._PipeliningSession.reply
+    def reply(self, text):
+        if mode == "multiline" and text[:3] in ("250", "354", "550", "451") and "\r\n" not in text:
+            text = f"{text[:3]}-first line\r\n{text[:3]}-second\r\n{text}"
+        if mode == "split":
+            data = text.encode() + b"\r\n"
+            for i in range(len(data)):
+                self.transport.write(data[i:i+1])
+            if text.startswith("421"):
+                self.transport.close()
+                self.closed = True
+            return
+        if (mode == "mail421" and text.startswith("250 OK") and self.sender and not self.rcpts
+                and self.server.count == 5 and not getattr(self.server, "did", 0)):
+            self.server.did = 1  # the 6th message's MAIL FROM, once
+            text = "421 4.3.2 shutting down"
+        return orig(self, text)
+    return reply
+
+
+def _run(mode, mp, **knobs):
+    mp.setattr(F._PipeliningSession, "reply", _patched(mode))
+    server = F.PipeliningServer().start()
+    for knob, value in knobs.items():
+        setattr(server, knob, value)
+    try:
+        items = [Item(f"u{i}@example.org") for i in range(30)]
+        out = run_worker(server, items)
+    finally:
+        server.stop()
+    return server, items, out
+
+
+def test_replies_of_many_lines_stay_with_their_command(monkeypatch):
+    server, items, out = _run("multiline", monkeypatch, reject={"u3@example.org"}, fail_every=7)
+    kinds = {i.email: k for k, i, _ in out}
+    assert kinds["u3@example.org"] == "bounced"
+    assert sum(k == "retry" for k in kinds.values()) >= 3
+    assert all(server.by_recipient().get(e, 0) == 1 for e, k in kinds.items() if k == "sent")
+    assert len(server.messages) == sum(k == "sent" for k in kinds.values())
+
+
+def test_replies_cut_into_single_bytes_stay_with_their_command(monkeypatch):
+    server, items, out = _run("split", monkeypatch, reject={"u3@example.org"}, drop_every=9)
+    kinds = {i.email: k for k, i, _ in out}
+    assert kinds["u3@example.org"] == "bounced"
+    assert len(server.messages) == sum(k == "sent" for k in kinds.values())
+    assert all(v == 1 for v in server.by_recipient().values())
+
+
+def test_a_421_to_mail_from_mid_pipeline_fails_one_and_the_rest_go_once(monkeypatch):
+    server, items, out = _run("mail421", monkeypatch)
+    kinds = {i.email: k for k, i, _ in out}
+    assert sorted(kinds.values()) == ["retry"] + ["sent"] * 29
+    assert len(out) == 30 and len(server.messages) == sum(k == "sent" for k in kinds.values())
+    assert all(v == 1 for v in server.by_recipient().values())
+
+
+def test_a_354_after_a_refused_rcpt_gets_a_lone_dot_not_the_content(monkeypatch):
+    orig = F._PipeliningSession.command
+    seen = []
+    def command(self, line):
+        if line[:4].upper() == b"DATA" and self.sender is not None and not self.rcpts:
+            self.in_data = True
+            self.reply("354 go ahead anyway")
+            return
+        return orig(self, line)
+    orig_msg = F._PipeliningSession.message
+    def message(self, data):
+        seen.append((list(self.rcpts), data))
+        return orig_msg(self, data)
+    monkeypatch.setattr(F._PipeliningSession, "command", command)
+    monkeypatch.setattr(F._PipeliningSession, "message", message)
+    server = F.PipeliningServer().start()
+    server.reject = {"u3@example.org", "u4@example.org"}
+    try:
+        items = [Item(f"u{i}@example.org") for i in range(12)]
+        out = run_worker(server, items, connections=1)
+    finally:
+        server.stop()
+    kinds = {i.email: k for k, i, _ in out}
+    assert kinds["u3@example.org"] == kinds["u4@example.org"] == "bounced"
+    assert sum(k == "sent" for k in kinds.values()) == 10
+    assert [d for r, d in seen if not r] == [b"", b""]  # only the lone dot, no content
+    assert all(v == 1 for v in server.by_recipient().values()) and len(server.messages) == 10
