@@ -264,9 +264,19 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
         for t in threads:
             t.start()
 
+    def pause(down: DeliveryError) -> None:
+        """The server cannot be reached: no claim for a while, twice as long each time in a
+        row; past `max_attempts` pauses the send stops, the rest queued."""
+        nonlocal pauses, paused_until
+        pauses += 1
+        if pauses > settings.max_attempts:
+            raise DeliveryError(f"{down}; gave up after {settings.max_attempts} tries: run the "
+                                "send again to resume") from None
+        paused_until = time.monotonic() + settings.backoff * 2 ** (pauses - 1)
+
     inflight: dict[int, Delivery] = {}
     batch = _Batch()
-    pauses, paused_until, last_down = 0, 0.0, ""
+    pauses, paused_until = 0, 0.0
     rejects = 0  # DATA refused in a row
     done = 0
     outcomes: list = []
@@ -291,13 +301,8 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                         batch.released.extend(d.id for d in claimed)
                         if exc.permanent:
                             raise _stopped(exc, "refused the sender") from None
-                        last_down, claimed = str(exc), []
-                        pauses += 1
-                        if pauses > settings.max_attempts:
-                            raise DeliveryError(f"{last_down}; gave up after "
-                                                f"{settings.max_attempts} tries: run the send "
-                                                "again to resume") from None
-                        paused_until = now + settings.backoff * 2 ** (pauses - 1)
+                        claimed = []
+                        pause(exc)
                 if threads and not chunk:
                     chunk = max(1, min(25, settings.batch_size // (2 * len(threads))))
                 for d in claimed:
@@ -347,13 +352,8 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                 raise _stopped(exc, "refused the sender")
             elif kind == "down":  # the server cannot be reached: give it back, pause, retry
                 batch.released.append(d.id)
-                last_down = str(exc)
-                if time.monotonic() >= paused_until:
-                    pauses += 1
-                    if pauses > settings.max_attempts:
-                        raise DeliveryError(f"{last_down}; gave up after {settings.max_attempts} "
-                                            "tries: run the send again to resume")
-                    paused_until = time.monotonic() + settings.backoff * 2 ** (pauses - 1)
+                if time.monotonic() >= paused_until:  # one pause for the messages it caught
+                    pause(exc)
             elif kind == "retry" and d.attempts < settings.max_attempts:
                 later = utcnow() + timedelta(seconds=settings.backoff * 2 ** (d.attempts - 1))
                 batch.retries.append((d.id, str(exc), later))

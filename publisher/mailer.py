@@ -127,6 +127,15 @@ def smtp_error(exc: BaseException, where: str) -> DeliveryError:
     return DeliveryError(f"SMTP {where}: {exc}")
 
 
+def staged_error(exc: BaseException, where: str, stage: str) -> DeliveryError:
+    """smtp_error, marked with the command that failed (`stage`) and whether the connection
+    is broken (no reply code): what both senders, lock-step and pipelined, report."""
+    error = smtp_error(exc, where)
+    error.stage, error.where = stage, where  # type: ignore[attr-defined]
+    error.broken = error.code is None  # type: ignore[attr-defined]
+    return error
+
+
 def _coded(code: int, text: bytes | str, where: str) -> DeliveryError:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
@@ -218,11 +227,7 @@ class SmtpConnection:
         try:
             self._transaction(sender, recipient, data)
         except (smtplib.SMTPException, OSError) as exc:
-            error = smtp_error(exc, self.settings.where)
-            error.broken = error.code is None  # type: ignore[attr-defined]
-            error.stage = self.stage  # type: ignore[attr-defined]
-            error.where = self.settings.where  # type: ignore[attr-defined]
-            raise error from None
+            raise staged_error(exc, self.settings.where, self.stage) from None
 
     def _transaction(self, sender: str, recipient: str, data: bytes | Prepared) -> None:
         """MAIL, RCPT, DATA: smtplib's sendmail without its regex dot-stuffing, which alone

@@ -14,16 +14,15 @@ The worker's contract is `delivery._worker`'s: chunks of deliveries in from `wor
 finish what is in flight, give back the rest), lists of (kind, delivery, error) out to
 `results`. A delivery whose id is in `cancelled` (the ledger adds those of people who
 unsubscribed meanwhile) is reported "skipped" instead of sent, if its MAIL is not yet out:
-the set is looked at just before a message's commands are written. Refusals keep their stage ("mail", "rcpt", "data") as `SmtpConnection.send` sets
-it. A dropped connection (or a 421, or a timeout) fails the one transaction whose reply was
-due; the transactions pipelined behind it, never answered, are started again on another
-connection.
+the set is looked at just before a message's commands are written. Refusals keep their
+stage ("mail", "rcpt", "data") as `SmtpConnection.send` sets it (`mailer.staged_error`). A
+dropped connection (or a 421, or a timeout) fails the one transaction whose reply was due; the
+transactions pipelined behind it, never answered, are started again on another connection.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import select
 import ssl
 import sys
@@ -32,7 +31,8 @@ import time
 from collections import deque
 
 from publisher.errors import DeliveryError
-from publisher.mailer import Prepared, SmtpConnection, SmtpTransport, _coded, dot_stuffed
+from publisher.mailer import (Prepared, SmtpConnection, SmtpTransport, _coded, dot_stuffed,
+                             staged_error)
 
 REPORT_AFTER = 0.02  # seconds: outcomes go back to the ledger at least this often
 SWITCH_INTERVAL = 0.0005  # seconds: the GIL's hand-over time while the worker runs
@@ -54,7 +54,7 @@ def pipelined_connection(transport) -> SmtpConnection | None:
         if conn is not None:
             conn.smtp.close()
         raise (exc if isinstance(exc, DeliveryError) else
-               _error(exc, transport.settings.where, "ehlo")) from None
+               staged_error(exc, transport.settings.where, "ehlo")) from None
     if _fit(conn):
         return conn
     conn.close()
@@ -175,7 +175,8 @@ class _Engine:
             except Exception as exc:  # noqa: BLE001 - refused, unreachable, or EHLO refused
                 if conn is not None:
                     conn.smtp.close()
-                error = exc if isinstance(exc, DeliveryError) else _error(exc, self.where, "ehlo")
+                error = (exc if isinstance(exc, DeliveryError)
+                         else staged_error(exc, self.where, "ehlo"))
                 if error.permanent:  # the server refuses us: the send stops
                     self.done.append(("refused", self.pending.popleft(), error))
                 elif self.links:  # no more connections for now (421, a limit): those open serve
@@ -272,7 +273,7 @@ class _Engine:
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError as exc:
-            self._lost(link, _error(exc, self.where, ""))
+            self._lost(link, staged_error(exc, self.where, ""))
             return
         if len(pieces) <= 1024 and sent == sum(map(len, pieces)):
             return
@@ -289,7 +290,7 @@ class _Engine:
         except (BlockingIOError, InterruptedError):
             pass
         except OSError as exc:
-            self._lost(link, _error(exc, self.where, ""))
+            self._lost(link, staged_error(exc, self.where, ""))
             return
         if link.writing != bool(out):
             link.writing = bool(out)
@@ -316,7 +317,7 @@ class _Engine:
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
-            self._lost(link, _error(exc, self.where, ""))
+            self._lost(link, staged_error(exc, self.where, ""))
             return
         if not chunk:
             self._lost(link, DeliveryError(f"SMTP {self.where}: connection lost "
@@ -432,15 +433,6 @@ def _trim(out: list, sent: int) -> None:
 def _refusal(code: int, text: bytes, where: str, stage: str) -> DeliveryError:
     error = _coded(code, text, where)
     error.stage, error.where, error.broken = stage, where, False  # type: ignore[attr-defined]
-    return error
-
-
-def _error(exc: BaseException, where: str, stage: str) -> DeliveryError:
-    from publisher.mailer import smtp_error
-
-    error = smtp_error(exc, where)
-    error.stage, error.where = stage, where  # type: ignore[attr-defined]
-    error.broken = error.code is None  # type: ignore[attr-defined]
     return error
 
 

@@ -24,7 +24,8 @@ _CLAIM = (update(deliveries).where(deliveries.c.id.in_(_IDS))
           .values(status="claimed", claimed_until=bindparam("until"),
                   claimed_by=bindparam("owner"), attempts=deliveries.c.attempts + 1))
 
-_INACTIVE = select(subscribers.c.id).where(subscribers.c.id.in_(_IDS), subscribers.c.status != "active")
+_INACTIVE = select(subscribers.c.id).where(subscribers.c.id.in_(_IDS),
+                                           subscribers.c.status != "active")
 
 
 class Ledger:
