@@ -26,7 +26,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 def render_sample(out: Path) -> Path:
     from publisher.config import parse_config
     from publisher.content import load_articles
-    from publisher.newsletter import plan_issue, render_issue
+    from publisher.newsletter.issue import plan_issue, render_issue
 
     config = parse_config(
         f'site: {{url: "https://lefil.example.org/", title: "Le Fil", '

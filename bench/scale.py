@@ -208,8 +208,8 @@ def main() -> None:
 
         from publisher.config import load_config
         from publisher.content import load_articles
-        from publisher.newsletter import plan_issue, render_issue
-        from publisher.personalise import Recipient, compile_issue
+        from publisher.newsletter.issue import plan_issue, render_issue
+        from publisher.newsletter.personalise import Recipient, compile_issue
 
         config = load_config(cfg, env={})
         now = datetime.now(timezone.utc)

@@ -96,15 +96,15 @@ class _Item:
 
 def _blast_connections(port: int, sample: list, numbers: range, connections: int) -> None:
     """Messages `numbers` over `connections` reused connections with the send's own SMTP
-    client: publisher.pipeline's worker, one thread driving every connection, pipelined
+    client: publisher.mail.pipelining's worker, one thread driving every connection, pipelined
     (the threaded lock-step client when the sink offered no PIPELINING). Message i is
     sample[i % len(sample)] (pre-built messages cycled: memory stays bounded); they are
     handed over in chunks kept a little ahead, as the send's ledger loop does."""
     import queue
 
-    from publisher.delivery import RateLimiter, _worker
-    from publisher.mailer import SmtpSettings, SmtpTransport
-    from publisher.pipeline import pipelined_connection, pipelined_worker
+    from publisher.mail.delivery import RateLimiter, _worker
+    from publisher.mail.mailer import SmtpSettings, SmtpTransport
+    from publisher.mail.pipelining import pipelined_connection, pipelined_worker
 
     transport = SmtpTransport(SmtpSettings("127.0.0.1", port))
     work: queue.Queue = queue.Queue()
@@ -250,11 +250,11 @@ class Run:
 
 
 def one_run(n: int, args, config, store, sink, counter, tokens) -> Run:
-    from publisher import campaign
+    from publisher.newsletter import campaign
     from publisher.content import load_articles
-    from publisher.mailer import make_transport
-    from publisher.newsletter import plan_issue, render_issue
-    from publisher.personalise import Recipient, compile_issue
+    from publisher.mail.mailer import make_transport
+    from publisher.newsletter.issue import plan_issue, render_issue
+    from publisher.newsletter.personalise import Recipient, compile_issue
 
     write_articles(config.path("content"), args.kb, f"run{n}")
     now = datetime.now(timezone.utc)
@@ -312,7 +312,7 @@ def main() -> None:
 
     from publisher.config import load_config
     from publisher.store import open_store
-    from publisher.tokens import Tokens
+    from publisher.audience.tokens import Tokens
 
     port = free_port()
     counter, ready = mp.Value("q", 0), mp.Event()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 
-from publisher.build import build
+from publisher.site.build import build
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -180,7 +180,7 @@ def test_article_records_are_appended_then_compacted(site, load):
         assert f"Ajout {n}." in page.read_text(encoding="utf-8")
     assert size < sizes[0] < sizes[1]  # appended, twice
     assert any(later < earlier for earlier, later in zip(sizes, sizes[1:]))  # then compacted
-    from publisher.build_state import load_records
+    from publisher.site.cache import load_records
 
     kept = load_records(records)
     assert len(kept.found) == len(list(content.glob("*.md"))) + len(list(content.glob("*.txt")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from publisher.build import build
+from publisher.site.build import build
 from publisher.content import load_articles
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)

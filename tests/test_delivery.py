@@ -297,9 +297,9 @@ def test_the_default_outbox_needs_no_server(project):
 
 @pytest.mark.parametrize("extra", ["", "mail:\n  list_id: letters.example.net\n"])
 def test_a_welcome_and_a_digest_carry_the_same_list_headers(project, extra):
-    from publisher.mailer import Outbox
-    from publisher.notices import Notices
-    from publisher.tokens import tokens_for
+    from publisher.mail.mailer import Outbox
+    from publisher.audience.notices import Notices
+    from publisher.audience.tokens import tokens_for
 
     write_articles(project.root / "content", NOW)
     project.write(f"paths:\n  content: {project.root / 'content'}\n{extra}")
@@ -345,11 +345,11 @@ def test_mail_processes_share_the_send_between_forked_senders(project, pipelinin
 
 
 def test_a_forked_sender_that_dies_leaves_its_claims_to_the_parent(project, pipelining_server):
-    from publisher import campaign
+    from publisher.newsletter import campaign
     from publisher.content import load_articles
-    from publisher.delivery import SendSettings
-    from publisher.processes import send_in_processes
-    from publisher.mailer import make_transport
+    from publisher.mail.delivery import SendSettings
+    from publisher.mail.processes import send_in_processes
+    from publisher.mail.mailer import make_transport
 
     configure(project, pipelining_server.port)
     emails = subscribe(project, 200)
@@ -386,7 +386,7 @@ def test_an_unsubscribe_during_the_send_stops_the_claimed_delivery_not_yet_on_th
     """Claimed (in flight in this sender) when the subscriber leaves: skipped, not sent."""
     import threading
 
-    from publisher.subscribers import unsubscribe
+    from publisher.audience.subscribers import unsubscribe
 
     server = request.getfixturevalue(server)
     configure(project, server.port, "  rate_limit: 20\n", batch_size=None)

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from test_delivery import configure, subscribe
-from publisher.delivery import COMMIT_EVERY
+from publisher.mail.delivery import COMMIT_EVERY
 from publisher.store import open_store
 
 pytestmark = pytest.mark.slow

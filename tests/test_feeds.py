@@ -11,7 +11,7 @@ import feedparser
 import pytest
 
 from conftest import write_config
-from publisher.build import build
+from publisher.site.build import build
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 BASE = "http://127.0.0.1:8000/"

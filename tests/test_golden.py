@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from publisher.build import build
+from publisher.site.build import build
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 COPIED = ("static/", "images/", "feeds/feed.xsl")  # copied as they are, not made by the build
@@ -30,11 +30,11 @@ def test_a_clean_rebuild_in_parallel_makes_the_same_bytes(site, load, tmp_path):
     config = load(site[0])
     build(config, NOW, use_cache=False)
     first = outputs_of(config.path("output"))
-    from publisher.build import clean
+    from publisher.site.build import clean
 
     clean(config)
     parallel = config.model_copy(update={"build": config.build.model_copy(update={"workers": 2})})
-    import publisher.build as b
+    import publisher.site.build as b
 
     threshold, b.PARALLEL_THRESHOLD = b.PARALLEL_THRESHOLD, 1
     try:
@@ -50,7 +50,7 @@ def test_sample_newsletter_is_rendered_as_reviewed(golden):
     from test_newsletter import NOW as ISSUE_NOW, SINCE, make_config
 
     from publisher.content import load_articles
-    from publisher.newsletter import plan_issue, render_issue
+    from publisher.newsletter.issue import plan_issue, render_issue
 
     config = make_config()
     plan = plan_issue(load_articles(config).published(ISSUE_NOW), SINCE, 7, ISSUE_NOW, config)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from delivery_fixtures import write_articles
 from publisher.cli import main
 from publisher.config import Config, Mail
-from publisher.mailer import Outbox, SmtpSettings, compose
+from publisher.mail.mailer import Outbox, SmtpSettings, compose
 from publisher.store import open_store
 
 NOW = datetime.now(timezone.utc)
@@ -79,7 +79,7 @@ def offering_server(request):
 
 def test_smtp_refusals_name_their_stage_and_the_connection_goes_on(offering_server):
     from publisher.errors import DeliveryError
-    from publisher.mailer import SmtpConnection
+    from publisher.mail.mailer import SmtpConnection
 
     server = offering_server
     server.reject, server.defer = {"gone@example.org"}, {"grey@example.org"}
@@ -112,7 +112,7 @@ def test_smtp_refusals_name_their_stage_and_the_connection_goes_on(offering_serv
 
 
 def test_smtp_dot_stuffing_survives_the_trip(offering_server):
-    from publisher.mailer import SmtpConnection
+    from publisher.mail.mailer import SmtpConnection
 
     messages = [b".starts with a dot\r\n..two\r\nmiddle\r\n.\r\n.. \r\nend", b".", b"a\r\n.\r\n"]
     conn = SmtpConnection(SmtpSettings("127.0.0.1", offering_server.port))
@@ -125,7 +125,7 @@ def test_smtp_dot_stuffing_survives_the_trip(offering_server):
 
 def test_a_hang_up_after_a_refusal_reports_the_refusal(offering_server):
     from publisher.errors import DeliveryError
-    from publisher.mailer import SmtpConnection
+    from publisher.mail.mailer import SmtpConnection
 
     offering_server.mail = "421 4.3.2 shutting down"
     conn = SmtpConnection(SmtpSettings("127.0.0.1", offering_server.port))
@@ -140,8 +140,8 @@ def dotted_issue(tmp_path_factory):
     """A compiled issue whose text has lines that begin with a dot."""
     from publisher.config import load_config
     from publisher.content import load_articles
-    from publisher.newsletter import plan_issue, render_issue
-    from publisher.personalise import compile_issue
+    from publisher.newsletter.issue import plan_issue, render_issue
+    from publisher.newsletter.personalise import compile_issue
 
     root = tmp_path_factory.mktemp("dots")
     write_articles(root / "content", NOW)
@@ -160,8 +160,8 @@ def dotted_issue(tmp_path_factory):
 @given(name=st.text(st.characters(blacklist_categories=("Cs",)), max_size=80),
        token=st.text("ab.=-_", min_size=1, max_size=300))
 def test_a_prepared_message_carries_exactly_its_dot_stuffed_data(dotted_issue, name, token):
-    from publisher.mailer import Prepared, dot_stuffed
-    from publisher.personalise import Recipient
+    from publisher.mail.mailer import Prepared, dot_stuffed
+    from publisher.newsletter.personalise import Recipient
 
     r = Recipient("a@example.org", name, f"https://e.org/u?t={token}", f".{token}")
     prepared = dotted_issue.prepared(r)
@@ -175,7 +175,7 @@ def test_send_pieces_writes_everything_in_order_through_partial_writes():
     import socket
     import threading
 
-    from publisher.mailer import send_pieces
+    from publisher.mail.mailer import send_pieces
 
     pieces = [bytes([65 + i % 26]) * (i * 7919 % 100_000) for i in range(60)] + [b"", b".\r\n"]
     left, right = socket.socketpair()

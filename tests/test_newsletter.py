@@ -15,8 +15,8 @@ from publisher.config import parse_config
 from publisher.content import load_articles
 from publisher.errors import TemplateError
 from publisher.models import Issue
-from publisher.newsletter import next_issue_articles, plan_issue, render_issue
-from publisher.newsletter_archive import render_archive
+from publisher.newsletter.issue import next_issue_articles, plan_issue, render_issue
+from publisher.newsletter.archive import render_archive
 
 ROOT = Path(__file__).resolve().parent.parent
 PARIS = ZoneInfo("Europe/Paris")
@@ -249,7 +249,7 @@ def test_an_article_dated_before_the_last_issue_but_added_after_it_still_goes_ou
 
     from publisher.config import Config
     from publisher.content import read_article
-    from publisher.newsletter import next_issue_articles
+    from publisher.newsletter.issue import next_issue_articles
 
     config = Config()
     now = datetime(2024, 11, 4, 9, 30, tzinfo=timezone.utc)  # Monday 09:30, digest went at 08:00

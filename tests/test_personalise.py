@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from publisher.errors import DeliveryError
-from publisher.newsletter import plan_issue, render_issue
-from publisher.personalise import Audiences, Recipient, compile_issue
+from publisher.newsletter.issue import plan_issue, render_issue
+from publisher.newsletter.personalise import Audiences, Recipient, compile_issue
 from test_newsletter import NOW, SINCE, make_config
 
 from publisher.content import load_articles
@@ -82,7 +82,7 @@ def test_message_is_valid_mime_with_personal_bodies(compiled, rendered):
 
 def test_matches_a_direct_compile_for_that_recipient(compiled, rendered, config):
     """The splice gives what compiling MJML for this one person would give."""
-    from publisher.newsletter import _render_bodies
+    from publisher.newsletter.issue import _render_bodies
 
     r = recipient(name="A & <B>")
     html, text = rendered.personal(r.name, r.unsubscribe_url, r.preferences_url)

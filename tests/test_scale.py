@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from delivery_fixtures import write_articles
 from publisher.cli import main
 from publisher.store import Store, open_store
-from publisher.subscribers import _plain, import_csv
+from publisher.audience.subscribers import _plain, import_csv
 
 NOW = datetime.now(timezone.utc)
 
@@ -108,7 +108,7 @@ def test_rate_limit_slots_are_shared_by_every_caller(store: Store):
 
 
 def test_rate_limiter_holds_over_threads_and_stores(store: Store):
-    from publisher.delivery import RateLimiter
+    from publisher.mail.delivery import RateLimiter
 
     limiters = [RateLimiter(200.0, Store(store.engine)) for _ in range(2)]
     start = time.monotonic()

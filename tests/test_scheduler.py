@@ -10,7 +10,7 @@ import pytest
 
 from conftest import write_config
 from publisher.errors import ConfigError
-from publisher.scheduler import cron_trigger, last_slot, parse_duration
+from publisher.schedule.jobs import cron_trigger, last_slot, parse_duration
 
 PARIS = ZoneInfo("Europe/Paris")
 T0 = datetime(2024, 11, 25, 7, 59, 30, tzinfo=PARIS)  # a Monday
@@ -151,7 +151,7 @@ def test_racing_claims_give_the_slot_to_one_thread(store):
 @pytest.fixture
 def runner(tmp_path):
     from publisher.config import load_config
-    from publisher.runner import Runner
+    from publisher.schedule.runner import Runner
 
     write_config(tmp_path, 'schedule:\n  build: "*/15 * * * *"\n  newsletter: "*/10 * * * * *"\n'
                            "  grace: 60\n")
@@ -203,7 +203,7 @@ def test_record_keeps_and_logs_each_outcome_once(runner, caplog):
 
 def test_min_articles_makes_the_digest_wait(tmp_path):
     from publisher.config import load_config
-    from publisher.runner import Runner
+    from publisher.schedule.runner import Runner
 
     write_config(tmp_path, "schedule:\n  min_articles: 3\n")
     content = tmp_path / "content"

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from publisher.cli import main
-from publisher.tokens import TokenError, Tokens, secret_key
+from publisher.audience.tokens import TokenError, Tokens, secret_key
 
 
 def run(*args: str):
@@ -114,7 +114,7 @@ def test_export_import_keeps_unsubscribed_and_bounced(project, tmp_path):
 def test_add_refuses_those_who_left_unless_forced(project):
     from datetime import datetime, timezone
 
-    from publisher import subscribers as uc
+    from publisher.audience import subscribers as uc
     from publisher.store import open_store
 
     run("subscribers", "add", "u@example.org")
@@ -129,7 +129,7 @@ def test_add_refuses_those_who_left_unless_forced(project):
 
 
 def test_non_ascii_local_parts_are_refused_idn_domains_kept_in_ascii(project):
-    from publisher.subscribers import SubscriberError, normalise
+    from publisher.audience.subscribers import SubscriberError, normalise
 
     result = CliRunner().invoke(main, ["subscribers", "add", "noé@exemple.fr", "--pending"])
     assert result.exit_code == 1 and "Traceback" not in result.output

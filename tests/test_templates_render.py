@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, write_config
 from lxml import etree
 
-from publisher.build import build
+from publisher.site.build import build
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SITE = "http://127.0.0.1:8000/"

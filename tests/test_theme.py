@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from conftest import ROOT, write_config
-from publisher.build import build
-from publisher.theme import BUILTIN_TEMPLATES, template_folders, theme_files
+from publisher.site.build import build
+from publisher.site.theme import BUILTIN_TEMPLATES, template_folders, theme_files
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

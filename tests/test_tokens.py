@@ -8,7 +8,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from publisher.tokens import TokenError, secret_key
+from publisher.audience.tokens import TokenError, secret_key
 
 
 def test_a_short_or_empty_key_file_is_refused_in_one_line(tmp_path):

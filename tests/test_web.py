@@ -12,8 +12,8 @@ import pytest
 
 from delivery_fixtures import LiveServer, write_articles
 from publisher.store import open_store
-from publisher.tokens import Tokens
-from publisher.web import create_app
+from publisher.audience.tokens import Tokens
+from publisher.web.app import create_app
 
 NOW = datetime.now(timezone.utc)
 
@@ -97,7 +97,7 @@ def test_forged_or_expired_tokens_answer_400_and_change_nothing(web, monkeypatch
     import time as real_time
 
     old = real_time.time() - 49 * 3600
-    monkeypatch.setattr("publisher.tokens.time.time", lambda: old)
+    monkeypatch.setattr("publisher.audience.tokens.time.time", lambda: old)
     expired = Tokens("test-secret-0123456789abcdefghijklmnopqrstuvwxyz").make("confirm", "p@example.org", expires=True)
     monkeypatch.undo()
     answer = web.get(f"/confirm?token={expired}")

@@ -40,7 +40,7 @@ def browser():
 
 @pytest.fixture
 def server(project):
-    from publisher.web import create_app
+    from publisher.web.app import create_app
 
     write_articles(project.root / "content", datetime.now(timezone.utc))
     project.write(f"paths:\n  content: {project.root / 'content'}\n  output: {project.root / 'public'}\n")

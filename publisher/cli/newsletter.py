@@ -35,9 +35,9 @@ def preview(ctx, open_browser: bool) -> None:
     """Render the next issue; print the paths of its .html and .txt."""
     from datetime import datetime
 
-    from publisher.campaign import nothing_new
+    from publisher.newsletter.campaign import nothing_new
     from publisher.content import load_articles
-    from publisher.newsletter import plan_issue, render_issue
+    from publisher.newsletter.issue import plan_issue, render_issue
 
     config = ctx.config
     now = datetime.now(config.site.tz)
@@ -71,7 +71,7 @@ def preview(ctx, open_browser: bool) -> None:
 def _history(config):
     """(last stored issue, ids it and earlier ones carried); (None, empty) without a database:
     a preview never creates one."""
-    from publisher.newsletter_archive import _sqlite_file_exists
+    from publisher.newsletter.archive import _sqlite_file_exists
     from publisher.store.engine import database_url
 
     url = database_url(config)

@@ -22,7 +22,7 @@ def run(ctx, host: str | None, port: int | None, no_web: bool) -> None:
     was down runs once at start (within schedule.grace)."""
     import logging
 
-    from publisher.runner import Runner
+    from publisher.schedule.runner import Runner
 
     config = ctx.config
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -42,7 +42,7 @@ def jobs(ctx) -> None:
     from rich.table import Table
 
     from publisher.content import load_articles
-    from publisher.scheduler import job_table
+    from publisher.schedule.jobs import job_table
     from publisher.store import open_store
 
     config = ctx.config

@@ -23,12 +23,12 @@ def send(ctx, dry_run: bool, to: str | None, force: bool, queue_only: bool) -> N
     number of machines send it."""
     from rich.console import Console
 
-    from publisher import campaign
+    from publisher.newsletter import campaign
     from publisher.content import load_articles
-    from publisher.mailer import make_transport
+    from publisher.mail.mailer import make_transport
     from publisher.store import open_store
-    from publisher.subscribers import normalise
-    from publisher.tokens import tokens_for
+    from publisher.audience.subscribers import normalise
+    from publisher.audience.tokens import tokens_for
 
     config = ctx.config
     console = Console(stderr=True)
@@ -61,8 +61,8 @@ def send(ctx, dry_run: bool, to: str | None, force: bool, queue_only: bool) -> N
 
 
 def _dry_run(config, store, articles, now) -> None:
-    from publisher.campaign import check_size, plan_next
-    from publisher.newsletter import render_issue
+    from publisher.newsletter.campaign import check_size, plan_next
+    from publisher.newsletter.issue import render_issue
 
     for issue in store.unfinished_issues():
         counts = store.delivery_counts(issue.id)

@@ -15,7 +15,7 @@ def serve(ctx, host: str | None, port: int | None) -> None:
     """Serve public/ (with ETag and 304) and the subscription pages."""
     import uvicorn
 
-    from publisher.web import create_app
+    from publisher.web.app import create_app
 
     config = ctx.config
     app = create_app(config)

@@ -24,9 +24,9 @@ def build(ctx: Context, strict: bool, full: bool) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from publisher.build import build as run_build
+    from publisher.site.build import build as run_build
     from publisher.cli.progress import progress_bar
-    from publisher.newsletter_archive import archive_outputs
+    from publisher.newsletter.archive import archive_outputs
 
     config = ctx.config
     console = Console(stderr=True)
@@ -54,7 +54,7 @@ def build(ctx: Context, strict: bool, full: bool) -> None:
 def check(ctx: Context) -> None:
     """Report every problem in config.yaml and content/; change nothing."""
     from publisher.content import load_articles
-    from publisher.site import dedupe_paths
+    from publisher.site.plan import dedupe_paths
 
     config = ctx.config  # config problems are reported (all of them) by the CLI group
     loaded = load_articles(config)

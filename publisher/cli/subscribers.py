@@ -20,9 +20,9 @@ def _notify(ctx, pending: bool):
     """The confirmation sender when --pending, else None."""
     if not pending:
         return None
-    from publisher.mailer import make_transport
-    from publisher.notices import Notices
-    from publisher.tokens import tokens_for
+    from publisher.mail.mailer import make_transport
+    from publisher.audience.notices import Notices
+    from publisher.audience.tokens import tokens_for
 
     config = ctx.config
     return Notices(config, make_transport(config), tokens_for(config)).confirmation
@@ -42,7 +42,7 @@ def subscribers() -> None:
 @pass_context
 def add(ctx, email: str, name: str, categories: tuple[str, ...], pending: bool, force: bool) -> None:
     """Add EMAIL, active at once (or pending with --pending)."""
-    from publisher import subscribers as uc
+    from publisher.audience import subscribers as uc
 
     sub, changed = uc.add(_store(ctx), email, name, categories, datetime.now(timezone.utc),
                           pending=pending, notify=_notify(ctx, pending), force=force)
@@ -60,7 +60,7 @@ def add(ctx, email: str, name: str, categories: tuple[str, ...], pending: bool, 
 @pass_context
 def import_(ctx, file: Path, pending: bool) -> None:
     """Import FILE.csv: email, name, categories (one per column or comma-separated)."""
-    from publisher import subscribers as uc
+    from publisher.audience import subscribers as uc
 
     report = uc.import_csv(_store(ctx), file, datetime.now(timezone.utc), pending=pending,
                            notify=_notify(ctx, pending))
@@ -85,7 +85,7 @@ def list_(ctx, status: str | None) -> None:
 @pass_context
 def remove(ctx, email: str) -> None:
     """Delete EMAIL and its delivery history."""
-    from publisher import subscribers as uc
+    from publisher.audience import subscribers as uc
 
     uc.remove(_store(ctx), email)
     click.echo(f"{uc.normalise(email)} removed")
@@ -97,7 +97,7 @@ def remove(ctx, email: str) -> None:
 @pass_context
 def export(ctx, file: Path, status: str | None) -> None:
     """Write every subscriber to FILE.csv (the import reads it back)."""
-    from publisher import subscribers as uc
+    from publisher.audience import subscribers as uc
 
     count = uc.export_csv(_store(ctx), file, status)
     click.echo(f"{count} subscribers written to {file}")

@@ -25,10 +25,10 @@ def worker(ctx, drain: bool, poll: float) -> None:
     import signal
     import threading
 
-    from publisher.mailer import make_transport
+    from publisher.mail.mailer import make_transport
     from publisher.store import open_store
-    from publisher.tokens import tokens_for
-    from publisher.worker import work
+    from publisher.audience.tokens import tokens_for
+    from publisher.newsletter.worker import work
 
     config = ctx.config
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,

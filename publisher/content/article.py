@@ -14,7 +14,7 @@ from publisher.config import Config
 from publisher.content.source import Source
 from publisher.errors import ContentError
 from publisher.models import Article, pack_html
-from publisher.sanitize import clean_html, french_spaces, plain_text
+from publisher.content.sanitize import clean_html, french_spaces, plain_text
 
 SUMMARY_WORDS = 50
 

@@ -248,6 +248,6 @@ def _lead(html: str) -> str:
     if start == -1:
         return ""
     end = html.find("</p>", start)
-    from publisher.sanitize import plain_text
+    from publisher.content.sanitize import plain_text
 
     return plain_text(html[start + 3 : end if end != -1 else len(html)])

@@ -12,7 +12,7 @@ from typing import Any
 import jinja2
 
 from publisher.errors import TemplateError
-from publisher.theme import template_folders
+from publisher.site.theme import template_folders
 
 
 

@@ -7,11 +7,11 @@ from functools import lru_cache
 
 import jinja2
 
-from publisher.mailer import Transport, compose, sender_address
-from publisher.mailer import list_headers as mailer_list_headers
+from publisher.mail.mailer import Transport, compose, sender_address
+from publisher.mail.mailer import list_headers as mailer_list_headers
 from publisher.models import Subscriber
-from publisher.theme import template_folders
-from publisher.tokens import Tokens
+from publisher.site.theme import template_folders
+from publisher.audience.tokens import Tokens
 
 
 

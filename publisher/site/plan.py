@@ -9,9 +9,9 @@ from dataclasses import replace
 
 from publisher.config import Config
 from publisher.content.article import article_location, make_slug
-from publisher.feeds import FeedDoc, plan_feeds
+from publisher.site.feeds import FeedDoc, plan_feeds
 from publisher.models import Article
-from publisher.pages import Page
+from publisher.site.pages import Page
 
 FEED_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml",
               "json": "application/feed+json"}

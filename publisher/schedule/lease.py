@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 
-from publisher.delivery import OWNER
+from publisher.mail.delivery import OWNER
 
 log = logging.getLogger("publisher.run")
 LEASE = "scheduler"

@@ -9,10 +9,10 @@ import socket
 import threading
 import time
 
-from publisher import delivery
-from publisher.delivery import Compose, Progress, SendReport, SendSettings, send_deliveries
+from publisher.mail import delivery
+from publisher.mail.delivery import Compose, Progress, SendReport, SendSettings, send_deliveries
 from publisher.errors import DeliveryError
-from publisher.mailer import Transport
+from publisher.mail.mailer import Transport
 from publisher.store import Store
 
 

@@ -21,10 +21,10 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
 
-from publisher.delivery import OWNER
+from publisher.mail.delivery import OWNER
 from publisher.errors import PublisherError
-from publisher.leadership import Leadership
-from publisher.scheduler import CronJob, cron_jobs, last_slot, make_scheduler
+from publisher.schedule.lease import Leadership
+from publisher.schedule.jobs import CronJob, cron_jobs, last_slot, make_scheduler
 
 log = logging.getLogger("publisher.run")
 Work = Callable[[], tuple[str, str]]  # -> (status, summary): ok, skipped, stopped
@@ -36,9 +36,9 @@ def utcnow() -> datetime:
 
 class Runner:
     def __init__(self, config, store=None, transport=None, tokens=None):
-        from publisher.mailer import make_transport
+        from publisher.mail.mailer import make_transport
         from publisher.store import open_store
-        from publisher.tokens import tokens_for
+        from publisher.audience.tokens import tokens_for
 
         self.config = config
         self.store = store or open_store(config)
@@ -133,8 +133,8 @@ class Runner:
             self.arm_publication(load_articles(self.config).next_publication(when))
 
     def _build(self) -> tuple[str, str]:
-        from publisher.build import build
-        from publisher.newsletter_archive import archive_outputs
+        from publisher.site.build import build
+        from publisher.newsletter.archive import archive_outputs
 
         with self._exclusive_build():
             report = build(self.config, datetime.now(self.config.site.tz),
@@ -181,7 +181,7 @@ class Runner:
                                misfire_grace_time=None)
 
     def _newsletter(self) -> tuple[str, str]:
-        from publisher.campaign import send_newsletter
+        from publisher.newsletter.campaign import send_newsletter
         from publisher.content import load_articles
 
         with self._send_lock:
@@ -200,7 +200,7 @@ class Runner:
 
     def _too_few(self, articles, now: datetime) -> str:
         """Why the digest waits, when fewer than schedule.min_articles are new."""
-        from publisher.campaign import plan_next
+        from publisher.newsletter.campaign import plan_next
 
         least = self.config.schedule.min_articles
         if least <= 1:
@@ -236,7 +236,7 @@ class Runner:
 
     def _resume(self) -> tuple[str, str]:
         """Finish the issues a stop or a crash left half sent (no new issue)."""
-        from publisher.campaign import deliver, plan_of
+        from publisher.newsletter.campaign import deliver, plan_of
         from publisher.content import load_articles
 
         with self._send_lock:
@@ -317,7 +317,7 @@ class Runner:
         """uvicorn in a thread (so it installs no signal handlers: `run` owns them)."""
         import uvicorn
 
-        from publisher.web import create_app
+        from publisher.web.app import create_app
 
         app = create_app(self.config, self.store, self.transport, self.tokens)
         self.server = uvicorn.Server(uvicorn.Config(

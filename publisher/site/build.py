@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from publisher.config import Config
 from publisher.content import Loaded, read_article, scan
 from publisher.errors import ContentError
-from publisher.theme import theme_files
-from publisher.build_state import (
+from publisher.site.theme import theme_files
+from publisher.site.cache import (
     BuildState,
     environment_key,
     fingerprint,
@@ -39,8 +39,8 @@ from publisher.build_state import (
 )
 
 if TYPE_CHECKING:
-    from publisher.feeds import FeedDoc
-    from publisher.pages import Page
+    from publisher.site.feeds import FeedDoc
+    from publisher.site.pages import Page
 
 # The renderers (Jinja2, feedgen) and the process pools are imported where they are used:
 # a rebuild that finds nothing changed never needs them, and they cost a tenth of a second.
@@ -108,8 +108,8 @@ def _render_job(index: int) -> tuple[int, str, bool, int, int]:
     """Render and write one output: (index, fingerprint, written, size, mtime_ns). The
     fingerprints of outputs the last build did not write are worked out here, in the
     workers, rather than by the parent before it forks them."""
-    from publisher.feeds import FeedDoc, render_feed
-    from publisher.pages import Page, render_page
+    from publisher.site.feeds import FeedDoc, render_feed
+    from publisher.site.pages import Page, render_page
 
     job = _JOBS[index]
     fp = _PRINTS[index] or _fingerprint_of(job)
@@ -125,7 +125,7 @@ def _render_job(index: int) -> tuple[int, str, bool, int, int]:
 
 
 def _fingerprint_of(job: Page | FeedDoc) -> str:
-    from publisher.pages import Page
+    from publisher.site.pages import Page
 
     return fingerprint(_PAGE_KEY if isinstance(job, Page) else _KEY, job.fingerprint_parts())
 
@@ -299,9 +299,9 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         report.seconds = time.perf_counter() - started
         return report
 
-    from publisher.feeds import forget_entries
-    from publisher.pages import forget_partials
-    from publisher.site import categories_of, dedupe_paths, plan_site
+    from publisher.site.feeds import forget_entries
+    from publisher.site.pages import forget_partials
+    from publisher.site.plan import categories_of, dedupe_paths, plan_site
 
     _CONFIG, _OUT, _KEY = config, out, key
     forget_partials()

@@ -31,7 +31,7 @@ import time
 from collections import deque
 
 from publisher.errors import DeliveryError
-from publisher.mailer import (Prepared, SmtpConnection, SmtpTransport, _coded, dot_stuffed,
+from publisher.mail.mailer import (Prepared, SmtpConnection, SmtpTransport, _coded, dot_stuffed,
                              staged_error)
 
 REPORT_AFTER = 0.02  # seconds: outcomes go back to the ledger at least this often
@@ -390,7 +390,7 @@ class _Engine:
         self._begin(link, out)
 
     def _fail(self, d, error: DeliveryError) -> None:
-        from publisher.delivery import _kind  # (delivery imports this module)
+        from publisher.mail.delivery import _kind  # (delivery imports this module)
 
         self.done.append((_kind(error), d, error))
 

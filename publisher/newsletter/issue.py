@@ -7,7 +7,7 @@ Pure: `now` and the config are arguments; nothing here reads the clock, the stor
     rendered.issue()                        # models.Issue: the public version, to archive
 
 `rendered.html` and `rendered.text` hold placeholder tokens (`rendered.tokens`) where each
-recipient's name, greeting, unsubscribe and preferences URLs go; `publisher.personalise`
+recipient's name, greeting, unsubscribe and preferences URLs go; `publisher.newsletter.personalise`
 splices the real values into a MIME message without compiling again. For subscribers who
 follow only some categories, `plan.for_categories(names)` narrows the plan (one render per
 distinct audience).
@@ -38,7 +38,7 @@ from markupsafe import Markup
 
 from publisher.config import Config
 from publisher.content.article import make_slug
-from publisher.email_templates import compile_mjml, render_file, render_string, template_env
+from publisher.newsletter.templates import compile_mjml, render_file, render_string, template_env
 from publisher.errors import TemplateError
 from publisher.models import Article, Issue
 
@@ -162,7 +162,7 @@ class RenderedIssue:
 
     def personal(self, name: str, unsubscribe_url: str, preferences_url: str) -> tuple[str, str]:
         """(html, text) for one person by plain substitution: for tests and previews; the
-        MIME fast path is `publisher.personalise`."""
+        MIME fast path is `publisher.newsletter.personalise`."""
         from html import escape
 
         values = personal_values(self.config, name, unsubscribe_url, preferences_url)

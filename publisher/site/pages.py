@@ -14,7 +14,7 @@ from markupsafe import Markup
 from publisher.config import Config
 from publisher.errors import TemplateError
 from publisher.models import Article
-from publisher.theme import template_folders
+from publisher.site.theme import template_folders
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from publisher.delivery import SendReport
-from publisher.mailer import Transport
+from publisher.mail.delivery import SendReport
+from publisher.mail.mailer import Transport
 from publisher.models import Issue
 from publisher.store import Store
-from publisher.tokens import Tokens
+from publisher.audience.tokens import Tokens
 
-log = logging.getLogger("publisher.worker")
+log = logging.getLogger("publisher.newsletter.worker")
 
 
 @dataclass
@@ -44,7 +44,7 @@ def work(config, store: Store, transport: Transport, tokens: Tokens, stop: threa
          *, poll: float = 2.0, drain: bool = False) -> WorkReport:
     """Send queued issues until `stop` is set (messages in flight finish, the rest stays
     queued); with `drain`, return as soon as nothing is left to send. Polls every `poll` s."""
-    from publisher.campaign import deliver, plan_of
+    from publisher.newsletter.campaign import deliver, plan_of
     from publisher.content import load_articles
 
     outcome = WorkReport()

@@ -29,7 +29,7 @@ def render_archive(
 ) -> dict[str, bytes]:
     """Every archive file; nothing when no issue was sent yet."""
     from babel.dates import format_date  # here, not at the top: every `publisher build`
-    from publisher.email_templates import render_file, template_env  # imports this module
+    from publisher.newsletter.templates import render_file, template_env  # imports this module
 
     ordered = sorted(issues, key=lambda i: i.number, reverse=True)
     if not ordered:

@@ -1,8 +1,8 @@
 """Personalise a rendered issue for each subscriber fast: serialise the MIME message once,
 splice each recipient's few bytes in.
 
-    from publisher.newsletter import plan_issue, render_issue
-    from publisher.personalise import Recipient, compile_issue, Audiences
+    from publisher.newsletter.issue import plan_issue, render_issue
+    from publisher.newsletter.personalise import Recipient, compile_issue, Audiences
 
     compiled = compile_issue(render_issue(plan, config), config)   # once per issue/audience
     data = compiled.message_bytes(Recipient(
@@ -45,8 +45,8 @@ from urllib.parse import urlsplit
 
 from publisher.config import Config
 from publisher.errors import DeliveryError
-from publisher.mailer import Prepared, dot_stuffed, list_headers, stuff_dots
-from publisher.newsletter import IssuePlan, RenderedIssue, greeting, render_issue
+from publisher.mail.mailer import Prepared, dot_stuffed, list_headers, stuff_dots
+from publisher.newsletter.issue import IssuePlan, RenderedIssue, greeting, render_issue
 
 CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"

@@ -11,14 +11,14 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from publisher.delivery import Progress, SendReport, SendSettings
+from publisher.mail.delivery import Progress, SendReport, SendSettings
 from publisher.errors import DeliveryError, PublisherError
-from publisher.mailer import DkimSigner, Prepared, Transport, sender_address
+from publisher.mail.mailer import DkimSigner, Prepared, Transport, sender_address
 from publisher.models import Article, Delivery, Issue
-from publisher.notices import Links
-from publisher.processes import send_in_processes
+from publisher.audience.notices import Links
+from publisher.mail.processes import send_in_processes
 from publisher.store import Store
-from publisher.tokens import Tokens
+from publisher.audience.tokens import Tokens
 
 
 class IssueTooLarge(PublisherError):
@@ -33,7 +33,7 @@ class SendOutcome:
 
 def plan_of(issue: Issue, articles: list[Article]):
     """Rebuild the plan of a stored issue (to resume its sending after a crash)."""
-    from publisher.newsletter import IssuePlan
+    from publisher.newsletter.issue import IssuePlan
 
     by_id = {a.id: a for a in articles}
     since = datetime.fromisoformat(issue.period.split("/")[0]) if "/" in issue.period else issue.created
@@ -45,7 +45,7 @@ class IssueComposer:
     """Delivery -> the complete message for its subscriber (None: nothing for them)."""
 
     def __init__(self, plan, config, tokens: Tokens):
-        from publisher.personalise import Audiences
+        from publisher.newsletter.personalise import Audiences
 
         self.config, self.links = config, Links(config, tokens)
         self.audiences = Audiences(plan, config)
@@ -57,7 +57,7 @@ class IssueComposer:
         return self.audiences.plan.for_categories(subscriber.categories) is not None
 
     def __call__(self, d: Delivery) -> bytes | Prepared | None:
-        from publisher.personalise import Recipient
+        from publisher.newsletter.personalise import Recipient
 
         if d.categories:
             with self.lock:  # Audiences renders lazily and caches: one thread at a time
@@ -86,7 +86,7 @@ def check_size(html: str, config, force: bool) -> None:
 
 def plan_next(config, store: Store, articles: list[Article], now: datetime):
     """(plan of the next issue or None when nothing is new, the last issue or None)."""
-    from publisher.newsletter import plan_issue
+    from publisher.newsletter.issue import plan_issue
 
     last = store.last_issue()
     plan = plan_issue(articles, last.created if last else None, last.number + 1 if last else 1,
@@ -102,7 +102,7 @@ def nothing_new(config, last: Issue | None) -> str:
 
 def next_issue(config, store: Store, articles: list[Article], now: datetime, force: bool = False):
     """(the stored next issue, its plan), or (None, why) when there is nothing new."""
-    from publisher.newsletter import render_issue
+    from publisher.newsletter.issue import render_issue
 
     plan, last = plan_next(config, store, articles, now)
     if plan is None:
@@ -178,8 +178,8 @@ def queue_newsletter(config, store: Store, articles: list[Article], now: datetim
 def send_test(config, store: Store, transport: Transport, tokens: Tokens,
               articles: list[Article], address: str, now: datetime) -> str:
     """A copy of the next issue (or the last one) to one address; the ledger is untouched."""
-    from publisher.newsletter import render_issue
-    from publisher.personalise import Recipient, compile_issue
+    from publisher.newsletter.issue import render_issue
+    from publisher.newsletter.personalise import Recipient, compile_issue
 
     plan, last = plan_next(config, store, articles, now)
     if plan is None and last is None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from publisher import __version__
 from publisher.config import Config
 from publisher.models import Article
-from publisher.theme import theme_files
+from publisher.site.theme import theme_files
 
 CACHE_FORMAT = 3  # bump when what the cache holds changes shape
 

@@ -19,13 +19,13 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from publisher import subscribers as uc
-from publisher.mailer import Transport, make_transport
-from publisher.notices import Notices, template_env
+from publisher.audience import subscribers as uc
+from publisher.mail.mailer import Transport, make_transport
+from publisher.audience.notices import Notices, template_env
 from publisher.store import Store, open_store
-from publisher.tokens import TokenError, Tokens, tokens_for
+from publisher.audience.tokens import TokenError, Tokens, tokens_for
 
-log = logging.getLogger("publisher.web")
+log = logging.getLogger("publisher.web.app")
 
 CONFIRMATIONS_PER_HOUR = 3  # per address: the form cannot be used to flood a mailbox
 

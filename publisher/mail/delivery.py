@@ -22,9 +22,9 @@ their subscribers are no longer active (one query on primary keys), and the send
 look at that set just before a message's MAIL goes out.
 
 This thread claims and settles; the sending is another's. To a plain SMTP server that offers
-PIPELINING, one thread drives every connection (`publisher.pipeline`); otherwise (TLS, a
+PIPELINING, one thread drives every connection (`publisher.mail.pipelining`); otherwise (TLS, a
 lock-step server, the outbox) each connection has a thread of its own (`_worker`). Forked
-sender processes (`mail.processes`) are in `publisher.processes`.
+sender processes (`mail.processes`) are in `publisher.mail.processes`.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from publisher.errors import DeliveryError
-from publisher.mailer import Prepared, Transport
+from publisher.mail.mailer import Prepared, Transport
 from publisher.models import Delivery
-from publisher.pipeline import pipelined_connection, pipelined_worker
+from publisher.mail.pipelining import pipelined_connection, pipelined_worker
 from publisher.store import Store
 
 Compose = Callable[[Delivery], "bytes | Prepared | None"]  # None: nothing in this issue for them
@@ -251,7 +251,7 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
         """Open the first connection (DeliveryError: the server is down or refuses us), then
         start the sending thread(s)."""
         first = pipelined_connection(transport)
-        if first is not None:  # one thread drives every connection (see publisher.pipeline)
+        if first is not None:  # one thread drives every connection (see publisher.mail.pipelining)
             threads.append(threading.Thread(
                 target=pipelined_worker, daemon=True, name="sender",
                 args=(transport, first, sender, compose, work, results, limiter, connections,
