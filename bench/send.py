@@ -102,8 +102,8 @@ def _blast_connections(port: int, sample: list, numbers: range, connections: int
     handed over in chunks kept a little ahead, as the send's ledger loop does."""
     import queue
 
-    from publisher.mail.delivery import RateLimiter, _worker
-    from publisher.mail.mailer import SmtpSettings, SmtpTransport
+    from publisher.mail.sending import RateLimiter, threaded_worker as _worker
+    from publisher.mail.smtp import SmtpSettings, SmtpTransport
     from publisher.mail.pipelining import pipelined_connection, pipelined_worker
 
     transport = SmtpTransport(SmtpSettings("127.0.0.1", port))
@@ -252,7 +252,7 @@ class Run:
 def one_run(n: int, args, config, store, sink, counter, tokens) -> Run:
     from publisher.newsletter import campaign
     from publisher.content import load_articles
-    from publisher.mail.mailer import make_transport
+    from publisher.mail.transport import make_transport
     from publisher.newsletter.issue import plan_issue, render_issue
     from publisher.newsletter.personalise import Recipient, compile_issue
 
@@ -263,7 +263,7 @@ def one_run(n: int, args, config, store, sink, counter, tokens) -> Run:
     plan = plan_issue(articles, last.created if last else None, n + 1, now, config,
                       sent=store.sent_article_ids() if last else frozenset())
     # the limit: this issue's messages pre-built as the send makes them (pieces and their
-    # DATA form, see mailer.Prepared), 5,000 of them cycled, as many as the send sends, over
+    # DATA form, see mail.message.Prepared), 5,000 of them cycled, as many as the send sends, over
     # the same processes x connections with the same client
     compiled = compile_issue(render_issue(plan, config), config)
     sample = [compiled.prepared(Recipient(email=f"r{i}@example.org", name=f"Lecteur {i}",

@@ -225,7 +225,7 @@ class Schedule(_Section):
     @field_validator("build", "newsletter")
     @classmethod
     def _cron(cls, v: str | None) -> str | None:
-        from publisher.schedule.jobs import cron_trigger
+        from publisher.cron import cron_trigger
 
         if v is not None:
             cron_trigger(v)  # raises ValueError naming what is wrong
@@ -234,7 +234,7 @@ class Schedule(_Section):
     @field_validator("grace", "debounce", "takeover", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> Any:
-        from publisher.schedule.jobs import parse_duration
+        from publisher.cron import parse_duration
 
         return parse_duration(v)
 

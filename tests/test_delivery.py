@@ -297,7 +297,7 @@ def test_the_default_outbox_needs_no_server(project):
 
 @pytest.mark.parametrize("extra", ["", "mail:\n  list_id: letters.example.net\n"])
 def test_a_welcome_and_a_digest_carry_the_same_list_headers(project, extra):
-    from publisher.mail.mailer import Outbox
+    from publisher.mail.transport import Outbox
     from publisher.audience.notices import Notices
     from publisher.audience.tokens import tokens_for
 
@@ -347,9 +347,9 @@ def test_mail_processes_share_the_send_between_forked_senders(project, pipelinin
 def test_a_forked_sender_that_dies_leaves_its_claims_to_the_parent(project, pipelining_server):
     from publisher.newsletter import campaign
     from publisher.content import load_articles
-    from publisher.mail.delivery import SendSettings
+    from publisher.mail.sending import SendSettings
     from publisher.mail.processes import send_in_processes
-    from publisher.mail.mailer import make_transport
+    from publisher.mail.transport import make_transport
 
     configure(project, pipelining_server.port)
     emails = subscribe(project, 200)

@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from delivery_fixtures import write_articles
 from publisher.cli import main
 from publisher.config import Config, Mail
-from publisher.mail.mailer import Outbox, SmtpSettings, compose
+from publisher.mail.transport import Outbox
+from publisher.mail.smtp import SmtpSettings
+from publisher.mail.message import compose
 from publisher.store import open_store
 
 NOW = datetime.now(timezone.utc)
@@ -79,7 +81,7 @@ def offering_server(request):
 
 def test_smtp_refusals_name_their_stage_and_the_connection_goes_on(offering_server):
     from publisher.errors import DeliveryError
-    from publisher.mail.mailer import SmtpConnection
+    from publisher.mail.smtp import SmtpConnection
 
     server = offering_server
     server.reject, server.defer = {"gone@example.org"}, {"grey@example.org"}
@@ -112,7 +114,7 @@ def test_smtp_refusals_name_their_stage_and_the_connection_goes_on(offering_serv
 
 
 def test_smtp_dot_stuffing_survives_the_trip(offering_server):
-    from publisher.mail.mailer import SmtpConnection
+    from publisher.mail.smtp import SmtpConnection
 
     messages = [b".starts with a dot\r\n..two\r\nmiddle\r\n.\r\n.. \r\nend", b".", b"a\r\n.\r\n"]
     conn = SmtpConnection(SmtpSettings("127.0.0.1", offering_server.port))
@@ -125,7 +127,7 @@ def test_smtp_dot_stuffing_survives_the_trip(offering_server):
 
 def test_a_hang_up_after_a_refusal_reports_the_refusal(offering_server):
     from publisher.errors import DeliveryError
-    from publisher.mail.mailer import SmtpConnection
+    from publisher.mail.smtp import SmtpConnection
 
     offering_server.mail = "421 4.3.2 shutting down"
     conn = SmtpConnection(SmtpSettings("127.0.0.1", offering_server.port))
@@ -160,7 +162,7 @@ def dotted_issue(tmp_path_factory):
 @given(name=st.text(st.characters(blacklist_categories=("Cs",)), max_size=80),
        token=st.text("ab.=-_", min_size=1, max_size=300))
 def test_a_prepared_message_carries_exactly_its_dot_stuffed_data(dotted_issue, name, token):
-    from publisher.mail.mailer import Prepared, dot_stuffed
+    from publisher.mail.message import Prepared, dot_stuffed
     from publisher.newsletter.personalise import Recipient
 
     r = Recipient("a@example.org", name, f"https://e.org/u?t={token}", f".{token}")
@@ -175,7 +177,7 @@ def test_send_pieces_writes_everything_in_order_through_partial_writes():
     import socket
     import threading
 
-    from publisher.mail.mailer import send_pieces
+    from publisher.mail.smtp import send_pieces
 
     pieces = [bytes([65 + i % 26]) * (i * 7919 % 100_000) for i in range(60)] + [b"", b".\r\n"]
     left, right = socket.socketpair()

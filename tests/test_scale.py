@@ -108,7 +108,7 @@ def test_rate_limit_slots_are_shared_by_every_caller(store: Store):
 
 
 def test_rate_limiter_holds_over_threads_and_stores(store: Store):
-    from publisher.mail.delivery import RateLimiter
+    from publisher.mail.sending import RateLimiter
 
     limiters = [RateLimiter(200.0, Store(store.engine)) for _ in range(2)]
     start = time.monotonic()

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import write_config
 from publisher.errors import ConfigError
-from publisher.schedule.jobs import cron_trigger, last_slot, parse_duration
+from publisher.cron import cron_trigger, last_slot, parse_duration
 
 PARIS = ZoneInfo("Europe/Paris")
 T0 = datetime(2024, 11, 25, 7, 59, 30, tzinfo=PARIS)  # a Monday

@@ -7,8 +7,10 @@ from functools import lru_cache
 
 import jinja2
 
-from publisher.mail.mailer import Transport, compose, sender_address
-from publisher.mail.mailer import list_headers as mailer_list_headers
+from publisher.mail.transport import Transport
+
+from publisher.mail.message import compose, sender_address
+from publisher.mail.message import list_headers as mailer_list_headers
 from publisher.models import Subscriber
 from publisher.site.theme import template_folders
 from publisher.audience.tokens import Tokens

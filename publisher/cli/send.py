@@ -25,7 +25,7 @@ def send(ctx, dry_run: bool, to: str | None, force: bool, queue_only: bool) -> N
 
     from publisher.newsletter import campaign
     from publisher.content import load_articles
-    from publisher.mail.mailer import make_transport
+    from publisher.mail.transport import make_transport
     from publisher.store import open_store
     from publisher.audience.subscribers import normalise
     from publisher.audience.tokens import tokens_for

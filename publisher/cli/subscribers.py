@@ -20,7 +20,7 @@ def _notify(ctx, pending: bool):
     """The confirmation sender when --pending, else None."""
     if not pending:
         return None
-    from publisher.mail.mailer import make_transport
+    from publisher.mail.transport import make_transport
     from publisher.audience.notices import Notices
     from publisher.audience.tokens import tokens_for
 

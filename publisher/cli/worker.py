@@ -25,7 +25,7 @@ def worker(ctx, drain: bool, poll: float) -> None:
     import signal
     import threading
 
-    from publisher.mail.mailer import make_transport
+    from publisher.mail.transport import make_transport
     from publisher.store import open_store
     from publisher.audience.tokens import tokens_for
     from publisher.newsletter.worker import work

@@ -23,7 +23,7 @@ look at that set just before a message's MAIL goes out.
 
 This thread claims and settles; the sending is another's. To a plain SMTP server that offers
 PIPELINING, one thread drives every connection (`publisher.mail.pipelining`); otherwise (TLS, a
-lock-step server, the outbox) each connection has a thread of its own (`_worker`). Forked
+lock-step server, the outbox) each connection has a thread of its own (`sending.threaded_worker`). Forked
 sender processes (`mail.processes`) are in `publisher.mail.processes`.
 """
 
@@ -34,151 +34,33 @@ import queue
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable
 
 from publisher.errors import DeliveryError
-from publisher.mail.mailer import Prepared, Transport
-from publisher.models import Delivery
 from publisher.mail.pipelining import pipelined_connection, pipelined_worker
+from publisher.mail.sending import (  # noqa: F401 - Compose, Progress: the callers' types
+    Compose,
+    Progress,
+    RateLimiter,
+    SendReport,
+    SendSettings,
+    threaded_worker,
+)
+from publisher.mail.transport import Transport
+from publisher.models import Delivery
 from publisher.store import Store
 
-Compose = Callable[[Delivery], "bytes | Prepared | None"]  # None: nothing in this issue for them
-Progress = Callable[[int, int], None]  # (settled, total)
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 COMMIT_EVERY = 50  # outcomes: a commit at least this often (fewer if batch_size is smaller)
 COMMIT_AFTER = 0.25  # seconds: and at least this often while outcomes are waiting
-REPORT_AFTER = 0.02  # seconds: a worker hands back what it sent at least this often
 RECLAIM_AFTER = 1.0  # seconds: after a claim that found fewer than it asked, before the next
 REJECTS_IN_A_ROW = 5  # DATA refused with a 5xx this many times in a row: the content is at fault
 UNSUBSCRIBED_AFTER = 0.25  # seconds: who left meanwhile is looked up this often while sending
 
 
-@dataclass(frozen=True)
-class SendSettings:
-    connections: int = 4
-    batch_size: int = 200
-    lease: timedelta = timedelta(minutes=5)
-    max_attempts: int = 5
-    backoff: float = 30.0  # seconds before the first retry; doubled at each next one
-    rate_limit: float = 0.0  # messages per second over all connections; 0: no limit
-    bounce_threshold: int = 3
-
-    @classmethod
-    def from_config(cls, mail) -> "SendSettings":
-        return cls(connections=mail.connections, batch_size=mail.batch_size,
-                   max_attempts=mail.max_attempts, backoff=mail.retry_backoff,
-                   rate_limit=mail.rate_limit, bounce_threshold=mail.bounce_threshold,
-                   lease=timedelta(seconds=mail.lease))
-
-
-@dataclass
-class SendReport:
-    issue_id: int
-    sent: int = 0
-    retried: int = 0  # temporary failures scheduled for another try
-    skipped: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (address, reason)
-    elapsed: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        return self.sent / self.elapsed if self.elapsed else 0.0
-
-
-class RateLimiter:
-    """At most `rate` sends per second over every thread; 0 means no limit. With a store, over
-    every process sharing it too (the provider's limit is global): slots are reserved there a
-    quarter second's worth at a time, then spent here 1/rate apart."""
-
-    def __init__(self, rate: float, store: Store | None = None, name: str = "mail"):
-        self.interval = 1.0 / rate if rate else 0.0
-        self.rate, self.store, self.name = rate, store, name
-        self.grant = max(1, min(100, int(rate / 4)))
-        self.lock = threading.Lock()
-        self.next = 0.0
-        self.left = 0  # slots reserved in the store, not yet spent
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self.lock:
-            if self.store is None:
-                slot = max(self.next, time.monotonic())
-            else:
-                if not self.left:
-                    delay = self.store.reserve_sends(self.name, self.grant, self.rate)
-                    self.next, self.left = time.monotonic() + delay, self.grant
-                slot = self.next
-                self.left -= 1
-            self.next = slot + self.interval
-        delay = slot - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-
-
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
-
-def _worker(transport: Transport, sender: str, compose: Compose, work: queue.Queue,
-            results: queue.Queue, limiter: RateLimiter, cancelled=frozenset()) -> None:
-    """One connection, reused for every message it takes from `work` (in small chunks: one
-    queue hand-off per chunk, not per message). Outcomes go back at the end of a chunk or
-    after `REPORT_AFTER` seconds, whichever first, so they can be committed soon. A delivery
-    in `cancelled` (its subscriber left meanwhile) is skipped if it is not yet sent."""
-    conn = None
-    while True:
-        chunk = work.get()
-        if chunk is None:
-            break
-        done: list = []
-        report_at = time.monotonic() + REPORT_AFTER
-        for d in chunk:
-            if done and time.monotonic() >= report_at:
-                results.put(done)
-                done, report_at = [], time.monotonic() + REPORT_AFTER
-            try:
-                data = compose(d)
-                if data is None:
-                    done.append(("skipped", d, None))
-                    continue
-                if conn is None:
-                    try:
-                        conn = transport.connect()
-                    except DeliveryError as exc:
-                        done.append(("refused" if exc.permanent else "down", d, exc))
-                        continue
-                limiter.wait()
-                if cancelled and d.id in cancelled:  # unsubscribed meanwhile
-                    done.append(("skipped", d, None))
-                    continue
-                conn.send(sender, d.email, data)
-                done.append(("sent", d, None))
-            except DeliveryError as exc:
-                done.append((_kind(exc), d, exc))
-                if conn is not None and (exc.code is None or exc.code == 421):
-                    conn.close()  # the server hung up or will: open a new one for the next
-                    conn = None
-            except Exception as exc:  # noqa: BLE001 - a bug composing one message fails only it
-                error = DeliveryError(f"{type(exc).__name__}: {exc}", permanent=True)
-                done.append(("failed", d, error))
-        results.put(done)
-    if conn is not None:
-        conn.close()
-
-
-def _kind(exc: DeliveryError) -> str:
-    """What a failed send means: "retry" (temporary), "bounced" (5xx to RCPT: this address),
-    "rejected" (5xx to DATA: this message), "refused" (5xx to EHLO or MAIL FROM: us), or
-    "failed" (anything else permanent, e.g. an address the server cannot take)."""
-    if not exc.permanent:
-        return "retry"
-    stage = getattr(exc, "stage", "")
-    if exc.code is None or not stage:
-        return "failed"
-    return {"rcpt": "bounced", "data": "rejected"}.get(stage, "refused")
 
 
 def _stopped(exc: DeliveryError | None, what: str) -> DeliveryError:
@@ -258,7 +140,7 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                       cancelled)))
         else:
             threads.extend(threading.Thread(
-                target=_worker, daemon=True, name=f"sender-{i}",
+                target=threaded_worker, daemon=True, name=f"sender-{i}",
                 args=(transport, sender, compose, work, results, limiter, cancelled))
                 for i in range(connections))
         for t in threads:

@@ -11,9 +11,11 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from publisher.mail.delivery import Progress, SendReport, SendSettings
+from publisher.mail.sending import Progress, SendReport, SendSettings
 from publisher.errors import DeliveryError, PublisherError
-from publisher.mail.mailer import DkimSigner, Prepared, Transport, sender_address
+from publisher.mail.dkim import DkimSigner
+from publisher.mail.message import Prepared, sender_address
+from publisher.mail.transport import Transport
 from publisher.models import Article, Delivery, Issue
 from publisher.audience.notices import Links
 from publisher.mail.processes import send_in_processes

@@ -23,7 +23,7 @@ ending with a soft break, can sit between two chunks and the part stays valid QP
 of at most 76 octets. The boundary contains "=_", which QP output can never contain.
 
 Per recipient headers: To, Message-ID, List-Unsubscribe (<url>, <mailto:>) and
-List-Unsubscribe-Post (RFC 8058, whenever there is a URL), as `mailer.list_headers` makes
+List-Unsubscribe-Post (RFC 8058, whenever there is a URL), as `mail.message.list_headers` makes
 them for every message. Shared: From, Subject, Date, List-Id, MIME-Version, Content-Language. Non-ASCII names are RFC 2047 encoded; CR, LF and
 other control characters in a name are dropped, and a bad address or URL raises DeliveryError
 (permanent), so nothing can inject a header.
@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 
 from publisher.config import Config
 from publisher.errors import DeliveryError
-from publisher.mail.mailer import Prepared, dot_stuffed, list_headers, stuff_dots
+from publisher.mail.message import Prepared, dot_stuffed, list_headers, stuff_dots
 from publisher.newsletter.issue import IssuePlan, RenderedIssue, greeting, render_issue
 
 CRLF = b"\r\n"
@@ -144,7 +144,7 @@ class CompiledIssue:
         return bytes(self.prepared(recipient))
 
     def prepared(self, recipient: Recipient) -> Prepared:
-        """The same message as pieces, with its SMTP DATA form (see `mailer.Prepared`): the
+        """The same message as pieces, with its SMTP DATA form (see `mail.message.Prepared`): the
         fixed pieces are shared, only the recipient's few bytes are made here."""
         values = self._values(recipient)
         pieces = self._pieces.copy()
@@ -175,7 +175,7 @@ class CompiledIssue:
             yield recipient, self.message_bytes(recipient)
 
     def _list_lines(self, url: str) -> tuple[bytes, bytes, str]:
-        """List-Unsubscribe and List-Unsubscribe-Post as `mailer.list_headers` makes them for
+        """List-Unsubscribe and List-Unsubscribe-Post as `mail.message.list_headers` makes them for
         `url`, split where the URL goes (once per issue, not per recipient), and a target
         unfit for a header if there is one (then every message with it is refused)."""
         listed = list_headers(self.config, url)

@@ -17,8 +17,8 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from publisher.mail.delivery import SendReport
-from publisher.mail.mailer import Transport
+from publisher.mail.sending import SendReport
+from publisher.mail.transport import Transport
 from publisher.models import Issue
 from publisher.store import Store
 from publisher.audience.tokens import Tokens

@@ -24,7 +24,8 @@ from typing import Callable, Iterator
 from publisher.mail.delivery import OWNER
 from publisher.errors import PublisherError
 from publisher.schedule.lease import Leadership
-from publisher.schedule.jobs import CronJob, cron_jobs, last_slot, make_scheduler
+from publisher.cron import last_slot
+from publisher.schedule.jobs import CronJob, cron_jobs, make_scheduler
 
 log = logging.getLogger("publisher.run")
 Work = Callable[[], tuple[str, str]]  # -> (status, summary): ok, skipped, stopped
@@ -36,7 +37,7 @@ def utcnow() -> datetime:
 
 class Runner:
     def __init__(self, config, store=None, transport=None, tokens=None):
-        from publisher.mail.mailer import make_transport
+        from publisher.mail.transport import make_transport
         from publisher.store import open_store
         from publisher.audience.tokens import tokens_for
 

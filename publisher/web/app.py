@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from publisher.audience import subscribers as uc
-from publisher.mail.mailer import Transport, make_transport
+from publisher.mail.transport import Transport, make_transport
 from publisher.audience.notices import Notices, template_env
 from publisher.store import Store, open_store
 from publisher.audience.tokens import TokenError, Tokens, tokens_for

@@ -1,79 +1,16 @@
-"""Transports behind one small interface: `transport.connect()` gives a connection whose
-`send(sender, recipient, data)` hands over one complete message (bytes) or raises DeliveryError.
-
-- Outbox: each message becomes an .eml file under var/outbox/ (the default; no mail server).
-- SMTP: host, port, none/STARTTLS/TLS, login; one connection is reused for many messages.
-
-Also here: `compose` for the simple messages (confirmation, welcome, test copies) and DKIM.
-"""
+"""SMTP: the settings (from `mail.smtp_url` or the host/port keys), one reused lock-step
+connection over smtplib, and what a failure means (`smtp_error`, `outcome_kind`)."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
 import smtplib
 import socket
 import ssl
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, make_msgid
-from pathlib import Path
-from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from publisher.errors import ConfigError, DeliveryError
-
-
-class Connection(Protocol):
-    def send(self, sender: str, recipient: str, data: bytes | Prepared) -> None: ...
-    def close(self) -> None: ...
-
-
-class Transport(Protocol):
-    name: str
-
-    def connect(self) -> Connection: ...
-
-
-# -- outbox -----------------------------------------------------------------------------------
-
-_MESSAGE_ID = re.compile(rb"^Message-ID:\s*<([^>\r\n]+)>", re.IGNORECASE | re.MULTILINE)
-
-
-class Outbox:
-    """Writes messages as .eml files; a message sent twice (same Message-ID) overwrites itself."""
-
-    name = "outbox"
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-
-    def connect(self) -> "Outbox":
-        self.folder.mkdir(parents=True, exist_ok=True)
-        return self
-
-    def send(self, sender: str, recipient: str, data: bytes | Prepared) -> None:
-        data = bytes(data)
-        head = data[: data.find(b"\r\n\r\n") + 2 if b"\r\n\r\n" in data else 8192]
-        found = _MESSAGE_ID.search(head)
-        key = found.group(1) if found else os.urandom(16)
-        name = hashlib.sha1(key + b"\0" + recipient.encode()).hexdigest()[:20] + ".eml"
-        tmp = self.folder / f".{name}.tmp"
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, self.folder / name)
-        except OSError as exc:
-            raise DeliveryError(f"outbox {self.folder}: {exc.strerror or exc}") from None
-
-    def close(self) -> None:
-        pass
-
-
-# -- SMTP -------------------------------------------------------------------------------------
+from publisher.mail.message import Prepared, dot_stuffed
 
 
 @dataclass(frozen=True)
@@ -115,9 +52,9 @@ def smtp_error(exc: BaseException, where: str) -> DeliveryError:
     """Any failure of smtplib or the socket as one DeliveryError: 5xx permanent, rest temporary."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, text = next(iter(exc.recipients.values()))
-        return _coded(code, text, where)
+        return coded(code, text, where)
     if isinstance(exc, smtplib.SMTPResponseException):
-        return _coded(exc.smtp_code, exc.smtp_error, where)
+        return coded(exc.smtp_code, exc.smtp_error, where)
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return DeliveryError(f"SMTP {where}: connection lost ({exc or 'disconnected'})")
     if isinstance(exc, (socket.timeout, TimeoutError)):
@@ -136,47 +73,31 @@ def staged_error(exc: BaseException, where: str, stage: str) -> DeliveryError:
     return error
 
 
-def _coded(code: int, text: bytes | str, where: str) -> DeliveryError:
+def coded(code: int, text: bytes | str, where: str) -> DeliveryError:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     text = " ".join(str(text).split())
     return DeliveryError(f"{code} {text}", permanent=500 <= code < 600, code=code)
 
 
-def stuff_dots(piece: bytes) -> bytes:
-    """A piece that starts a line, as DATA carries it (RFC 5321 4.5.2: a line that begins
-    with a dot gets another). Pieces that each start a line can be stuffed one by one."""
-    piece = piece.replace(b"\n.", b"\n..")
-    return b"." + piece if piece.startswith(b".") else piece
+
+def refusal_error(code: int, text: bytes, where: str, stage: str) -> DeliveryError:
+    """A refusal read off a pipelined reply: the connection still works."""
+    error = coded(code, text, where)
+    error.stage, error.where, error.broken = stage, where, False  # type: ignore[attr-defined]
+    return error
 
 
-def dot_stuffed(data: bytes) -> bytes:
-    """The whole message as DATA carries it (see stuff_dots), ending with CRLF; the caller
-    adds the final ".\r\n"."""
-    stuffed = stuff_dots(data)
-    if not stuffed.endswith(b"\r\n"):
-        stuffed += b"\r\n"
-    return stuffed
-
-
-class Prepared:
-    """A message as pieces (`bytes(prepared)` joins them) and the same pieces dot-stuffed for
-    SMTP DATA, ending with the final ".\r\n": `personalise` makes both from pieces stuffed
-    once per issue, so SMTP writes them with one sendmsg, with no 50 KB join, copy or scan
-    for line-leading dots per message (those were most of a send's CPU). The Outbox, DKIM
-    and everything else take `bytes(prepared)`."""
-
-    __slots__ = ("pieces", "size", "smtp_pieces")
-
-    def __init__(self, pieces: list[bytes], smtp_pieces: list[bytes]):
-        self.pieces, self.smtp_pieces = pieces, smtp_pieces
-        self.size = sum(map(len, pieces))
-
-    def __bytes__(self) -> bytes:
-        return b"".join(self.pieces)
-
-    def __len__(self) -> int:
-        return self.size
+def outcome_kind(exc: DeliveryError) -> str:
+    """What a failed send means: "retry" (temporary), "bounced" (5xx to RCPT: this address),
+    "rejected" (5xx to DATA: this message), "refused" (5xx to EHLO or MAIL FROM: us), or
+    "failed" (anything else permanent, e.g. an address the server cannot take)."""
+    if not exc.permanent:
+        return "retry"
+    stage = getattr(exc, "stage", "")
+    if exc.code is None or not stage:
+        return "failed"
+    return {"rcpt": "bounced", "data": "rejected"}.get(stage, "refused")
 
 
 def send_pieces(sock: socket.socket, pieces: list[bytes]) -> None:
@@ -340,104 +261,3 @@ class SmtpTransport:
 
     def connect(self) -> SmtpConnection:
         return SmtpConnection(self.settings)
-
-
-def make_transport(config) -> Transport:
-    mail = config.mail
-    kind = mail.transport or ("smtp" if mail.smtp_url else "outbox")
-    if kind == "smtp":
-        return SmtpTransport(SmtpSettings.from_config(mail))
-    return Outbox(config.path("var") / "outbox")
-
-
-# -- composing --------------------------------------------------------------------------------
-
-
-def one_line(value: str) -> str:
-    """A header value that cannot inject another header: line breaks become spaces."""
-    return " ".join(str(value).replace("\r", " ").replace("\n", " ").split())
-
-
-def sender_address(config) -> str:
-    return config.mail.from_address or config.site.email
-
-
-def from_header(config) -> str:
-    return str(Address(one_line(config.mail.from_name or config.site.title),
-                       addr_spec=sender_address(config)))
-
-
-def list_headers(config, unsubscribe_url: str) -> dict[str, str]:
-    """The List-* headers of every message to a subscriber (newsletter and notices alike):
-    List-Id, List-Unsubscribe (<the person's URL>, <mailto:ADDRESS?subject=unsubscribe>) and,
-    when there is a URL, List-Unsubscribe-Post (RFC 8058). Providers honour the one-click only
-    for an https URL; with an http one the header is sent anyway and is harmless."""
-    host = urlsplit(config.site.url).hostname or "localhost"
-    list_id = one_line(config.mail.list_id or "").strip("<> ") or f"newsletter.{host}"
-    headers = {"List-Id": f"{one_line(config.site.title)} <{list_id}>"}
-    mailto = config.mail.unsubscribe_mailto or config.site.email or sender_address(config)
-    targets = [f"<{unsubscribe_url}>"] if unsubscribe_url else []
-    if mailto:
-        targets.append(f"<mailto:{mailto}?subject=unsubscribe>")
-    if targets:
-        headers["List-Unsubscribe"] = ", ".join(targets)
-    if unsubscribe_url:
-        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    return headers
-
-
-def compose(
-    config,
-    to: str,
-    subject: str,
-    text: str,
-    html: str | None = None,
-    name: str = "",
-    headers: dict[str, str] | None = None,
-    now: datetime | None = None,
-) -> bytes:
-    """One complete UTF-8 message, multipart/alternative when there is HTML, CRLF line ends."""
-    msg = EmailMessage(policy=SMTP_POLICY)
-    msg["From"] = from_header(config)
-    msg["To"] = str(Address(one_line(name), addr_spec=to)) if name else to
-    msg["Subject"] = one_line(subject)
-    msg["Date"] = format_datetime(now or datetime.now(timezone.utc))
-    domain = sender_address(config).rpartition("@")[2] or "localhost"
-    msg["Message-ID"] = make_msgid(domain=domain)
-    for key, value in (headers or {}).items():
-        msg[key] = one_line(value)
-    msg.set_content(text, charset="utf-8", cte="quoted-printable")
-    if html is not None:
-        msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return msg.as_bytes()
-
-
-class DkimSigner:
-    """DKIM-signs whole messages (dkimpy); the signature covers both List-Unsubscribe headers."""
-
-    HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"list-id",
-               b"list-unsubscribe", b"list-unsubscribe-post", b"mime-version", b"content-type"]
-
-    def __init__(self, key: bytes, selector: str, domain: str):
-        self.key, self.selector, self.domain = key, selector.encode(), domain.encode()
-
-    @classmethod
-    def from_config(cls, config) -> "DkimSigner | None":
-        mail = config.mail
-        if not mail.dkim_key:
-            return None
-        path = Path(mail.dkim_key)
-        path = path if path.is_absolute() else config.root / path
-        try:
-            key = path.read_bytes()
-        except OSError as exc:
-            raise ConfigError([f"mail.dkim_key: cannot read {path}: {exc.strerror}"]) from None
-        domain = mail.dkim_domain or sender_address(config).rpartition("@")[2]
-        return cls(key, mail.dkim_selector, domain)
-
-    def sign(self, data: bytes) -> bytes:
-        import dkim
-
-        present = [h for h in self.HEADERS if re.search(rb"(?im)^" + h + rb":", data[:16384])]
-        signature = dkim.sign(data, self.selector, self.domain, self.key, include_headers=present)
-        return signature + data
