@@ -13,6 +13,7 @@ import pytest
 
 from publisher.config import parse_config
 from publisher.content import load_articles
+from publisher.site.theme import BUILTIN_TEMPLATES
 from publisher.errors import TemplateError
 from publisher.models import Issue
 from publisher.newsletter.issue import next_issue_articles, plan_issue, render_issue
@@ -25,7 +26,7 @@ SINCE = datetime(2024, 1, 1, tzinfo=PARIS)  # the previous issue
 
 
 def make_config(tmp: Path | None = None, extra: str = ""):
-    templates = tmp or ROOT / "templates"
+    templates = tmp or BUILTIN_TEMPLATES
     text = f"""site:
   url: "https://example.org/blog/"
   title: "Le Fil"
@@ -168,7 +169,7 @@ def _templates_with(tmp_path: Path, name: str, source: str) -> Path:
 
 
 def test_unknown_variable_names_template_and_line(tmp_path, loaded):
-    src = (ROOT / "templates" / "newsletter.txt.j2").read_text(encoding="utf-8")
+    src = (BUILTIN_TEMPLATES / "newsletter.txt.j2").read_text(encoding="utf-8")
     lines = src.splitlines()
     lines.insert(3, "{{ issue.no_such_thing }}")
     config = make_config(_templates_with(tmp_path, "newsletter.txt.j2", "\n".join(lines)))
@@ -180,7 +181,7 @@ def test_unknown_variable_names_template_and_line(tmp_path, loaded):
 
 
 def test_mjml_that_does_not_compile_names_template_and_line(tmp_path, loaded):
-    src = (ROOT / "templates" / "newsletter.mjml.j2").read_text(encoding="utf-8")
+    src = (BUILTIN_TEMPLATES / "newsletter.mjml.j2").read_text(encoding="utf-8")
     src = src.replace("</mj-head>", "<mj-bogus-head-element />\n  </mj-head>", 1)
     config = make_config(_templates_with(tmp_path, "newsletter.mjml.j2", src))
     plan = plan_issue(loaded.published(NOW), SINCE, 1, NOW, config)
@@ -191,7 +192,7 @@ def test_mjml_that_does_not_compile_names_template_and_line(tmp_path, loaded):
 
 
 def test_unclosed_mjml_tag_is_located(tmp_path, loaded):
-    src = (ROOT / "templates" / "newsletter.mjml.j2").read_text(encoding="utf-8")
+    src = (BUILTIN_TEMPLATES / "newsletter.mjml.j2").read_text(encoding="utf-8")
     src = src.replace("<mj-spacer height=\"8px\" />", "<mj-column>", 1)
     config = make_config(_templates_with(tmp_path, "newsletter.mjml.j2", src))
     plan = plan_issue(loaded.published(NOW), SINCE, 1, NOW, config)
@@ -208,7 +209,7 @@ def test_bad_subject_template_names_the_config_key(loaded):
 
 
 def test_template_without_unsubscribe_link_is_refused(tmp_path, loaded):
-    src = (ROOT / "templates" / "newsletter.txt.j2").read_text(encoding="utf-8")
+    src = (BUILTIN_TEMPLATES / "newsletter.txt.j2").read_text(encoding="utf-8")
     src = src.replace("{{ recipient.unsubscribe_url }}", "(lien)")
     config = make_config(_templates_with(tmp_path, "newsletter.txt.j2", src))
     plan = plan_issue(loaded.published(NOW), SINCE, 1, NOW, config)

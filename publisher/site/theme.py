@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-BUILTIN_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent / "default_theme"
 
 
 def template_folders(templates: Path | str) -> list[Path]:
