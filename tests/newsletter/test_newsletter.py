@@ -19,7 +19,7 @@ from publisher.models import Issue
 from publisher.newsletter.issue import next_issue_articles, plan_issue, render_issue
 from publisher.newsletter.archive import render_archive
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2024, 11, 25, 9, 0, tzinfo=PARIS)
 SINCE = datetime(2024, 1, 1, tzinfo=PARIS)  # the previous issue
