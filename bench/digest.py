@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from publisher.config import parse_config  # noqa: E402
 from publisher.models import Article, pack_html  # noqa: E402
-from publisher.newsletter.templates import compile_mjml  # noqa: E402
 from publisher.newsletter.issue import plan_issue, render_issue  # noqa: E402
 from publisher.newsletter.personalise import Recipient, compile_issue  # noqa: E402
+from publisher.newsletter.templates import compile_mjml  # noqa: E402
 
 WORDS = ("alliance stratégique russie corée nord ukraine soldats obus missiles front communauté "
          "internationale sanctions énergie infrastructures échanges diplomatie région sécurité "

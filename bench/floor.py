@@ -25,13 +25,12 @@ be set beside Pelican's time divided by the goal's factor.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-
-import json
 
 import nh3
 import yaml

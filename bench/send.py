@@ -102,9 +102,10 @@ def _blast_connections(port: int, sample: list, numbers: range, connections: int
     handed over in chunks kept a little ahead, as the send's ledger loop does."""
     import queue
 
-    from publisher.mail.sending import RateLimiter, threaded_worker as _worker
-    from publisher.mail.smtp import SmtpSettings, SmtpTransport
     from publisher.mail.pipelining import pipelined_connection, pipelined_worker
+    from publisher.mail.sending import RateLimiter
+    from publisher.mail.sending import threaded_worker as _worker
+    from publisher.mail.smtp import SmtpSettings, SmtpTransport
 
     transport = SmtpTransport(SmtpSettings("127.0.0.1", port))
     work: queue.Queue = queue.Queue()
@@ -250,9 +251,9 @@ class Run:
 
 
 def one_run(n: int, args, config, store, sink, counter, tokens) -> Run:
-    from publisher.newsletter import campaign
     from publisher.content import load_articles
     from publisher.mail.transport import make_transport
+    from publisher.newsletter import campaign
     from publisher.newsletter.issue import plan_issue, render_issue
     from publisher.newsletter.personalise import Recipient, compile_issue
 
@@ -310,9 +311,9 @@ def main() -> None:
     ap.add_argument("--db", default=None, help="database URL (default: SQLite in a temp folder)")
     args = ap.parse_args()
 
+    from publisher.audience.tokens import Tokens
     from publisher.config import load_config
     from publisher.store import open_store
-    from publisher.audience.tokens import Tokens
 
     port = free_port()
     counter, ready = mp.Value("q", 0), mp.Event()

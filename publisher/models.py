@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import zlib
-from functools import lru_cache
-from operator import attrgetter
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any, Mapping
 
 

@@ -13,14 +13,14 @@ from datetime import datetime, timezone
 
 import pytest
 from click.testing import CliRunner
+from delivery_fixtures import write_articles
 from email_validator import EmailNotValidError, validate_email
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from delivery_fixtures import write_articles
+from publisher.audience.subscribers import _plain, import_csv
 from publisher.cli import main
 from publisher.store import Store, open_store
-from publisher.audience.subscribers import _plain, import_csv
 
 NOW = datetime.now(timezone.utc)
 

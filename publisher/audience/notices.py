@@ -7,14 +7,12 @@ from functools import lru_cache
 
 import jinja2
 
-from publisher.mail.transport import Transport
-
+from publisher.audience.tokens import Tokens
 from publisher.mail.message import compose, sender_address
 from publisher.mail.message import list_headers as mailer_list_headers
+from publisher.mail.transport import Transport
 from publisher.models import Subscriber
 from publisher.site.theme import template_folders
-from publisher.audience.tokens import Tokens
-
 
 
 @lru_cache(maxsize=8)

@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from publisher.errors import PublisherError
 
 PURPOSES = ("confirm", "unsubscribe", "preferences")

@@ -19,7 +19,8 @@ def process(ctx, source: str | None) -> None:
     """Count hard bounces; past mail.bounce_threshold a subscriber is marked bounced."""
     from datetime import datetime, timezone
 
-    from publisher.audience.bounces import BounceError, process as run
+    from publisher.audience.bounces import BounceError
+    from publisher.audience.bounces import process as run
     from publisher.store import open_store
 
     config = ctx.config

@@ -35,8 +35,8 @@ def preview(ctx, open_browser: bool) -> None:
     """Render the next issue; print the paths of its .html and .txt."""
     from datetime import datetime
 
-    from publisher.newsletter.campaign import nothing_new
     from publisher.content import load_articles
+    from publisher.newsletter.campaign import nothing_new
     from publisher.newsletter.issue import plan_issue, render_issue
 
     config = ctx.config

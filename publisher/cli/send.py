@@ -23,12 +23,12 @@ def send(ctx, dry_run: bool, to: str | None, force: bool, queue_only: bool) -> N
     number of machines send it."""
     from rich.console import Console
 
-    from publisher.newsletter import campaign
-    from publisher.content import load_articles
-    from publisher.mail.transport import make_transport
-    from publisher.store import open_store
     from publisher.audience.subscribers import normalise
     from publisher.audience.tokens import tokens_for
+    from publisher.content import load_articles
+    from publisher.mail.transport import make_transport
+    from publisher.newsletter import campaign
+    from publisher.store import open_store
 
     config = ctx.config
     console = Console(stderr=True)

@@ -24,9 +24,9 @@ def build(ctx: Context, strict: bool, full: bool) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from publisher.site.build import build as run_build
     from publisher.cli.progress import progress_bar
     from publisher.newsletter.archive import archive_outputs
+    from publisher.site.build import build as run_build
 
     config = ctx.config
     console = Console(stderr=True)

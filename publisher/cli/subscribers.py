@@ -20,9 +20,9 @@ def _notify(ctx, pending: bool):
     """The confirmation sender when --pending, else None."""
     if not pending:
         return None
-    from publisher.mail.transport import make_transport
     from publisher.audience.notices import Notices
     from publisher.audience.tokens import tokens_for
+    from publisher.mail.transport import make_transport
 
     config = ctx.config
     return Notices(config, make_transport(config), tokens_for(config)).confirmation

@@ -25,10 +25,10 @@ def worker(ctx, drain: bool, poll: float) -> None:
     import signal
     import threading
 
-    from publisher.mail.transport import make_transport
-    from publisher.store import open_store
     from publisher.audience.tokens import tokens_for
+    from publisher.mail.transport import make_transport
     from publisher.newsletter.worker import work
+    from publisher.store import open_store
 
     config = ctx.config
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-
 from functools import lru_cache
+from pathlib import Path
 
 from publisher.config import Config
 from publisher.errors import ContentError

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 from slugify import slugify
 
 from publisher.config import Config
+from publisher.content.sanitize import clean_html, french_spaces, plain_text
 from publisher.content.source import Source
 from publisher.errors import ContentError
 from publisher.models import Article, pack_html
-from publisher.content.sanitize import clean_html, french_spaces, plain_text
 
 SUMMARY_WORDS = 50
 

@@ -18,7 +18,6 @@ from publisher.content.source import Source
 from publisher.errors import ContentError
 
 
-
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """Safe YAML (libyaml when present: ~10x faster) that leaves dates as text, so an
     impossible date is reported by our date parser with its line, not by a YAML crash."""

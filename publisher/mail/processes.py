@@ -9,10 +9,10 @@ import socket
 import threading
 import time
 
-from publisher.mail import delivery
-from publisher.mail.sending import Compose, Progress, SendReport, SendSettings
-from publisher.mail.delivery import send_deliveries
 from publisher.errors import DeliveryError
+from publisher.mail import delivery
+from publisher.mail.delivery import send_deliveries
+from publisher.mail.sending import Compose, Progress, SendReport, SendSettings
 from publisher.mail.transport import Transport
 from publisher.store import Store
 

@@ -29,6 +29,7 @@ def render_archive(
 ) -> dict[str, bytes]:
     """Every archive file; nothing when no issue was sent yet."""
     from babel.dates import format_date  # here, not at the top: every `publisher build`
+
     from publisher.newsletter.templates import render_file, template_env  # imports this module
 
     ordered = sorted(issues, key=lambda i: i.number, reverse=True)
@@ -62,9 +63,8 @@ def render_archive(
 
 
 def _atom(views: list[dict], config: Config) -> bytes:
-    from markupsafe import escape
-
     from feedgen.feed import FeedGenerator
+    from markupsafe import escape
 
     site = config.site
     host = urlsplit(site.url).hostname or "localhost"

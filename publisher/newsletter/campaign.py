@@ -11,16 +11,16 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from publisher.mail.sending import Progress, SendReport, SendSettings
+from publisher.audience.notices import Links
+from publisher.audience.tokens import Tokens
 from publisher.errors import DeliveryError, PublisherError
 from publisher.mail.dkim import DkimSigner
 from publisher.mail.message import Prepared, sender_address
+from publisher.mail.processes import send_in_processes
+from publisher.mail.sending import Progress, SendReport, SendSettings
 from publisher.mail.transport import Transport
 from publisher.models import Article, Delivery, Issue
-from publisher.audience.notices import Links
-from publisher.mail.processes import send_in_processes
 from publisher.store import Store
-from publisher.audience.tokens import Tokens
 
 
 class IssueTooLarge(PublisherError):

@@ -38,9 +38,9 @@ from markupsafe import Markup
 
 from publisher.config import Config
 from publisher.content.article import make_slug
-from publisher.newsletter.templates import compile_mjml, render_file, render_string, template_env
 from publisher.errors import TemplateError
 from publisher.models import Article, Issue
+from publisher.newsletter.templates import compile_mjml, render_file, render_string, template_env
 
 TOKEN_KEYS = ("NAME", "GREETING", "UNSUBSCRIBE", "PREFERENCES")
 

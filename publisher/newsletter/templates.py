@@ -15,7 +15,6 @@ from publisher.errors import TemplateError
 from publisher.site.theme import template_folders
 
 
-
 @lru_cache(maxsize=8)
 def template_env(folder: str) -> jinja2.Environment:
     """The user's templates first, then the ones shipped with publisher."""

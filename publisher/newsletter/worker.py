@@ -17,11 +17,11 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from publisher.audience.tokens import Tokens
 from publisher.mail.sending import SendReport
 from publisher.mail.transport import Transport
 from publisher.models import Issue
 from publisher.store import Store
-from publisher.audience.tokens import Tokens
 
 log = logging.getLogger("publisher.newsletter.worker")
 
@@ -44,8 +44,8 @@ def work(config, store: Store, transport: Transport, tokens: Tokens, stop: threa
          *, poll: float = 2.0, drain: bool = False) -> WorkReport:
     """Send queued issues until `stop` is set (messages in flight finish, the rest stays
     queued); with `drain`, return as soon as nothing is left to send. Polls every `poll` s."""
-    from publisher.newsletter.campaign import deliver, plan_of
     from publisher.content import load_articles
+    from publisher.newsletter.campaign import deliver, plan_of
 
     outcome = WorkReport()
     while not stop.is_set():

@@ -21,11 +21,11 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
 
-from publisher.mail.delivery import OWNER
-from publisher.errors import PublisherError
-from publisher.schedule.lease import Leadership
 from publisher.cron import last_slot
+from publisher.errors import PublisherError
+from publisher.mail.delivery import OWNER
 from publisher.schedule.jobs import CronJob, cron_jobs, make_scheduler
+from publisher.schedule.lease import Leadership
 
 log = logging.getLogger("publisher.run")
 Work = Callable[[], tuple[str, str]]  # -> (status, summary): ok, skipped, stopped
@@ -37,9 +37,9 @@ def utcnow() -> datetime:
 
 class Runner:
     def __init__(self, config, store=None, transport=None, tokens=None):
+        from publisher.audience.tokens import tokens_for
         from publisher.mail.transport import make_transport
         from publisher.store import open_store
-        from publisher.audience.tokens import tokens_for
 
         self.config = config
         self.store = store or open_store(config)
@@ -134,8 +134,8 @@ class Runner:
             self.arm_publication(load_articles(self.config).next_publication(when))
 
     def _build(self) -> tuple[str, str]:
-        from publisher.site.build import build
         from publisher.newsletter.archive import archive_outputs
+        from publisher.site.build import build
 
         with self._exclusive_build():
             report = build(self.config, datetime.now(self.config.site.tz),
@@ -182,8 +182,8 @@ class Runner:
                                misfire_grace_time=None)
 
     def _newsletter(self) -> tuple[str, str]:
-        from publisher.newsletter.campaign import send_newsletter
         from publisher.content import load_articles
+        from publisher.newsletter.campaign import send_newsletter
 
         with self._send_lock:
             now = datetime.now(self.config.site.tz).replace(microsecond=0)
@@ -237,8 +237,8 @@ class Runner:
 
     def _resume(self) -> tuple[str, str]:
         """Finish the issues a stop or a crash left half sent (no new issue)."""
-        from publisher.newsletter.campaign import deliver, plan_of
         from publisher.content import load_articles
+        from publisher.newsletter.campaign import deliver, plan_of
 
         with self._send_lock:
             now = datetime.now(self.config.site.tz).replace(microsecond=0)

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 from publisher.config import Config
 from publisher.content.article import article_location, make_slug
-from publisher.site.feeds import FeedDoc, plan_feeds
 from publisher.models import Article
+from publisher.site.feeds import FeedDoc, plan_feeds
 from publisher.site.pages import Page
 
 FEED_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from operator import itemgetter
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Callable, Iterable
 
 from sqlalchemy import Engine, and_, bindparam, func, literal, or_, select, update

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 from publisher.models import Delivery, Issue, Subscriber
 from publisher.store.tables import deliveries, subscribers
 

@@ -20,10 +20,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from publisher.audience import subscribers as uc
-from publisher.mail.transport import Transport, make_transport
 from publisher.audience.notices import Notices, template_env
-from publisher.store import Store, open_store
 from publisher.audience.tokens import TokenError, Tokens, tokens_for
+from publisher.mail.transport import Transport, make_transport
+from publisher.store import Store, open_store
 
 log = logging.getLogger("publisher.web.app")
 

@@ -10,8 +10,8 @@ from email import policy
 import pytest
 from click.testing import CliRunner
 
-from publisher.cli import main
 from publisher.audience.tokens import TokenError, Tokens, secret_key
+from publisher.cli import main
 
 
 def run(*args: str):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from publisher.site.build import build
 from publisher.content import load_articles
+from publisher.site.build import build
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 BAD = {

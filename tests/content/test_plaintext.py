@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from conftest import SEED
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import SEED
 from publisher.content.plaintext import Block, blocks_to_text, read_plaintext, split_body
 
 SEED_HEADINGS = [

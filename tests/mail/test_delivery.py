@@ -12,8 +12,8 @@ from email import policy
 
 import pytest
 from click.testing import CliRunner
-
 from delivery_fixtures import write_articles
+
 from publisher.cli import main
 from publisher.store import open_store
 
@@ -141,7 +141,6 @@ def refusing_server(request):
     """A server that answers `mail` at MAIL FROM and `data` at DATA: aiosmtpd (lock-step),
     and one that offers PIPELINING."""
     from aiosmtpd.controller import Controller
-
     from delivery_fixtures import PipeliningServer, RecordingHandler
 
     if request.param == "pipelining":
@@ -297,9 +296,9 @@ def test_the_default_outbox_needs_no_server(project):
 
 @pytest.mark.parametrize("extra", ["", "mail:\n  list_id: letters.example.net\n"])
 def test_a_welcome_and_a_digest_carry_the_same_list_headers(project, extra):
-    from publisher.mail.transport import Outbox
     from publisher.audience.notices import Notices
     from publisher.audience.tokens import tokens_for
+    from publisher.mail.transport import Outbox
 
     write_articles(project.root / "content", NOW)
     project.write(f"paths:\n  content: {project.root / 'content'}\n{extra}")
@@ -345,11 +344,11 @@ def test_mail_processes_share_the_send_between_forked_senders(project, pipelinin
 
 
 def test_a_forked_sender_that_dies_leaves_its_claims_to_the_parent(project, pipelining_server):
-    from publisher.newsletter import campaign
     from publisher.content import load_articles
-    from publisher.mail.sending import SendSettings
     from publisher.mail.processes import send_in_processes
+    from publisher.mail.sending import SendSettings
     from publisher.mail.transport import make_transport
+    from publisher.newsletter import campaign
 
     configure(project, pipelining_server.port)
     emails = subscribe(project, 200)

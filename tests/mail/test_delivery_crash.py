@@ -9,8 +9,8 @@ import sys
 import time
 
 import pytest
-
 from test_delivery import configure, subscribe
+
 from publisher.mail.delivery import COMMIT_EVERY
 from publisher.store import open_store
 

@@ -10,15 +10,15 @@ from datetime import datetime, timezone
 
 import pytest
 from click.testing import CliRunner
+from delivery_fixtures import write_articles
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from delivery_fixtures import write_articles
 from publisher.cli import main
 from publisher.config import Config, Mail
-from publisher.mail.transport import Outbox
-from publisher.mail.smtp import SmtpSettings
 from publisher.mail.message import compose
+from publisher.mail.smtp import SmtpSettings
+from publisher.mail.transport import Outbox
 from publisher.store import open_store
 
 NOW = datetime.now(timezone.utc)

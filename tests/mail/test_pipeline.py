@@ -6,11 +6,11 @@ import queue
 import threading
 
 import pytest
-
 from delivery_fixtures import PipeliningServer
+
+from publisher.mail.pipelining import pipelined_connection, pipelined_worker
 from publisher.mail.sending import RateLimiter
 from publisher.mail.smtp import SmtpSettings, SmtpTransport
-from publisher.mail.pipelining import pipelined_connection, pipelined_worker
 
 
 class Item:
@@ -72,9 +72,10 @@ def test_a_silent_server_times_out_one_message_and_the_rest_go_on_another_connec
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_bug_in_the_pipelined_worker_stops_the_send_instead_of_hanging_it(
         project, pipelining_server, monkeypatch):
+    from test_delivery import configure, send, subscribe
+
     from publisher.mail.pipelined_engine import Engine as _Engine
     from publisher.store import open_store
-    from test_delivery import configure, send, subscribe
 
     def broken(self, link, code):
         raise RuntimeError("a bug")

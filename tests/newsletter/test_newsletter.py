@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from html import unescape
 from datetime import datetime, timedelta
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,11 +13,11 @@ import pytest
 
 from publisher.config import parse_config
 from publisher.content import load_articles
-from publisher.site.theme import BUILTIN_TEMPLATES
 from publisher.errors import TemplateError
 from publisher.models import Issue
-from publisher.newsletter.issue import next_issue_articles, plan_issue, render_issue
 from publisher.newsletter.archive import render_archive
+from publisher.newsletter.issue import next_issue_articles, plan_issue, render_issue
+from publisher.site.theme import BUILTIN_TEMPLATES
 
 ROOT = Path(__file__).resolve().parents[2]
 PARIS = ZoneInfo("Europe/Paris")
@@ -187,7 +187,7 @@ def test_mjml_that_does_not_compile_names_template_and_line(tmp_path, loaded):
     plan = plan_issue(loaded.published(NOW), SINCE, 1, NOW, config)
     with pytest.raises(TemplateError) as err:
         render_issue(plan, config)
-    expected = next(i for i, l in enumerate(src.splitlines(), 1) if "mj-bogus" in l)
+    expected = next(i for i, line in enumerate(src.splitlines(), 1) if "mj-bogus" in line)
     assert err.value.line == expected and "MJML does not compile" in str(err.value)
 
 

@@ -9,13 +9,12 @@ from email.utils import getaddresses
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from publisher.errors import DeliveryError
-from publisher.newsletter.issue import plan_issue, render_issue
-from publisher.newsletter.personalise import Audiences, Recipient, compile_issue
 from test_newsletter import NOW, SINCE, make_config
 
 from publisher.content import load_articles
+from publisher.errors import DeliveryError
+from publisher.newsletter.issue import plan_issue, render_issue
+from publisher.newsletter.personalise import Audiences, Recipient, compile_issue
 
 URL = "https://example.org/blog/"
 

@@ -18,10 +18,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
-
 from conftest import write_config
 from delivery_fixtures import write_articles
+from sqlalchemy import select
 
 pytestmark = pytest.mark.slow
 PARIS = ZoneInfo("Europe/Paris")

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from conftest import write_config
-from publisher.errors import ConfigError
+
 from publisher.cron import cron_trigger, last_slot, parse_duration
+from publisher.errors import ConfigError
 
 PARIS = ZoneInfo("Europe/Paris")
 T0 = datetime(2024, 11, 25, 7, 59, 30, tzinfo=PARIS)  # a Monday

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import feedparser
 import pytest
-
 from conftest import write_config
+
 from publisher.site.build import build
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from conftest import ROOT, write_config
+
 from publisher.site.build import build
 from publisher.site.theme import BUILTIN_TEMPLATES, template_folders, theme_files
 

@@ -9,10 +9,10 @@ from email import policy
 
 import httpx
 import pytest
-
 from delivery_fixtures import LiveServer, write_articles
-from publisher.store import open_store
+
 from publisher.audience.tokens import Tokens
+from publisher.store import open_store
 from publisher.web.app import create_app
 
 NOW = datetime.now(timezone.utc)

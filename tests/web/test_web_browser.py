@@ -11,8 +11,8 @@ from email import policy
 
 import pytest
 from click.testing import CliRunner
-
 from delivery_fixtures import LiveServer, write_articles
+
 from publisher.cli import main
 from publisher.store import open_store
 
