@@ -7,35 +7,16 @@ from datetime import datetime, timedelta
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
+from newsletter_fixtures import NOW, PARIS, ROOT, SINCE, make_config  # noqa: F401
 
-from publisher.config import parse_config
 from publisher.content import load_articles
 from publisher.errors import TemplateError
 from publisher.models import Issue
 from publisher.newsletter.archive import render_archive
 from publisher.newsletter.issue import next_issue_articles, plan_issue, render_issue
 from publisher.site.theme import BUILTIN_TEMPLATES
-
-ROOT = Path(__file__).resolve().parents[2]
-PARIS = ZoneInfo("Europe/Paris")
-NOW = datetime(2024, 11, 25, 9, 0, tzinfo=PARIS)
-SINCE = datetime(2024, 1, 1, tzinfo=PARIS)  # the previous issue
-
-
-def make_config(tmp: Path | None = None, extra: str = ""):
-    templates = tmp or BUILTIN_TEMPLATES
-    text = f"""site:
-  url: "https://example.org/blog/"
-  title: "Le Fil"
-  postal_address: "Le Fil, 1 rue de l'Exemple, 75001 Paris"
-paths:
-  content: "{ROOT / 'content'}"
-  templates: "{templates}"
-{extra}"""
-    return parse_config(text, "config.yaml", ROOT, {})
 
 
 @pytest.fixture(scope="module")
@@ -246,7 +227,7 @@ def test_archive_pages_and_feed(config, rendered):
 
 
 def test_an_article_dated_before_the_last_issue_but_added_after_it_still_goes_out():
-    from datetime import datetime, timedelta, timezone
+    from datetime import timedelta, timezone
 
     from publisher.config import Config
     from publisher.content import read_article

@@ -9,7 +9,7 @@ from email.utils import getaddresses
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_newsletter import NOW, SINCE, make_config
+from newsletter_fixtures import NOW, SINCE, make_config
 
 from publisher.content import load_articles
 from publisher.errors import DeliveryError

@@ -47,8 +47,8 @@ def test_a_clean_rebuild_in_parallel_makes_the_same_bytes(site, load, tmp_path):
 def test_sample_newsletter_is_rendered_as_reviewed(golden):
     """The digest of the sample articles for one named subscriber: subject, HTML (MJML
     compiled) and the plain-text part."""
-    from test_newsletter import NOW as ISSUE_NOW
-    from test_newsletter import SINCE, make_config
+    from newsletter_fixtures import NOW as ISSUE_NOW
+    from newsletter_fixtures import SINCE, make_config
 
     from publisher.content import load_articles
     from publisher.newsletter.issue import plan_issue, render_issue
