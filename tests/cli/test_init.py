@@ -45,11 +45,23 @@ def test_an_english_site_reads_english_pages_and_subscribe_page(tmp_path):
         with LiveServer(create_app(config, store=store)) as server:
             page = httpx.get(server.url + "/subscribe")
             bad = httpx.post(server.url + "/subscribe", data={"email": "nope"})
+            sent = httpx.post(server.url + "/subscribe", data={"email": "ann@example.org"})
     finally:
         store.close()
     assert "Get the newsletter by email" in page.text and ">Subscribe</button>" in page.text
     assert "abonner" not in page.text
     assert bad.status_code == 400 and "“nope” is not a valid email address." in bad.text
+    assert "Check your inbox" in sent.text and "valid for 48 hours" in sent.text
+    import email
+    from email import policy
+
+    (mail,) = (folder / "var" / "outbox").glob("*.eml")
+    msg = email.message_from_bytes(mail.read_bytes(), policy=policy.default)
+    assert msg["Subject"] == "Field Notes · confirm your subscription to the newsletter"
+    text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert text.startswith("Hello,\n\nSomeone (you, we hope) asked to receive the Field Notes")
+    assert "open this link within 48 hours:" in text
+    assert "Confirm my subscription" in msg.get_body(("html",)).get_content()
 
 
 def test_a_french_site_gets_french_typography_and_the_first(tmp_path):
