@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from publisher import i18n
 from publisher.config import Config
 from publisher.content.article import article_location, make_slug
 from publisher.models import Article
@@ -83,8 +84,10 @@ def plan_site(published: list[Article], config: Config) -> tuple[list[Page], lis
         for c in a.categories:
             by_category.setdefault(c, []).append(a)
     category_feeds: dict[str, tuple] = {}
+    _ = i18n.gettext_for(config.site.lang)
     for name, slug, url in categories_of(published, config):
-        own = tuple((f"{config.site.title} : {name} ({kind.upper()})", FEED_TYPES[kind],
+        stream = _("%(site)s: %(category)s") % {"site": config.site.title, "category": name}
+        own = tuple((f"{stream} ({kind.upper()})", FEED_TYPES[kind],
                      f"{base}feeds/{slug}{suffix}")
                     for kind, suffix in (("atom", ".atom.xml"), ("rss", ".rss.xml"))
                     if config.feeds.categories)
@@ -92,7 +95,7 @@ def plan_site(published: list[Article], config: Config) -> tuple[list[Page], lis
         pages += _listing(category_path(slug, config), "category.html", name,
                           by_category[name], config, site_feeds + own, category=(name, slug))
         if config.feeds.categories:
-            feeds += plan_feeds(slug, f"{config.site.title} : {name}", url, by_category[name],
+            feeds += plan_feeds(slug, stream, url, by_category[name],
                                 config, kinds=("atom", "rss"))
     for a in published:
         pages.append(Page(path=a.path, template="article.html", title=a.title, article=a,
