@@ -62,12 +62,12 @@ def _index_page(views: list[dict], issues: list[Issue], config: Config, lang: st
     reading every article of the site."""
     from publisher import i18n
     from publisher.content.article import make_slug
-    from publisher.site.pages import Page, environment, feed_groups, render_page
+    from publisher.site.pages import Page, environment, feed_groups, forget_partials, render_page
 
-    _ = i18n.gettext_for(lang)
+    _ = i18n.gettext_for(config.site.lang)  # a page of the site: in the site's language
     env = environment(config.path("templates"), "", None)  # the one render_page uses
-    if "_" not in env.globals:  # the site's templates may not speak gettext yet
-        i18n.install(env, lang)
+    i18n.install(env, config.site.lang)  # the site's templates may not speak gettext yet
+    forget_partials()  # a masthead cached by an earlier build may list old categories
     site = config.site
     names = sorted({c for i in issues for c in i.categories}, key=str.casefold)
     categories = [(n, make_slug(n), site.url + config.paths.category.format(slug=make_slug(n)).lstrip("/"))

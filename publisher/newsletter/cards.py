@@ -24,14 +24,17 @@ HEADING = re.compile(r"<h([1-6])>", re.I)
 HEADING_STYLE = {1: "18px", 2: "18px", 3: "17px", 4: "16px", 5: "16px", 6: "16px"}
 
 
-def card_image(article: Article, site_url: str) -> dict[str, Any] | None:
-    """The article's `image:` (front matter) or else the first <img> of its body: absolute
-    src, alt, and width/height scaled to fit the card (height only when the source says its
-    size: it is never guessed, CSS `height:auto` keeps the ratio)."""
+def card_image(article: Article, site_url: str, body_shown: bool = False) -> dict[str, Any] | None:
+    """The article's `image:` (front matter) or else the first <img> of its body (unless the
+    body is shown whole, image included): absolute src, alt, and width/height scaled to fit
+    the card (height only when the source says its size: it is never guessed, CSS
+    `height:auto` keeps the ratio)."""
     declared = article.extra.get("image")
     if isinstance(declared, str) and declared.strip():
         src, alt = declared.strip(), str(article.extra.get("image_alt") or "")
         width = height = ""
+    elif body_shown:
+        return None
     else:
         tag = IMG.search(article.html)
         if tag is None:
@@ -49,14 +52,15 @@ def card_image(article: Article, site_url: str) -> dict[str, Any] | None:
 
 
 def mail_html(html: str) -> Markup:
-    """The article's sanitised HTML with its headings sized below the card's title (inline
-    styles: the ones mail clients keep)."""
+    """The article's sanitised HTML with its headings sized below the card's title and its
+    images no wider than the mail (inline styles: the ones mail clients keep)."""
     def sized(m: re.Match) -> str:
         level = int(m.group(1))
         return (f'<h{level} style="font-size:{HEADING_STYLE[level]};line-height:1.3;'
                 f'margin:20px 0 8px">')
 
-    return Markup(HEADING.sub(sized, html))
+    html = HEADING.sub(sized, html)
+    return Markup(html.replace("<img ", '<img style="max-width:100%;height:auto" '))
 
 
 def plain_text(html: str) -> str:

@@ -313,7 +313,7 @@ def _article_view(a: Article, config: Config, lang: str, lead: bool = False) -> 
         "summary": a.summary,
         "html": mail_html(html) if full else Markup(html),
         "text": plain_text(html) if full else a.summary,  # what the text/plain part shows
-        "image": card_image(a, config.site.url),
+        "image": card_image(a, config.site.url, body_shown=full),
         "lead": lead,
         "category": a.category,
         "categories": a.categories,
