@@ -165,8 +165,8 @@ class Theme(_Section):
     @field_validator("font_sans", "font_serif")
     @classmethod
     def _font(cls, v: str) -> str:
-        if not v.strip() or re.search(r"[;{}<>\\]", v):
-            raise ValueError("must be a CSS font stack like 'Georgia, serif' (no ; { } < > or \\)")
+        if not v.strip() or re.search(r"[;{}<>&\\]", v):
+            raise ValueError("must be a CSS font stack like 'Georgia, serif' (no ; { } < > & or \\)")
         return v.strip()
 
 
