@@ -118,7 +118,9 @@ def _atom(views: list[dict], config: Config) -> bytes:
 
 def archive_outputs(config: Config, articles: Mapping[str, Article] | None = None) -> dict[str, bytes] | None:
     """Edge for `publisher build`: the archive of the stored issues that reached someone;
-    None when there is no database yet (a build never creates one)."""
+    None when there is no database yet (a build never creates one). What it rendered is kept
+    under paths.var with a key of all it used (issues, their articles' files, config and
+    templates): a build with nothing new reads the issues and stats a few files, no more."""
     if not config.database_url and not (config.path("var") / "publisher.db").is_file():
         return None  # checked before importing the store: SQLAlchemy costs 0.4 s to import
     from publisher.store import open_store
@@ -132,9 +134,18 @@ def archive_outputs(config: Config, articles: Mapping[str, Article] | None = Non
         issues = published_issues(store)
     finally:
         store.close()
-    if articles is None:
-        articles = issue_articles(config, issues)
-    return render_archive(issues, config, articles)
+    if articles is not None:
+        return render_archive(issues, config, articles)
+    cache = config.path("var") / "cache" / "newsletter-archive.pickle"
+    key = _cache_key(config, issues)
+    kept = _load(cache) if key else None
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    found, complete = issue_articles(config, issues)
+    files = render_archive(issues, config, found)
+    if key and complete:
+        _save(cache, (key, files))
+    return files
 
 
 def published_issues(store) -> list[Issue]:
@@ -143,9 +154,16 @@ def published_issues(store) -> list[Issue]:
     return [i for i in store.list_issues() if i.id is not None and store.delivery_counts(i.id).get("sent")]
 
 
-def issue_articles(config: Config, issues: list[Issue]) -> dict[str, Article]:
-    """The articles the issues list, by id. An id made from the source path
-    (tag:host,date:/stem) names its file: those are read alone, not the whole content folder,
+def _source_stem(article_id: str) -> str | None:
+    """"tag:host,2024-11-12:/2024/orsay" -> "2024/orsay": the source file an id made from
+    its path names (without its suffix); None for an id set in front matter."""
+    stem = article_id.partition(":/")[2] if article_id.startswith("tag:") else ""
+    return stem if stem and ".." not in stem.split("/") else None
+
+
+def issue_articles(config: Config, issues: list[Issue]) -> tuple[dict[str, Article], bool]:
+    """(the articles the issues list, by id; whether each was found by its file). An id made
+    from the source path names its file: those are read alone, not the whole content folder,
     which is read only when some id (set in front matter) cannot be found that way."""
     from publisher.content import ARTICLE_SUFFIXES, load_articles, read_article
     from publisher.errors import ContentError
@@ -154,11 +172,10 @@ def issue_articles(config: Config, issues: list[Issue]) -> dict[str, Article]:
     found: dict[str, Article] = {}
     root = config.path("content")
     for article_id in wanted:
-        stem = article_id.partition(":/")[2] if article_id.startswith("tag:") else ""
-        for suffix in sorted(ARTICLE_SUFFIXES) if stem and ".." not in stem.split("/") else ():
-            path = root / f"{stem}{suffix}"
+        stem = _source_stem(article_id)
+        for suffix in sorted(ARTICLE_SUFFIXES) if stem else ():
             try:
-                article = read_article(path.read_bytes(), f"{stem}{suffix}", config)
+                article = read_article((root / f"{stem}{suffix}").read_bytes(), f"{stem}{suffix}", config)
             except (OSError, ContentError):
                 continue
             if article.id == article_id:
@@ -166,7 +183,59 @@ def issue_articles(config: Config, issues: list[Issue]) -> dict[str, Article]:
                 break
     if wanted - found.keys():
         found.update({a.id: a for a in load_articles(config).articles if a.id in wanted})
-    return found
+        return found, False
+    return found, True
+
+
+def _cache_key(config: Config, issues: list[Issue]) -> str | None:
+    """Everything the archive is made from; None when an article's file cannot be named."""
+    import hashlib
+    import os
+
+    from publisher.content import ARTICLE_SUFFIXES
+    from publisher.site.cache import environment_key, fingerprint
+
+    root = os.path.join(config.path("content"), "")
+    sources = []
+    for article_id in sorted({a for i in issues for a in i.article_ids}):
+        stem = _source_stem(article_id)
+        if stem is None:
+            return None
+        for suffix in sorted(ARTICLE_SUFFIXES):
+            try:
+                st = os.stat(root + stem + suffix)
+            except OSError:
+                continue
+            sources.append((stem + suffix, st.st_size, st.st_mtime_ns))
+    stored = tuple((i.id, i.number, i.subject, i.created, i.sent, i.article_ids, i.categories,
+                    hashlib.blake2b(i.html.encode(), digest_size=16).hexdigest()) for i in issues)
+    return fingerprint(environment_key(config), (stored, tuple(sources)))
+
+
+def _load(path):
+    import pickle
+
+    try:
+        with open(path, "rb") as f:
+            value = pickle.load(f)
+        return value if isinstance(value, tuple) and len(value) == 2 else None
+    except Exception:  # a missing, stale or corrupt cache only costs a render
+        return None
+
+
+def _save(path, value) -> None:
+    import os
+    import pickle
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".archive-")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)  # atomic: a reader sees the old cache or the new one
+    except OSError:
+        pass  # no cache, only slower
 
 
 def _sqlite_file_exists(url: str) -> bool:

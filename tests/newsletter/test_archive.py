@@ -48,3 +48,25 @@ def test_the_archive_lists_the_issues_that_reached_someone_in_the_site_frame(pro
     assert "Trois heures de débat." in index  # the lead's summary
     feed = (out / "feeds" / "newsletter.atom.xml").read_text(encoding="utf-8")
     assert "/newsletter/2" in feed and "/newsletter/1<" not in feed
+
+
+def test_the_archive_follows_an_edited_title_and_is_kept_between_builds(project):
+    from publisher.newsletter.archive import archive_outputs
+
+    content = project.root / "content"
+    project.write(f"paths:\n  content: {content}\n")
+    write_articles(content, NOW, count=2)
+    store = open_store(project.config())
+    store.add_subscriber("zoe@example.org", "", [], "active", NOW)
+    store.close()
+    run("newsletter", "send")
+    config = project.config()
+    first = archive_outputs(config)
+    assert "Article 0 é" in first["newsletter/index.html"].decode()
+    assert (project.root / "var" / "cache" / "newsletter-archive.pickle").is_file()
+    assert archive_outputs(config) == first  # from the cache
+    source = content / "article-0.md"
+    source.write_text(source.read_text(encoding="utf-8").replace("Article 0 é", "Titre corrigé"),
+                      encoding="utf-8")
+    again = archive_outputs(config)["newsletter/index.html"].decode()
+    assert "Titre corrigé" in again and "Article 0 é" not in again
