@@ -1,11 +1,13 @@
-"""The newsletter archive that `publisher build` publishes: an index of every sent issue, one
-page per issue (the "view in browser" target) and an Atom feed of the issues.
+"""The newsletter archive that `publisher build` publishes: an index of every issue that
+reached someone, in the site's frame (base.html), one page per issue (the "view in browser"
+target) and an Atom feed of the issues.
 
     files = render_archive(issues, config, articles)   # {relative path: bytes}
 
-Pure: the issues come from the store, the articles (to list each issue's links in the feed)
-from the build. Nothing depends on the clock: the feed's `updated` is the newest issue's date,
-so an unchanged archive rebuilds to the same bytes.
+`render_archive` is pure: the issues come from the store, the articles (each issue's lead and
+links) from their files; `archive_outputs` is the edge that reads both. Nothing depends on the
+clock: the feed's `updated` is the newest issue's date, so an unchanged archive rebuilds to the
+same bytes.
 """
 
 from __future__ import annotations
