@@ -133,23 +133,68 @@ class Build(_Section):
     cache: bool = True
 
 
+COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
+SANS = ('system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans", '
+        '"Liberation Sans", Arial, sans-serif')
+SERIF = ('"Iowan Old Style", Charter, "Bitstream Charter", "Sitka Text", Cambria, "Noto Serif", '
+         '"Source Serif Pro", Georgia, "DejaVu Serif", serif')
+
+
+def _hex_colour(v: str) -> str:
+    if not COLOUR.fullmatch(v):
+        raise ValueError("must be a hex colour like \"#b4231b\"")
+    return v.lower()
+
+
+class Theme(_Section):
+    """The publication's look, shared by the site (a CSS custom property in base.html) and
+    the digest (the MJML templates): change the accent here and both follow. The logo is
+    `site.logo`. Fonts are CSS font stacks; keep an email-safe family (Arial, Georgia...)
+    and a generic family last, since mail clients load no web fonts."""
+
+    accent: str = "#b4231b"  # links, rules and kickers; dark enough to read on white
+    accent_dark: str = "#ff8a7a"  # the same in dark mode: light enough to read on black
+    font_sans: str = SANS  # text and titles of the digest, the site's interface
+    font_serif: str = SERIF  # the site's article text and summaries
+
+    @field_validator("accent", "accent_dark")
+    @classmethod
+    def _colour(cls, v: str) -> str:
+        return _hex_colour(v)
+
+    @field_validator("font_sans", "font_serif")
+    @classmethod
+    def _font(cls, v: str) -> str:
+        if not v.strip() or re.search(r"[;{}<>&\\]", v):
+            raise ValueError("must be a CSS font stack like 'Georgia, serif' (no ; { } < > & or \\)")
+        return v.strip()
+
+
 class Newsletter(_Section):
     """The digest: what goes in the next issue and how it reads. The subject, preheader and
     greetings are Jinja2 templates (variables: site, issue; greetings: name)."""
 
-    subject: str = "{{ site.title }} n°{{ issue.number }} · {{ issue.date_text }} · {{ issue.count }} article{{ 's' if issue.count > 1 }}"
-    preheader: str = "{{ issue.articles[0].title }}{% if issue.count > 1 %} et {{ issue.count - 1 }} autre{{ 's' if issue.count > 2 }}{% endif %}"
-    greeting: str = "Bonjour {{ name }},"
-    greeting_anonymous: str = "Bonjour,"
-    intro: str = "Voici ce qui a été publié depuis la dernière lettre."
-    reason: str = "Vous recevez cette lettre parce que vous vous êtes abonné·e sur {{ site.title }}."
+    # The defaults speak the site's language: `_()` and `ngettext()` translate their English.
+    subject: str = ('{{ issue.articles[0].title }}{% if issue.count > 1 %} '
+                    '{{ ngettext("+ %(num)s more", "+ %(num)s more", issue.count - 1) }}{% endif %}')
+    preheader: str = '{{ issue.articles[0].summary | truncate(150, end="…") }}'
+    greeting: str = '{{ _("Hello %(name)s,", name=name) }}'
+    greeting_anonymous: str = '{{ _("Hello,") }}'
+    intro: str = '{{ _("Here is what was published since the last letter.") }}'
+    reason: str = ('{{ _("You are receiving this letter because you subscribed on %(site)s.", '
+                   'site=site.title) }}')
     first_window_days: int = Field(7, ge=1)  # the first issue: articles of the last N days
     max_articles: int = Field(50, ge=1)  # newest kept when more are new
     content: FeedContent = "summary"  # "full": the whole sanitised article in the email
     lang: str | None = None  # default: site.lang
     mjml_template: str = "newsletter.mjml.j2"  # under paths.templates
     text_template: str = "newsletter.txt.j2"
-    accent: str = "#1d4ed8"  # links and buttons; dark enough to read on white
+    accent: str | None = None  # links and kickers of the digest; default: theme.accent
+
+    @field_validator("accent")
+    @classmethod
+    def _accent(cls, v: str | None) -> str | None:
+        return v if v is None else _hex_colour(v)
 
     @field_validator("lang")
     @classmethod
@@ -245,6 +290,7 @@ class Config(_Section):
     feeds: Feeds = Feeds()
     pages: Pages = Pages()
     build: Build = Build()
+    theme: Theme = Theme()
     newsletter: Newsletter = Newsletter()
     mail: Mail = Mail()
     web: Web = Web()

@@ -179,7 +179,8 @@ def queue_newsletter(config, store: Store, articles: list[Article], now: datetim
 
 def send_test(config, store: Store, transport: Transport, tokens: Tokens,
               articles: list[Article], address: str, now: datetime) -> str:
-    """A copy of the next issue (or the last one) to one address; the ledger is untouched."""
+    """A copy of the next issue (or the last one) to one address, marked as a test; the
+    ledger is untouched. Returns the subject as sent."""
     from publisher.newsletter.issue import render_issue
     from publisher.newsletter.personalise import Recipient, compile_issue
 
@@ -189,7 +190,8 @@ def send_test(config, store: Store, transport: Transport, tokens: Tokens,
     plan = plan or plan_of(last, articles)
     rendered = render_issue(plan, config)
     links = Links(config, tokens)
-    data = compile_issue(rendered, config, now).message_bytes(Recipient(
+    compiled = compile_issue(rendered, config, now, test=True)
+    data = compiled.message_bytes(Recipient(
         email=address, name="", unsubscribe_url=links.unsubscribe(address),
         preferences_url=links.preferences(address)))
     signer = DkimSigner.from_config(config)
@@ -198,4 +200,4 @@ def send_test(config, store: Store, transport: Transport, tokens: Tokens,
         conn.send(sender_address(config), address, signer.sign(data) if signer else data)
     finally:
         conn.close()
-    return rendered.subject
+    return compiled.subject

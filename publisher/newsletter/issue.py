@@ -16,8 +16,12 @@ Template variables (newsletter.mjml.j2 and newsletter.txt.j2):
   site       title, url, description, logo (absolute URL or None), postal_address, lang
   issue      number, date, date_text, count, subject, preheader, web_url, archive_url,
              articles (newest first), groups (list of (category, articles))
-  article    title, url, date, date_text, summary, html (sanitised, links absolute), category,
-             categories, author
+  article    title, url, date, date_text, summary, html (sanitised, links absolute, headings
+             sized below the title when content is full), text (full text or summary, for the
+             text part), image (src, alt, width, height or None; or None), lead (the first),
+             category, categories, author, reading_minutes, full
+  theme      accent (newsletter.accent or theme.accent), accent_dark, font_sans, font_serif;
+             `accent` is also a variable of its own
   recipient  name, greeting, unsubscribe_url, preferences_url: opaque tokens, print them as
              they are (a filter applied to one would lose the personal value)
   web        true in the archived "view in browser" version, false in the email
@@ -40,6 +44,7 @@ from publisher.config import Config
 from publisher.content.article import make_slug
 from publisher.errors import TemplateError
 from publisher.models import Article, Issue
+from publisher.newsletter.cards import card_image, mail_html, plain_text
 from publisher.newsletter.templates import compile_mjml, render_file, render_string, template_env
 
 TOKEN_KEYS = ("NAME", "GREETING", "UNSUBSCRIBE", "PREFERENCES")
@@ -186,17 +191,19 @@ def personal_values(config: Config, name: str, unsubscribe_url: str, preferences
 
 def greeting(config: Config, name: str) -> str:
     nl = config.newsletter
+    lang = nl.lang or config.site.lang
     if name:
-        return render_string(nl.greeting, "newsletter.greeting", {"name": name})
-    return render_string(nl.greeting_anonymous, "newsletter.greeting_anonymous", {})
+        return render_string(nl.greeting, "newsletter.greeting", {"name": name}, lang)
+    return render_string(nl.greeting_anonymous, "newsletter.greeting_anonymous", {}, lang)
 
 
 def render_issue(plan: IssuePlan, config: Config) -> RenderedIssue:
     """Subject, preheader, HTML and text of an issue: one Jinja2 render, one MJML compile."""
     base = _context(plan, config, "", "", web=False)
-    subject = " ".join(render_string(config.newsletter.subject, "newsletter.subject", base).split())
+    lang = base["site"]["lang"]
+    subject = " ".join(render_string(config.newsletter.subject, "newsletter.subject", base, lang).split())
     preheader = " ".join(
-        render_string(config.newsletter.preheader, "newsletter.preheader", base).split()
+        render_string(config.newsletter.preheader, "newsletter.preheader", base, lang).split()
     )
     tokens = _tokens(plan)
     mjml, html, text = _render_bodies(plan, config, subject, preheader, web=False, tokens=tokens)
@@ -242,7 +249,7 @@ def _render_bodies(
         }
     ctx = _context(plan, config, subject, preheader, web=web)
     ctx["recipient"] = recipient
-    env = template_env(str(config.path("templates")))
+    env = template_env(str(config.path("templates")), ctx["site"]["lang"])
     nl = config.newsletter
     mjml_source, mjml_file = render_file(env, nl.mjml_template, ctx)
     html = compile_mjml(mjml_source, mjml_file)
@@ -253,11 +260,19 @@ def _render_bodies(
 def _context(plan: IssuePlan, config: Config, subject: str, preheader: str, *, web: bool) -> dict[str, Any]:
     site = config.site
     lang = config.newsletter.lang or site.lang
-    articles = [_article_view(a, config, lang) for a in plan.articles]
+    articles = [_article_view(a, config, lang, lead=i == 0) for i, a in enumerate(plan.articles)]
     groups: dict[str, list[dict[str, Any]]] = {}
     for view in articles:
         groups.setdefault(view["category"], []).append(view)
     issue_url = f"{site.url}newsletter/{plan.number}/"
+    theme = {
+        "accent": config.newsletter.accent or config.theme.accent,
+        "accent_dark": config.theme.accent_dark,
+        # single quotes, unescaped (the config allows no < > { } ; \ in a font stack): in
+        # a style="" attribute an escaped quote costs 5 bytes (&#34;) each time
+        "font_sans": Markup(config.theme.font_sans.replace('"', "'")),
+        "font_serif": Markup(config.theme.font_serif.replace('"', "'")),
+    }
     ctx: dict[str, Any] = {
         "site": {
             "title": site.title,
@@ -281,23 +296,30 @@ def _context(plan: IssuePlan, config: Config, subject: str, preheader: str, *, w
         },
         "web": web,
         "subscribe_url": site.url + "subscribe",
-        "accent": config.newsletter.accent,
+        "theme": theme,
+        "accent": theme["accent"],
     }
-    ctx["intro"] = render_string(config.newsletter.intro, "newsletter.intro", ctx)
-    ctx["reason"] = render_string(config.newsletter.reason, "newsletter.reason", ctx)
+    ctx["intro"] = render_string(config.newsletter.intro, "newsletter.intro", ctx, lang)
+    ctx["reason"] = render_string(config.newsletter.reason, "newsletter.reason", ctx, lang)
     return ctx
 
 
-def _article_view(a: Article, config: Config, lang: str) -> dict[str, Any]:
+def _article_view(a: Article, config: Config, lang: str, lead: bool = False) -> dict[str, Any]:
+    full = config.newsletter.content == "full"
+    html = a.html  # sanitised at read time, like the feeds
     return {
         "title": a.title,
         "url": a.url,
         "date": a.date,
         "date_text": format_date(a.date.astimezone(config.site.tz).date(), format="long", locale=lang),
         "summary": a.summary,
-        "html": Markup(a.html),  # sanitised at read time, like the feeds
+        "html": mail_html(html) if full else Markup(html),
+        "text": plain_text(html) if full else a.summary,  # what the text/plain part shows
+        "image": card_image(a, config.site.url, body_shown=full),
+        "lead": lead,
         "category": a.category,
         "categories": a.categories,
         "author": a.author,
-        "full": config.newsletter.content == "full",
+        "reading_minutes": a.reading_minutes,
+        "full": full,
     }

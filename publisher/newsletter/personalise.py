@@ -24,7 +24,8 @@ of at most 76 octets. The boundary contains "=_", which QP output can never cont
 
 Per recipient headers: To, Message-ID, List-Unsubscribe (<url>, <mailto:>) and
 List-Unsubscribe-Post (RFC 8058, whenever there is a URL), as `mail.message.list_headers` makes
-them for every message. Shared: From, Subject, Date, List-Id, MIME-Version, Content-Language. Non-ASCII names are RFC 2047 encoded; CR, LF and
+them for every message. Shared: From, Subject, Date, List-Id, MIME-Version, Content-Language (and
+X-Publisher-Test on a test copy). Non-ASCII names are RFC 2047 encoded; CR, LF and
 other control characters in a name are dropped, and a bad address or URL raises DeliveryError
 (permanent), so nothing can inject a header.
 """
@@ -45,6 +46,7 @@ from urllib.parse import urlsplit
 
 from publisher.config import Config
 from publisher.errors import DeliveryError
+from publisher.i18n import gettext_for
 from publisher.mail.message import Prepared, dot_stuffed, list_headers, stuff_dots
 from publisher.newsletter.issue import IssuePlan, RenderedIssue, greeting, render_issue
 
@@ -68,16 +70,24 @@ class Recipient:
     message_id: str = ""  # "<id@host>"; default derived from the issue number and the email
 
 
-def compile_issue(rendered: RenderedIssue, config: Config, date: datetime | None = None) -> CompiledIssue:
-    """The MIME skeleton of an issue, serialised once. `date` defaults to the issue's time."""
-    return CompiledIssue(rendered, config, date or rendered.plan.now)
+def compile_issue(rendered: RenderedIssue, config: Config, date: datetime | None = None,
+                  test: bool = False) -> CompiledIssue:
+    """The MIME skeleton of an issue, serialised once. `date` defaults to the issue's time.
+    A `test` copy (`send --to`) says so: "[Test]" before the subject, in the site's language,
+    and an `X-Publisher-Test: yes` header that filters can match."""
+    return CompiledIssue(rendered, config, date or rendered.plan.now, test)
 
 
 class CompiledIssue:
     """One issue for one audience as bytes with holes; `message_bytes` fills them."""
 
-    def __init__(self, rendered: RenderedIssue, config: Config, date: datetime):
+    def __init__(self, rendered: RenderedIssue, config: Config, date: datetime, test: bool = False):
         self.rendered = rendered
+        self.test = test
+        self.subject = rendered.subject  # as sent
+        if test:
+            _ = gettext_for(config.newsletter.lang or config.site.lang)
+            self.subject = f"{_('[Test]')} {rendered.subject}"
         self.config = config
         self.number = rendered.plan.number
         self.host = urlsplit(config.site.url).hostname or "localhost"
@@ -107,7 +117,9 @@ class CompiledIssue:
         shared["From"] = _format_address(
             cfg.mail.from_name or cfg.site.title, cfg.mail.from_address or cfg.site.email
         )
-        shared["Subject"] = rendered.subject
+        if self.test:
+            shared["X-Publisher-Test"] = "yes"
+        shared["Subject"] = self.subject
         shared["Date"] = format_datetime(date)
         shared["List-Id"] = list_headers(cfg, "")["List-Id"]
         shared["MIME-Version"] = "1.0"

@@ -11,15 +11,16 @@ from typing import Any
 
 import jinja2
 
+from publisher import i18n
 from publisher.errors import TemplateError
 from publisher.site.theme import template_folders
 
 
 @lru_cache(maxsize=8)
-def template_env(folder: str) -> jinja2.Environment:
-    """The user's templates first, then the ones shipped with publisher."""
+def template_env(folder: str, lang: str | None = None) -> jinja2.Environment:
+    """The user's templates first, then the ones shipped with publisher; `_()` speaks `lang`."""
     loader = jinja2.FileSystemLoader([str(f) for f in template_folders(folder)])
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=loader,
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(["html", "mjml", "xml", "html.j2", "mjml.j2", "xml.j2"]),
@@ -27,18 +28,27 @@ def template_env(folder: str) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    i18n.install(env, lang)
+    return env
 
 
-@lru_cache(maxsize=32)
-def _string_template(source: str) -> jinja2.Template:
+@lru_cache(maxsize=8)
+def _string_env(lang: str | None) -> jinja2.Environment:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-    return env.from_string(source)
+    i18n.install(env, lang)
+    return env
 
 
-def render_string(source: str, name: str, ctx: dict[str, Any]) -> str:
-    """A one-line template from config.yaml, named by its key in error messages."""
+@lru_cache(maxsize=64)
+def _string_template(source: str, lang: str | None) -> jinja2.Template:
+    return _string_env(lang).from_string(source)
+
+
+def render_string(source: str, name: str, ctx: dict[str, Any], lang: str | None = None) -> str:
+    """A one-line template from config.yaml, named by its key in error messages; `_()` and
+    `ngettext()` speak `lang`."""
     try:
-        return _string_template(source).render(ctx)
+        return _string_template(source, lang).render(ctx)
     except jinja2.TemplateError as exc:
         raise TemplateError(f"config.yaml {name}", _error_line(exc, "<template>"), _describe(exc)) from None
 

@@ -111,10 +111,11 @@ def feed_groups(feeds: tuple[tuple[str, str, str], ...]) -> list[tuple[str, list
 
 
 def render_page(page: Page, config: Config, categories: list[tuple[str, str, str]],
-                version: str = "") -> bytes:
+                version: str = "", extra: dict[str, Any] | None = None) -> bytes:
     """Render one page; a template mistake becomes a TemplateError naming template and line.
 
-    `version` identifies the current template files (the build passes its key)."""
+    `version` identifies the current template files (the build passes its key); `extra`
+    adds variables (the newsletter archive's issues)."""
     env = environment(config.path("templates"), version,
                       config.path("var") / "cache" / "templates" if version else None,
                       config.site.lang)
@@ -129,6 +130,8 @@ def render_page(page: Page, config: Config, categories: list[tuple[str, str, str
         "feeds": page.feeds,
         "feed_groups": feed_groups(page.feeds),
         "url": lambda path="": config.site.url + path.lstrip("/"),
+        "theme": config.theme,  # accent and fonts, shared with the digest
+        **(extra or {}),
     }
     try:
         return env.get_template(page.template).render(context).encode()

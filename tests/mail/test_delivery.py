@@ -71,6 +71,7 @@ def test_full_send_arrives_once_each_with_the_bulk_sender_headers(project, smtp_
         unsub = msg["List-Unsubscribe"]
         assert "<https://news.example.org/unsubscribe?token=" in unsub and "<mailto:" in unsub
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert msg["X-Publisher-Test"] is None and not msg["Subject"].startswith("[")
         assert msg.get_content_type() == "multipart/alternative"
         plain, html = msg.get_body(("plain",)), msg.get_body(("html",))
         assert plain.get_content_charset() == html.get_content_charset() == "utf-8"
@@ -272,6 +273,8 @@ def test_test_copy_and_dry_run_leave_the_ledger_alone(project, smtp_server):
     copy = send("--to", "Editor@Example.org")
     assert "sent to editor@example.org" in copy.output
     assert [r for r, _ in smtp_server.messages] == ["editor@example.org"]
+    test_copy = parse(smtp_server.messages[0][1])  # marked, in the site's language (fr)
+    assert test_copy["Subject"].startswith("[Essai] Article 0 é") and test_copy["X-Publisher-Test"] == "yes"
     assert open_store(project.config()).last_issue() is None
 
 

@@ -98,10 +98,75 @@ def test_html_has_every_article_absolute_links_no_script_and_fits_gmail(rendered
     assert len(html.encode()) < 102 * 1024
 
 
-def test_french_dates_and_subject(rendered):
-    assert "25 novembre 2024" in rendered.subject
+def test_french_dates_and_a_subject_that_leads_with_the_top_title(rendered):
     assert re.search(r"\b\d{1,2} (janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre) 2024\b", rendered.html)
-    assert rendered.subject.startswith("Le Fil n°7")
+    lead = rendered.plan.articles[0]
+    assert rendered.subject == f"{lead.title} + {len(rendered.plan.articles) - 1} autres"
+    assert rendered.preheader and lead.summary.startswith(rendered.preheader.rstrip("…"))
+
+
+def test_the_subject_speaks_the_site_language(loaded):
+    config = make_config(extra="newsletter: {lang: en}\n")
+    plan = plan_issue(loaded.published(NOW), SINCE, 7, NOW, config)
+    two = plan_issue(loaded.published(NOW)[:2], SINCE, 7, NOW, config)
+    one = plan_issue(loaded.published(NOW)[:1], SINCE, 7, NOW, config)
+    assert render_issue(plan, config).subject.endswith(f" + {len(plan.articles) - 1} more")
+    assert render_issue(two, config).subject == f"{two.articles[0].title} + 1 more"
+    assert render_issue(one, config).subject == one.articles[0].title
+    html, text = render_issue(plan, config).personal("Ann", "https://e/u", "https://e/p")
+    assert "Hello Ann," in html and "Unsubscribe" in html and "Se désabonner" not in html
+    assert "Read more: " in text and "Lire" not in text
+
+
+def test_the_accent_is_the_site_theme(loaded):
+    """One setting, theme.accent, colours the site's CSS and the digest."""
+    config = make_config(extra="theme: {accent: \"#0a7d3b\", accent_dark: \"#7be0a4\"}\n")
+    plan = plan_issue(loaded.published(NOW), SINCE, 7, NOW, config)
+    html = render_issue(plan, config).html
+    assert "#0a7d3b" in html and "#7be0a4" in html  # light, and dark in prefers-color-scheme
+    assert "#1d4ed8" not in html and "#b4231b" not in html
+    from publisher.site.pages import Page, render_page
+
+    page = render_page(Page(path="index.html", template="index.html", title="Le Fil"), config, [])
+    assert b"--accent:#0a7d3b" in page and b"--accent:#7be0a4" in page
+
+
+def test_an_article_image_appears_in_its_card(config, rendered):
+    """The sample's Orsay article has an image in its body: the card shows it, absolute,
+    with its alt text and a width no wider than the mail."""
+    orsay = next(a for a in rendered.plan.articles if "Orsay" in a.title)
+    tags = [t for t in re.findall(r"<img\b[^>]*>", rendered.html) if "orsay.svg" in t]
+    assert len(tags) == 1
+    tag = tags[0]
+    assert 'src="https://example.org/images/orsay.svg"' in tag or 'src="https://example.org/blog/images/orsay.svg"' in tag
+    assert 'alt="Le musée d&#39;Orsay vu depuis la Seine"' in tag or "alt=\"Le musée d'Orsay" in tag
+    assert 'width="552"' in tag and "max-width:552px" in tag
+    assert orsay.title in rendered.html
+
+
+def test_a_front_matter_image_wins(config):
+    from publisher.content import read_article
+
+    article = read_article(
+        "---\ntitle: Photo\ndate: 2024-11-24T10:00:00+01:00\nimage: /img/p.jpg\n"
+        "image_alt: Une photo\n---\nTexte <img src=\"/other.png\" alt=\"x\">\n".encode(),
+        "photo.md", config)
+    plan = plan_issue([article], SINCE, 1, NOW, config)
+    html = render_issue(plan, config).html
+    assert 'src="https://example.org/img/p.jpg"' in html and 'alt="Une photo"' in html
+    assert "other.png" not in html.split("nl-article", 1)[1].split("<h2", 1)[0]
+
+
+def test_full_content_in_both_parts_with_headings_below_the_title(loaded):
+    config = make_config(extra="newsletter: {content: full}\n")
+    plan = plan_issue(loaded.published(NOW), SINCE, 7, NOW, config)
+    rendered = render_issue(plan, config)
+    _, text = rendered.personal("", "https://e/u", "https://e/p")
+    assert "Un parcours chronologique" in text  # a heading inside the Orsay article
+    assert "reconnaissance d’un mouvement" in text  # its body, not only the summary
+    assert "<" not in text.replace("<https", "")
+    heading = re.search(r"<h3 style=\"font-size:(\d+)px", rendered.html)
+    assert heading and int(heading.group(1)) < 20  # the article titles are 20 px and more
 
 
 def test_text_part(rendered):
@@ -212,9 +277,14 @@ def test_archive_pages_and_feed(config, rendered):
     assert set(files) == {"newsletter/index.html", "newsletter/7/index.html",
                           "newsletter/8/index.html", "feeds/newsletter.atom.xml"}
     index = files["newsletter/index.html"].decode()
-    assert index.index("n°8") < index.index("n°7")  # newest first
-    assert "Le Fil n°8 &lt;&amp; co&gt;" in index
+    assert index.index("n° 8") < index.index("n° 7")  # newest first
     assert 'href="https://example.org/blog/newsletter/7/"' in index
+    lead, *others = rendered.plan.articles
+    assert lead.title.replace("'", "&#39;") in index and lead.summary.replace("'", "&#39;") in index
+    for article in others:
+        assert f'href="{article.url}"' in index
+    assert 'class="masthead"' in index and 'class="colophon"' in index  # the site's frame
+    assert "static/style.css" in index and "--accent:" in index
     assert files["newsletter/7/index.html"] == first.html.encode()
     feed = feedparser.parse(files["feeds/newsletter.atom.xml"])
     assert not feed.bozo
@@ -244,3 +314,27 @@ def test_an_article_dated_before_the_last_issue_but_added_after_it_still_goes_ou
     assert [a.title for a in chosen] == ["written-late"]
     # without a record of what went out, the date alone decides (and misses it)
     assert next_issue_articles([old, late], now, now, config) == []
+
+
+def test_a_bad_theme_is_one_line_naming_the_key():
+    from publisher.config import parse_config
+    from publisher.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config("theme:\n  accent: red\n  font_sans: \"x;}\"\n", "config.yaml", ROOT, {})
+    text = str(caught.value)
+    assert "config.yaml:2: key 'theme.accent': must be a hex colour" in text
+    assert "config.yaml:3: key 'theme.font_sans'" in text
+
+
+def test_every_digest_string_has_a_french_translation():
+    from publisher import i18n
+
+    french = i18n.translations("fr")
+    sources = [BUILTIN_TEMPLATES / n for n in ("newsletter.mjml.j2", "newsletter.txt.j2",
+                                              "newsletter/index.html.j2")]
+    found = {m for p in sources for m in re.findall(r'_\("([^"]+)"', p.read_text(encoding="utf-8"))}
+    found |= {m for p in sources for m in re.findall(r'ngettext\("([^"]+)"', p.read_text(encoding="utf-8"))}
+    assert len(found) > 15
+    missing = [m for m in found if french.gettext(m) == m and french.ngettext(m, m, 2) == m]
+    assert not missing
