@@ -1,0 +1,149 @@
+"""The dashboard over real HTTP: off without a password, a login in front of every page, the
+session cookie's attributes, CSRF on every form, the figures it shows, the limit on logins."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from delivery_fixtures import LiveServer
+
+from publisher.store import open_store
+from publisher.web.app import create_app
+
+
+def test_off_without_a_password(project, monkeypatch):
+    monkeypatch.delenv("PUBLISHER_ADMIN_PASSWORD", raising=False)
+    import httpx
+
+    with LiveServer(create_app(project.config())) as server:
+        assert httpx.get(server.url + "/admin/").status_code == 404
+        assert httpx.get(server.url + "/admin/login").status_code == 404
+
+
+def test_every_page_needs_a_login(admin):
+    for path in ("/admin/", "/admin/subscribers", "/admin/issues", "/admin/issues/1",
+                 "/admin/subscribers/1", "/admin/subscribers/1/export", "/admin/issues/next"):
+        answer = admin.get(path)
+        assert answer.status_code == 303 and answer.headers["location"] == "/admin/login", path
+    assert admin.get("/admin").status_code == 308
+
+
+def test_wrong_password_gets_in_nowhere(admin):
+    answer = admin.login("not the password")
+    assert answer.status_code == 401 and "Wrong password" in answer.text
+    assert admin.get("/admin/").status_code == 303
+    assert admin.get("/admin/subscribers?q=person").status_code == 303
+
+
+def test_login_cookie_and_logout(admin):
+    anonymous = admin.cookie
+    answer = admin.login()
+    assert answer.status_code == 303 and answer.headers["location"] == "/admin/"
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert "Secure" in cookie and "Path=/admin/" in cookie  # site.url is https
+    assert admin.cookie != anonymous  # a new session at login: no fixation
+    assert admin.get("/admin/").status_code == 200
+    token = admin.csrf()
+    assert admin.post("/admin/logout", data={"csrf": token}).status_code == 303
+    assert admin.get("/admin/").status_code == 303
+
+
+def test_overview_shows_the_true_count_and_the_last_issue(admin):
+    admin.login()
+    page = admin.get("/admin/")
+    total = sum(admin.store.count_subscribers().values())
+    assert total == 3003
+    assert re.search(r'id="total">3 003<', page.text)
+    assert "<svg" in page.text and "<script" not in page.text
+    assert "/admin/issues/1" in page.text
+
+
+def test_search_finds_one_address_among_thousands(admin):
+    admin.login()
+    page = admin.get("/admin/subscribers", params={"q": "Person01234@example.net"})
+    assert page.status_code == 200
+    assert re.findall(r"person\d+@example\.net", page.text) == ["person01234@example.net"]
+    by_name = admin.get("/admin/subscribers", params={"q": "reader 1"})
+    assert "reader1@example.org" in by_name.text and "person" not in by_name.text
+
+
+def test_keyset_pages_walk_every_subscriber_once(admin):
+    admin.login()
+    seen, url = [], "/admin/subscribers?status=pending"
+    while url:
+        page = admin.get(url).text
+        seen += re.findall(r">(person\d+@example\.net)</a>", page)
+        found = re.search(r'href="(/admin/subscribers\?[^"]*after=\d+)" rel="next"', page)
+        url = found.group(1).replace("&amp;", "&") if found else ""
+    assert len(seen) == len(set(seen)) == 3000
+
+
+def test_issues_page_lists_a_sent_issue_with_its_counts(admin):
+    admin.login()
+    page = admin.get("/admin/issues").text
+    row = re.search(r'<a href="/admin/issues/1">1</a>.*?</tr>', page, re.S).group(0)
+    assert re.findall(r'<td class="num">(\d+)</td>', row) == ["3", "0", "0", "0", "0"]
+    issue = admin.get("/admin/issues/1")
+    assert issue.status_code == 200 and "https://news.example.org/newsletter/1/" in issue.text
+
+
+def test_a_post_without_its_csrf_token_is_refused(admin):
+    admin.login()
+    sub = admin.store.get_subscriber("reader0@example.org")
+    path = f"/admin/subscribers/{sub.id}/unsubscribe"
+    assert admin.post(path, data={}).status_code == 403
+    assert admin.post(path, data={"csrf": "forged"}).status_code == 403
+    assert admin.store.get_subscriber("reader0@example.org").status == "active"
+    done = admin.post(path, data={"csrf": admin.csrf()})
+    assert done.status_code == 303
+    assert admin.store.get_subscriber("reader0@example.org").status == "unsubscribed"
+    stats = admin.store.issue_stats(number=1)[0]
+    assert stats.unsubscribed_after == 1  # a recipient of issue 1 who left after it
+
+
+def test_login_form_needs_csrf_too(admin):
+    assert admin.post("/admin/login", data={"password": "correct horse battery staple"}
+                      ).status_code == 403
+
+
+def test_export_is_the_subscribers_data(admin):
+    admin.login()
+    sub = admin.store.get_subscriber("reader2@example.org")
+    answer = admin.get(f"/admin/subscribers/{sub.id}/export")
+    data = json.loads(answer.text)
+    assert data["email"] == "reader2@example.org" and data["deliveries"][0]["status"] == "sent"
+    assert "attachment" in answer.headers["content-disposition"]
+
+
+def test_logins_are_rate_limited(admin):
+    for _ in range(5):
+        assert admin.login("wrong").status_code == 401
+    assert admin.login().status_code == 429  # even the right one, for a while
+    assert admin.get("/admin/").status_code == 303
+
+
+def test_a_stored_password_from_the_command_line(project, monkeypatch, admin_client):
+    from click.testing import CliRunner
+
+    from publisher.cli import main
+
+    monkeypatch.delenv("PUBLISHER_ADMIN_PASSWORD", raising=False)
+    short = CliRunner().invoke(main, ["admin", "set-password", "--password", "short"])
+    assert short.exit_code == 1 and "at least 10" in short.output
+    ok = CliRunner().invoke(main, ["admin", "set-password", "--password", "a long passphrase"])
+    assert ok.exit_code == 0, ok.output
+    stored = open_store(project.config()).get_setting("admin_password")
+    assert stored.startswith("scrypt$") and "a long passphrase" not in stored
+    with LiveServer(create_app(project.config())) as server, \
+            admin_client(base_url=server.url) as client:
+        assert client.login("correct horse battery staple").status_code == 401
+        assert client.login("a long passphrase").status_code == 303
+        assert client.get("/admin/").status_code == 200
+    removed = CliRunner().invoke(main, ["admin", "remove-password"])
+    assert removed.exit_code == 0
+    with LiveServer(create_app(project.config())) as server:
+        import httpx
+
+        assert httpx.get(server.url + "/admin/").status_code == 404
