@@ -19,7 +19,7 @@ def week_bounds(now: datetime, weeks: int) -> list[datetime]:
 def bar_chart(values: list[int], labels: list[str], title: str, *, width: int = 640,
               height: int = 180) -> Markup:
     """Bars for `values` with `labels` under every few; scales to its container (viewBox)."""
-    top, bottom, left = 16, 24, 36
+    top, bottom, left = 16, 28, 48
     inner_h, n = height - top - bottom, max(1, len(values))
     peak = max(values, default=0) or 1
     slot = (width - left) / n
@@ -30,13 +30,13 @@ def bar_chart(values: list[int], labels: list[str], title: str, *, width: int = 
         y = top + inner_h - inner_h * tick / peak
         parts.append(f'<line x1="{left}" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" class="axis"/>'
                      f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{tick}</text>')
-    every = max(1, n // 6)
+    every = max(1, n // 4)  # room for the labels on a phone too
     for k, (value, label) in enumerate(zip(values, labels)):
         h = inner_h * value / peak
         x = left + k * slot + slot * 0.15
         parts.append(f'<rect x="{x:.1f}" y="{top + inner_h - h:.1f}" width="{slot * 0.7:.1f}" '
                      f'height="{h:.1f}"><title>{escape(label)}: {value}</title></rect>')
-        if k % every == 0 or k == n - 1:
+        if k % every == 0:
             parts.append(f'<text x="{x + slot * 0.35:.1f}" y="{height - 6}" '
                          f'text-anchor="middle">{escape(label)}</text>')
     parts.append("</svg>")
