@@ -12,7 +12,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from publisher.site.theme import BUILTIN_TEMPLATES
-from publisher.web.admin import actions, views
+from publisher.web.admin import actions, sending, views
 from publisher.web.admin.auth import ENV, PASSWORD_SETTING, hash_password
 from publisher.web.admin.context import Admin
 
@@ -39,6 +39,11 @@ def create_admin(config, store, notices, secret: str,
         Route("/issues/next", views.preview, methods=["GET"]),
         Route("/issues/test", actions.test_send, methods=["POST"]),
         Route("/issues/{number}", views.issue, methods=["GET"]),
+        Route("/send", sending.confirm, methods=["GET"]),
+        Route("/send", sending.start, methods=["POST"]),
+        Route("/send/progress", sending.progress, methods=["GET"]),
+        Route("/send/events", sending.events, methods=["GET"]),
+        Route("/send/stop", sending.stop, methods=["POST"]),
         Mount("/static", StaticFiles(directory=BUILTIN_TEMPLATES / "admin" / "static")),
     ]
     app = Starlette(routes=routes)

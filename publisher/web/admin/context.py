@@ -35,6 +35,7 @@ class Admin:
         i18n.install(self.templates, config.site.lang)
         self._ = i18n.gettext_for(config.site.lang)
         self.cache: dict[str, tuple[float, object]] = {}
+        self.send_job = None  # the send started from the dashboard (web/admin/sending.py)
 
     def password_hash(self) -> str | None:
         """The environment's, else the stored one, re-read every few seconds: a password set

@@ -72,3 +72,23 @@ def test_a_form_without_its_csrf_token_is_refused(page):
     page.get_by_role("button", name="Désabonner").click()
     page.wait_for_selector("text=Désabonné.")
     assert page.store.get_subscriber("reader1@example.org").status == "unsubscribed"
+
+
+def test_send_now_with_a_live_progress_bar(page, project):
+    from datetime import datetime, timedelta, timezone
+
+    when = (datetime.now(timezone.utc) - timedelta(minutes=1)).replace(microsecond=0)
+    (project.root / "content" / "fresh.md").write_text(
+        f"---\ntitle: Fresh\ndate: {when.isoformat()}\ncategory: Tech\n---\n\nNew.\n",
+        encoding="utf-8")
+    log_in(page)
+    page.goto(page.base + "/admin/issues")
+    page.get_by_role("link", name="Envoyer maintenant…").click()
+    page.get_by_role("button", name="Oui, l’envoyer maintenant").click()
+    page.wait_for_url("**/admin/send/progress")
+    page.wait_for_selector("body[data-send=finished]", timeout=20_000)  # told by the SSE stream
+    bar = page.locator("#send-bar")
+    assert bar.get_attribute("max") and page.evaluate(
+        "document.getElementById('send-bar').value") == 3
+    assert page.get_by_role("status").inner_text().startswith("Terminé")
+    assert page.store.issue_stats(number=2)[0].counts == {"sent": 3}

@@ -147,3 +147,32 @@ def test_a_stored_password_from_the_command_line(project, monkeypatch, admin_cli
         import httpx
 
         assert httpx.get(server.url + "/admin/").status_code == 404
+
+
+def test_send_now_confirms_then_streams_its_progress(admin):
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc) - timedelta(minutes=1)
+    (admin.project.root / "content" / "fresh.md").write_text(
+        f"---\ntitle: Fresh\ndate: {now.replace(microsecond=0).isoformat()}\ncategory: Tech\n"
+        "---\n\nNew.\n", encoding="utf-8")
+    admin.login()
+    confirm = admin.get("/admin/send")
+    assert confirm.status_code == 200 and "Aux 3 abonnés actifs qui le veulent." in confirm.text
+    assert "Un nouveau numéro de 1 article." in confirm.text
+    assert admin.post("/admin/send", data={}).status_code == 403  # no token: nothing sent
+    assert admin.store.last_issue().number == 1
+    started = admin.post("/admin/send", data={"csrf": admin.csrf("/admin/send")})
+    assert started.status_code == 303 and started.headers["location"] == "/admin/send/progress"
+    events = []
+    with admin.stream("GET", "/admin/send/events", timeout=30) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[6:]))
+    assert events[-1]["state"] == "finished", events
+    assert events[-1]["done"] == events[-1]["total"] == 3
+    stats = admin.store.issue_stats(number=2)[0]
+    assert stats.counts == {"sent": 3}
+    page = admin.get("/admin/send/progress").text
+    assert 'value="3"' in page and "send-stop" not in page
