@@ -11,20 +11,22 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from publisher.audience.tokens import secret_key
 from publisher.site.theme import BUILTIN_TEMPLATES
 from publisher.web.admin import actions, sending, views
 from publisher.web.admin.auth import ENV, PASSWORD_SETTING, hash_password
 from publisher.web.admin.context import Admin
 
 
-def create_admin(config, store, notices, secret: str,
+def create_admin(config, store, notices,
                  env: dict[str, str] | None = None) -> Starlette | None:
-    """The dashboard's app, to mount at /admin; None when no password is set."""
+    """The dashboard's app, to mount at /admin; None when no password is set. Sessions are
+    signed with the site's secret key (the one of unsubscribe links)."""
     env = os.environ if env is None else env
     env_hash = hash_password(env[ENV]) if env.get(ENV) else None  # once per start
     if env_hash is None and store.get_setting(PASSWORD_SETTING) is None:
         return None
-    admin = Admin(config, store, notices, secret, env_hash)
+    admin = Admin(config, store, notices, secret_key(config.path("var")), env_hash)
     routes = [
         Route("/", views.overview, methods=["GET"]),
         Route("/login", actions.login_form, methods=["GET"]),
@@ -51,9 +53,9 @@ def create_admin(config, store, notices, secret: str,
     return app
 
 
-def admin_routes(config, store, notices, secret: str) -> list:
+def admin_routes(config, store, notices) -> list:
     """What create_app mounts: /admin/ and a redirect from /admin; nothing when off."""
-    app = create_admin(config, store, notices, secret)
+    app = create_admin(config, store, notices)
     if app is None:
         return []
     return [Route("/admin", lambda _: RedirectResponse("/admin/", 308)), Mount("/admin", app)]

@@ -31,7 +31,7 @@ def test_every_page_needs_a_login(admin):
 
 def test_wrong_password_gets_in_nowhere(admin):
     answer = admin.login("not the password")
-    assert answer.status_code == 401 and "Wrong password" in answer.text
+    assert answer.status_code == 401 and "Mot de passe incorrect." in answer.text
     assert admin.get("/admin/").status_code == 303
     assert admin.get("/admin/subscribers?q=person").status_code == 303
 
