@@ -55,7 +55,9 @@ def _run(admin: Admin, job: SendJob) -> None:
         outcome = send_newsletter(admin.config, admin.store, notices.transport,
                                   notices.links.tokens, articles, now,
                                   progress=job.progress, stop=job.stop)
-        parts = [f"#{issue.number}: {report.sent} ✓, {len(report.failed)} ✗"
+        _ = admin._
+        parts = [_("issue %(n)s: %(sent)s sent, %(failed)s failed")
+                 % {"n": issue.number, "sent": report.sent, "failed": len(report.failed)}
                  for issue, report in outcome.reports]
         job.summary = "; ".join(parts) or outcome.nothing_new
         job.state = "stopped" if job.stop.is_set() else "finished"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import PASSWORD, fill
+from admin_fixtures import PASSWORD, fill
 from delivery_fixtures import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"

@@ -176,3 +176,33 @@ def test_send_now_confirms_then_streams_its_progress(admin):
     assert stats.counts == {"sent": 3}
     page = admin.get("/admin/send/progress").text
     assert 'value="3"' in page and "send-stop" not in page
+
+
+def test_a_send_can_be_stopped(project, monkeypatch, admin_client):
+    from datetime import datetime, timedelta, timezone
+
+    from admin_fixtures import PASSWORD, fill
+
+    monkeypatch.setenv("PUBLISHER_ADMIN_PASSWORD", PASSWORD)
+    store = fill(project)
+    store.insert_subscribers([(f"late{i}@example.org", "", []) for i in range(5)], "active",
+                             datetime.now(timezone.utc))
+    with project.path.open("a", encoding="utf-8") as cfg:
+        cfg.write("mail:\n  rate_limit: 2\n")  # 8 messages take 4 s: time to stop it
+    when = (datetime.now(timezone.utc) - timedelta(minutes=1)).replace(microsecond=0)
+    (project.root / "content" / "fresh.md").write_text(
+        f"---\ntitle: Fresh\ndate: {when.isoformat()}\ncategory: Tech\n---\n\nNew.\n",
+        encoding="utf-8")
+    with LiveServer(create_app(project.config(), store=store)) as server, \
+            admin_client(base_url=server.url) as client:
+        client.login()
+        client.post("/admin/send", data={"csrf": client.csrf("/admin/send")})
+        assert client.post("/admin/send/stop", data={}).status_code == 403
+        assert client.post("/admin/send/stop",
+                           data={"csrf": client.csrf("/admin/send/progress")}).status_code == 303
+        with client.stream("GET", "/admin/send/events", timeout=30) as stream:
+            events = [json.loads(line[6:]) for line in stream.iter_lines()
+                      if line.startswith("data: ")]
+    assert events[-1]["state"] == "stopped", events
+    two = store.issue_stats(number=2)[0]
+    assert two.sent is None and two.counts.get("queued", 0) > 0  # the rest waits, queued
