@@ -18,6 +18,7 @@ from publisher.site.theme import template_folders
 from publisher.web.admin.auth import COOKIE, PASSWORD_SETTING, Attempts, Session, Sessions
 
 PREFIX = "/admin/"
+MAX_FORM = 64 * 1024  # bytes: the largest form the dashboard has is far smaller
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -104,6 +105,9 @@ def guarded(handler: Handler | None = None, *, login: bool = True) -> Handler:
             if login and not session.admin:
                 return RedirectResponse(PREFIX + "login", 303, headers=NO_STORE)
             if request.method == "POST":
+                length = request.headers.get("content-length", "")
+                if not length.isdigit() or int(length) > MAX_FORM:  # a stranger's POST too
+                    return Response("Request Entity Too Large", 413, headers=NO_STORE)
                 form = await request.form(max_files=0, max_fields=200)
                 request.state.form = form
                 if not sessions.csrf_ok(session if not request.state.new_cookie else None,

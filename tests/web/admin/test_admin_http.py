@@ -106,6 +106,9 @@ def test_a_post_without_its_csrf_token_is_refused(admin):
 def test_login_form_needs_csrf_too(admin):
     assert admin.post("/admin/login", data={"password": "correct horse battery staple"}
                       ).status_code == 403
+    huge = admin.post("/admin/login", data={"csrf": admin.csrf("/admin/login"),
+                                            "password": "x" * 100_000})
+    assert huge.status_code == 413  # a stranger's body is bounded before it is read
 
 
 def test_export_is_the_subscribers_data(admin):
