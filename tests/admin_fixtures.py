@@ -1,5 +1,6 @@
 """Helpers of the dashboard tests (tests/web/admin): a project with a sent issue and thousands
-of subscribers, and an HTTP client that keeps the admin cookie."""
+of subscribers, and an HTTP client that keeps the admin cookie. (No conftest.py there: its
+module name would shadow tests/conftest.py for `from conftest import ...`.)"""
 
 from __future__ import annotations
 

@@ -6,10 +6,28 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+from admin_fixtures import PASSWORD, AdminClient, fill
 from delivery_fixtures import LiveServer
 
 from publisher.store import open_store
 from publisher.web.app import create_app
+
+
+@pytest.fixture
+def admin(project, monkeypatch):
+    monkeypatch.setenv("PUBLISHER_ADMIN_PASSWORD", PASSWORD)
+    store = fill(project)
+    with LiveServer(create_app(project.config(), store=store)) as server:
+        with AdminClient(base_url=server.url) as client:
+            client.store, client.project = store, project
+            yield client
+
+
+@pytest.fixture
+def admin_client():
+    """The client class, for tests that serve an app of their own."""
+    return AdminClient
 
 
 def test_off_without_a_password(project, monkeypatch):
@@ -183,8 +201,6 @@ def test_send_now_confirms_then_streams_its_progress(admin):
 
 def test_a_send_can_be_stopped(project, monkeypatch, admin_client):
     from datetime import datetime, timedelta, timezone
-
-    from admin_fixtures import PASSWORD, fill
 
     monkeypatch.setenv("PUBLISHER_ADMIN_PASSWORD", PASSWORD)
     store = fill(project)
