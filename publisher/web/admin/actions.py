@@ -51,6 +51,9 @@ async def login(request: Request) -> Response:
 
 @guarded
 async def logout(request: Request) -> Response:
+    """Ends every session, not only this browser's: a cookie copied from it is dead too."""
+    admin: Admin = request.app.state.admin
+    await run_in_threadpool(admin.end_sessions)
     response = RedirectResponse(PREFIX + "login", 303, headers=NO_STORE)
     response.delete_cookie(COOKIE, path=PREFIX)
     return response

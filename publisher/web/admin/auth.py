@@ -4,8 +4,8 @@ tokens and a limit on login attempts.
 The password is PUBLISHER_ADMIN_PASSWORD, else the scrypt hash `publisher admin set-password`
 stored in the database; with neither, the dashboard is off. hashlib.scrypt is in the standard
 library, so no dependency is added for it. The session is a cookie signed with the site's
-secret key (the one unsubscribe links use) and with the stored hash, so changing the password
-ends every session; it carries a random nonce from which the CSRF token of every form is
+secret key (the one unsubscribe links use), the password's hash and an epoch a logout renews,
+so a new password or a logout ends every session, a copied cookie's too; it carries a random nonce from which the CSRF token of every form is
 derived.
 """
 
@@ -21,6 +21,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 
 PASSWORD_SETTING = "admin_password"
+EPOCH_SETTING = "admin_session_epoch"  # changed by a logout: every session made before ends
 ENV = "PUBLISHER_ADMIN_PASSWORD"
 COOKIE = "publisher_admin"
 SESSION_SECONDS = 12 * 3600

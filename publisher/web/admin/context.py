@@ -3,6 +3,7 @@ in the site's language, and the guard that asks for a login and a CSRF token."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from datetime import datetime, timezone
 from functools import wraps
@@ -15,7 +16,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from publisher import i18n
 from publisher.site.theme import template_folders
-from publisher.web.admin.auth import COOKIE, PASSWORD_SETTING, Attempts, Session, Sessions
+from publisher.web.admin.auth import (
+    COOKIE,
+    EPOCH_SETTING,
+    PASSWORD_SETTING,
+    Attempts,
+    Session,
+    Sessions,
+)
 
 PREFIX = "/admin/"
 MAX_FORM = 64 * 1024  # bytes: the largest form the dashboard has is far smaller
@@ -28,7 +36,7 @@ class Admin:
         self.secret, self.env_hash = secret, env_hash
         self.attempts = Attempts()
         self.secure = config.site.url.startswith("https://")
-        self._hash: tuple[float, str | None] = (0.0, None)
+        self._hash: tuple[float, tuple[str | None, str]] = (0.0, (None, ""))
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader([str(f) for f in
                                             template_folders(config.path("templates"))]),
@@ -41,17 +49,26 @@ class Admin:
     def password_hash(self) -> str | None:
         """The environment's, else the stored one, re-read every few seconds: a password set
         or removed from the command line takes effect without a restart."""
-        if self.env_hash:
-            return self.env_hash
+        return self._settings()[0]
+
+    def _settings(self) -> tuple[str | None, str]:
+        """(the password's hash, the sessions' epoch), read at most every 5 seconds."""
         when, found = self._hash
         if time.monotonic() - when > 5:
-            found = self.store.get_setting(PASSWORD_SETTING)
+            stored = None if self.env_hash else self.store.get_setting(PASSWORD_SETTING)
+            found = (self.env_hash or stored, self.store.get_setting(EPOCH_SETTING) or "")
             self._hash = (time.monotonic(), found)
         return found
 
     def sessions(self) -> Sessions | None:
-        found = self.password_hash()
-        return Sessions(self.secret, found) if found else None
+        """The signer of this moment's sessions: a new password or a new epoch (a logout)
+        ends every session made before, in every process sharing the database."""
+        found, epoch = self._settings()
+        return Sessions(self.secret, f"{found}\0{epoch}") if found else None
+
+    def end_sessions(self) -> None:
+        self.store.set_setting(EPOCH_SETTING, secrets.token_urlsafe(12))
+        self._hash = (0.0, (None, ""))  # this process: at once
 
     def cached(self, key: str, seconds: float, make: Callable[[], object]) -> object:
         when, value = self.cache.get(key, (0.0, None))
