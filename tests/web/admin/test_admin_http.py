@@ -183,6 +183,10 @@ def test_send_now_confirms_then_streams_its_progress(admin):
     confirm = admin.get("/admin/send")
     assert confirm.status_code == 200 and "Aux 3 abonnés actifs qui le veulent." in confirm.text
     assert "Un nouveau numéro de 1 article." in confirm.text
+    preview = admin.get("/admin/issues/next", params={"category": "Tech"})
+    assert preview.status_code == 200 and "Fresh" in preview.text
+    assert preview.headers["content-security-policy"] == "sandbox"  # the issue's HTML, inert
+    assert admin.get("/admin/issues/next", params={"category": "Art"}).status_code == 404
     assert admin.post("/admin/send", data={}).status_code == 403  # no token: nothing sent
     assert admin.store.last_issue().number == 1
     started = admin.post("/admin/send", data={"csrf": admin.csrf("/admin/send")})
@@ -227,3 +231,18 @@ def test_a_send_can_be_stopped(project, monkeypatch, admin_client):
     assert events[-1]["state"] == "stopped", events
     two = store.issue_stats(number=2)[0]
     assert two.sent is None and two.counts.get("queued", 0) > 0  # the rest waits, queued
+
+
+def test_a_test_copy_goes_to_one_address_and_nowhere_else(admin):
+    admin.login()
+    outbox = admin.project.root / "var" / "outbox"
+    before = set(outbox.glob("*.eml"))
+    token = admin.csrf("/admin/issues")
+    bad = admin.post("/admin/issues/test", data={"csrf": token, "email": "not an address"})
+    assert bad.headers["location"] == "/admin/issues?error=bad-address"
+    sent = admin.post("/admin/issues/test", data={"csrf": token, "email": "Me@Example.org"})
+    assert sent.headers["location"] == "/admin/issues?done=test-sent"
+    [new] = set(outbox.glob("*.eml")) - before
+    assert b"To: me@example.org" in new.read_bytes()
+    assert admin.store.issue_stats(number=1)[0].total == 3  # the ledger is untouched
+    assert "La copie de test a été envoyée." in admin.get(sent.headers["location"]).text
