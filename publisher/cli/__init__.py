@@ -25,6 +25,7 @@ COMMANDS = {
     "db": "publisher.cli.db:db",
     "init": "publisher.cli.init:init",
     "new": "publisher.cli.new:new",
+    "admin": "publisher.cli.admin:admin",
 }
 
 

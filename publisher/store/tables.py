@@ -142,3 +142,16 @@ job_runs = Table(  # what `publisher run` did: one row per (job, slot), claimed 
     UniqueConstraint("job", "slot"),
     Index("ix_job_runs_job_started", "job", "started"),
 )
+
+admin_settings = Table(  # the dashboard's settings: the admin password's scrypt hash
+    "admin_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+# The dashboard's indexes (migration 0007; the prefix ones are per dialect, made there).
+Index("ix_subscribers_status_id", subscribers.c.status, subscribers.c.id)
+Index("ix_subscribers_created", subscribers.c.created)
+Index("ix_subscribers_unsubscribed", subscribers.c.unsubscribed)
+Index("ix_deliveries_subscriber", deliveries.c.subscriber_id)
+Index("ix_bounces_subscriber", bounces.c.subscriber_id)

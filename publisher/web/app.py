@@ -199,6 +199,9 @@ def create_app(config, store: Store | None = None, transport: Transport | None =
         Route("/preferences", preferences, methods=["GET", "POST"]),
         Mount("/", StaticFiles(directory=config.path("output"), html=True, check_dir=False)),
     ]
+    from publisher.web.admin import admin_routes
+
+    routes[-1:-1] = admin_routes(config, site.store, site.notices)  # /admin/, when a password is set
     app = Starlette(routes=routes)
     app.state.site = site
     return app
