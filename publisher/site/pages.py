@@ -32,11 +32,17 @@ class Page:
     prev_url: str | None = None
     next_url: str | None = None
     feeds: tuple[tuple[str, str, str], ...] = ()  # (title, type, href) for autodiscovery
+    term: tuple[str, str, str] | None = None  # (tag|author, name, slug) of a tag or author page
+
+    @property
+    def url(self) -> str:
+        """The page's own URL relative to site.url: its canonical address."""
+        return self.path.removesuffix("index.html")
 
     def fingerprint_parts(self) -> tuple:
         arts = self.articles + ((self.article,) if self.article else ())
         return (self.path, self.template, self.title, self.category, self.number, self.pages,
-                self.prev_url, self.next_url, self.feeds,
+                self.prev_url, self.next_url, self.feeds, self.term,
                 tuple((a.id, a.digest, a.url) for a in arts))
 
 
@@ -54,7 +60,8 @@ def _long_date(day: date, lang: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def environment(templates: Path, version: str = "", cache: Path | None = None) -> jinja2.Environment:
+def environment(templates: Path, version: str = "", cache: Path | None = None,
+                lang: str = "en") -> jinja2.Environment:
     """One environment per templates folder and version of its files: templates are compiled
     once and never stat()ed again during a build (the build's key changes when they do).
     With a `cache` folder, compiled templates are kept there for the next build's process
@@ -78,6 +85,9 @@ def environment(templates: Path, version: str = "", cache: Path | None = None) -
     env.filters["long_date"] = long_date
     env.filters["iso"] = lambda d: d.isoformat()
     env.globals["partial_cached"] = partial_cached
+    from publisher import i18n
+
+    i18n.install(env, lang)
     return env
 
 
@@ -125,8 +135,11 @@ def render_page(page: Page, config: Config, categories: list[tuple[str, str, str
     """Render one page; a template mistake becomes a TemplateError naming template and line.
 
     `version` identifies the current template files (the build passes its key)."""
+    from publisher.site.plan import authors_of, term_url
+
     env = environment(config.path("templates"), version,
-                      config.path("var") / "cache" / "templates" if version else None)
+                      config.path("var") / "cache" / "templates" if version else None,
+                      config.site.lang)
     context: dict[str, Any] = {
         "site": config.site,
         "page": page,
@@ -138,6 +151,10 @@ def render_page(page: Page, config: Config, categories: list[tuple[str, str, str
         "feeds": page.feeds,
         "feed_groups": feed_groups(page.feeds),
         "url": lambda path="": config.site.url + path.lstrip("/"),
+        "tag_url": lambda name: term_url("tag", name, config),
+        "author_url": lambda name: term_url("author", name, config),
+        "authors_of": authors_of,
+        "canonical": page.article.url if page.article else config.site.url + page.url,
     }
     try:
         return env.get_template(page.template).render(context).encode()
