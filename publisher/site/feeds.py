@@ -128,6 +128,26 @@ def _history_extension():
     return History
 
 
+@lru_cache(maxsize=1)
+def _enclosure_extension():
+    """feedgen writes an entry's Atom links without their rel, type and length (it reads them
+    from the element it has just made, not from its data): the enclosure's come back here,
+    so that it is not taken for a second alternate link."""
+    from feedgen.ext.base import BaseEntryExtension
+
+    class Enclosure(BaseEntryExtension):
+        value: tuple[str, int, str] | None = None
+
+        def extend_atom(self, entry):
+            url, length, kind = self.value
+            for link in entry.iter(f"{{{ATOM_NS}}}link", "link"):
+                if link.get("href") == url:
+                    link.attrib.update({"rel": "enclosure", "type": kind, "length": str(length)})
+            return entry
+
+    return Enclosure
+
+
 _LAST: list = [None, []]  # (key, entries) of the last document written by this process
 
 
@@ -168,6 +188,8 @@ def _entries(doc: FeedDoc) -> list:
             fe.content(a.html, type="html")
         if a.enclosure:  # RSS <enclosure>, Atom <link rel="enclosure">
             fe.enclosure(a.enclosure[0], str(a.enclosure[1]), a.enclosure[2])
+            fe.register_extension("attached", _enclosure_extension(), atom=True, rss=False)
+            fe.attached.value = a.enclosure
         if doc.podcast:
             fe.register_extension("podcast", PodcastEntryExtension, atom=False, rss=True)
             if a.duration:
