@@ -7,7 +7,7 @@ import posixpath
 import re
 from datetime import date, datetime
 from functools import lru_cache
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from slugify import slugify
 
@@ -83,15 +83,15 @@ def pelican_links(html: str, path: str, config: Config) -> tuple[str, tuple[str,
 
     def resolve(m: re.Match) -> str:
         target, _, fragment = m.group("target").partition("#")
-        target = target.replace("%20", " ")
+        target = unquote(target)
         rel = target.lstrip("/") if target.startswith("/") else posixpath.join(folder, target)
         rel = posixpath.normpath(rel).lstrip("/")
         tail = f"#{fragment}" if fragment else ""
         q = m.group("q")
         if m.group("what") == "filename" and posixpath.splitext(rel)[1].lower() in ARTICLE_SUFFIXES:
             linked.append(rel)
-            return f"{m.group('attr')}={q}{config.site.url}{LINK_MARK}{rel}{tail}{q}"
-        return f"{m.group('attr')}={q}{config.site.url}{rel}{tail}{q}"
+            return f"{m.group('attr')}={q}{config.site.url}{LINK_MARK}{quote(rel)}{tail}{q}"
+        return f"{m.group('attr')}={q}{config.site.url}{quote(rel)}{tail}{q}"
 
     return PELICAN_LINK.sub(resolve, html), tuple(dict.fromkeys(linked))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from dataclasses import replace
+from urllib.parse import quote
 
 from publisher.config import Config
 from publisher.content.article import LINK_MARK, article_location, make_slug
@@ -62,7 +63,7 @@ def resolve_links(articles: list[Article], config: Config) -> tuple[list[Article
                     warnings.append(f"{a.source}:1: {{filename}} link to {rel}, which is not a "
                                     "published article")
                     target = config.site.url
-                html = html.replace(f"{config.site.url}{LINK_MARK}{rel}", target)
+                html = html.replace(f"{config.site.url}{LINK_MARK}{quote(rel)}", target)
             digest = hashlib.blake2b(f"{a.digest}{[urls.get(r) for r in a.links]}".encode(),
                                      digest_size=16).hexdigest()
             a = replace(a, body=pack_html(html), digest=digest)

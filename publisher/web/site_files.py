@@ -120,8 +120,8 @@ class SiteFiles(StaticFiles):
         target = moved.get(url_path) or moved.get(url_path + "/")
         if target:
             return RedirectResponse(target, status_code=301)
-        if path.lstrip("/") == "_redirects":
-            return await super().get_response("/__not_served__", scope)
+        if path.lstrip("/") in ("_redirects", "404.html"):  # the server's, not pages
+            return await super().get_response("__not_served__", scope)
         is_feed = path.lstrip("/").startswith("feeds/") and path.endswith((".xml", ".json"))
         headers = dict(scope.get("headers") or [])
         accept = headers.get(b"accept", b"").decode("latin-1")
