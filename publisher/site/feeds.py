@@ -129,6 +129,24 @@ def _history_extension():
 
 
 @lru_cache(maxsize=1)
+def _explicit_extension():
+    """<itunes:explicit>true|false</itunes:explicit> in the channel (see _podcast_channel)."""
+    from feedgen.ext.base import BaseExtension
+
+    class Explicit(BaseExtension):
+        value = "false"
+
+        def extend_rss(self, feed):
+            from lxml import etree
+
+            tag = "{http://www.itunes.com/dtds/podcast-1.0.dtd}explicit"
+            etree.SubElement(feed[0], tag).text = self.value
+            return feed
+
+    return Explicit
+
+
+@lru_cache(maxsize=1)
 def _enclosure_extension():
     """feedgen writes an entry's Atom links without their rel, type and length (it reads them
     from the element it has just made, not from its data): the enclosure's come back here,
@@ -256,7 +274,10 @@ def _podcast_channel(fg, config: Config) -> None:
     fg.podcast.itunes_author(site.author)
     fg.podcast.itunes_owner(name=site.author, email=pod.owner_email or site.email)
     fg.podcast.itunes_category(pod.category, pod.subcategory)
-    fg.podcast.itunes_explicit("yes" if pod.explicit else "no")
+    # Apple and the W3C validator now want "true"/"false"; feedgen only writes yes/no/clean
+    # (what Apple used to want): the element is added by an extension of ours.
+    fg.register_extension("explicit", _explicit_extension(), None, atom=False, rss=True)
+    fg.explicit.value = "true" if pod.explicit else "false"
     fg.podcast.itunes_summary(site.description or site.title)
     fg.podcast.itunes_type(pod.type)
 

@@ -104,7 +104,7 @@ def test_podcast_enclosures_with_itunes_tags(published):
     assert episode.itunes_duration == "01:02:03"
     raw = (out / "feeds/podcast.rss.xml").read_text()
     assert '<itunes:category text="Science"/>' in raw and "<itunes:owner>" in raw
-    assert "<itunes:explicit>no</itunes:explicit>" in raw
+    assert "<itunes:explicit>false</itunes:explicit>" in raw
     atom = (out / "feeds/all.atom.xml").read_text()
     assert re.search(r'<link href="http://127.0.0.1:8000/media/episode-1.mp3" rel="enclosure" '
                      r'type="audio/mpeg" length="12345678"/>', atom)
