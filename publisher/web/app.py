@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 from publisher.audience import subscribers as uc
 from publisher.audience.notices import Notices, template_env
 from publisher.audience.tokens import TokenError, Tokens, tokens_for
+from publisher.content.collate import collated
 from publisher.mail.transport import Transport, make_transport
 from publisher.store import Store, open_store
 from publisher.web.site_files import SiteFiles, feed_view_env
@@ -78,7 +79,7 @@ class Site:
 
             now = datetime.now(timezone.utc)
             found = {c for a in load_articles(self.config).published(now) for c in a.categories}
-            names = sorted(found, key=str.casefold)
+            names = collated(found)
             self._categories = (time.monotonic(), names)
         return names
 
