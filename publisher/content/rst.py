@@ -20,6 +20,7 @@ def read_rst(text: str, path: str) -> Source:
     try:
         from docutils import nodes
         from docutils.core import publish_doctree, publish_from_doctree
+        from docutils.writers.html5_polyglot import Writer
     except ImportError:
         raise ContentError(path, 1, "reStructuredText skipped: docutils is not installed "
                                     "(pip install docutils)") from None
@@ -40,7 +41,7 @@ def read_rst(text: str, path: str) -> Source:
     title = tree.get("title")
     if title:
         meta.setdefault("title", title)
-    parts = publish_from_doctree(tree, writer_name="html5", settings_overrides=SETTINGS)
+    parts = publish_from_doctree(tree, writer=Writer(), settings_overrides=SETTINGS)
     body = parts.decode() if isinstance(parts, bytes) else parts
     start, end = body.find("<main"), body.rfind("</main>")
     if start == -1:

@@ -11,9 +11,10 @@ from site_fixtures import NOW, PELICAN, site_config
 from publisher.site.build import build
 
 
-@pytest.fixture
-def pelican(tmp_path):
-    config = site_config(tmp_path, PELICAN, "feeds:\n  id_style: pelican\n")
+@pytest.fixture(scope="module")
+def pelican(tmp_path_factory):
+    """Built once: the tests only read it."""
+    config = site_config(tmp_path_factory.mktemp("pelican"), PELICAN, "feeds:\n  id_style: pelican\n")
     report = build(config, NOW)
     return config, config.path("output"), report
 

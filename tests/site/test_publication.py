@@ -22,9 +22,10 @@ PODCAST = """feeds:
 """
 
 
-@pytest.fixture
-def published(tmp_path):
-    config = site_config(tmp_path, PUBLICATION, PODCAST)
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """Built once for the tests that only read it."""
+    config = site_config(tmp_path_factory.mktemp("publication"), PUBLICATION, PODCAST)
     report = build(config, NOW)
     assert report.warnings == [] and report.articles == 3
     return config, config.path("output")
@@ -114,8 +115,10 @@ def test_podcast_enclosures_with_itunes_tags(published):
                                     "duration_in_seconds": 3723}]
 
 
-def test_aliases_and_a_moved_article_get_redirects(published, tmp_path):
-    config, out = published
+def test_aliases_and_a_moved_article_get_redirects(tmp_path):
+    config = site_config(tmp_path, PUBLICATION)
+    build(config, NOW)
+    out = config.path("output")
     for alias in ("old/episode-1/index.html", "ep1.html"):
         page = (out / alias).read_text()
         assert '<meta http-equiv="refresh" content="0; url=http://127.0.0.1:8000/2025/03/episode-1-la-mer/">' in page
