@@ -171,7 +171,8 @@ def plan_site(published: list[Article], config: Config, unlisted: list[Article] 
         episodes = [a for a in published if a.enclosure]
         feeds += plan_feeds("podcast", config.feeds.podcast.title or site.title, base,
                             episodes, config, kinds=("rss",), podcast=True)
-    taken = {p.path for p in pages} | {a.path for a in published} | {a.path for a in unlisted}
+    taken = ({p.path for p in pages} | {a.path for a in published} | {a.path for a in unlisted}
+             | {"404.html"})
     for a in [*published, *unlisted]:
         template = "page.html" if a.kind == "page" else "article.html"
         pages.append(Page(path=a.path, template=template, title=a.title, article=a,
