@@ -12,6 +12,7 @@ import jinja2
 from markupsafe import Markup
 
 from publisher.config import Config
+from publisher.content.article import make_slug
 from publisher.errors import TemplateError
 from publisher.models import Article
 from publisher.site.theme import template_folders
@@ -114,6 +115,16 @@ def forget_partials() -> None:
     _PARTIALS.clear()
 
 
+def authors_of(article: Article) -> tuple[str, ...]:
+    return tuple(n.strip() for n in article.author.split(",") if n.strip())
+
+
+def term_url(kind: str, name: str, config: Config) -> str:
+    """The URL of a tag's or an author's page."""
+    pattern = config.paths.tag if kind == "tag" else config.paths.author
+    return config.site.url + pattern.format(slug=make_slug(name)).lstrip("/")
+
+
 FEED_LABELS = {"application/atom+xml": "Atom", "application/rss+xml": "RSS",
                "application/feed+json": "JSON Feed"}
 
@@ -135,8 +146,6 @@ def render_page(page: Page, config: Config, categories: list[tuple[str, str, str
     """Render one page; a template mistake becomes a TemplateError naming template and line.
 
     `version` identifies the current template files (the build passes its key)."""
-    from publisher.site.plan import authors_of, term_url
-
     env = environment(config.path("templates"), version,
                       config.path("var") / "cache" / "templates" if version else None,
                       config.site.lang)

@@ -21,7 +21,7 @@ from publisher.content.article import LINK_MARK, article_location, make_slug
 from publisher.content.collate import collated
 from publisher.models import Article, pack_html
 from publisher.site.feeds import FeedDoc, plan_feeds
-from publisher.site.pages import Page
+from publisher.site.pages import Page, authors_of, term_url
 
 FEED_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml",
               "json": "application/feed+json"}
@@ -71,10 +71,6 @@ def resolve_links(articles: list[Article], config: Config) -> tuple[list[Article
     return result, warnings
 
 
-def authors_of(article: Article) -> tuple[str, ...]:
-    return tuple(n.strip() for n in article.author.split(",") if n.strip())
-
-
 def categories_of(articles: list[Article], config: Config) -> list[tuple[str, str, str]]:
     """(name, slug, url) of every category in use, in the language's order."""
     names = collated({c for a in articles for c in a.categories})
@@ -83,12 +79,6 @@ def categories_of(articles: list[Article], config: Config) -> list[tuple[str, st
 
 def category_path(slug: str, config: Config) -> str:
     return config.paths.category.format(slug=slug).lstrip("/")
-
-
-def term_url(kind: str, name: str, config: Config) -> str:
-    """The URL of a tag's or an author's page."""
-    pattern = config.paths.tag if kind == "tag" else config.paths.author
-    return config.site.url + pattern.format(slug=make_slug(name)).lstrip("/")
 
 
 def _page_path(base: str, number: int) -> str:
