@@ -84,3 +84,25 @@ def test_rst_without_docutils_is_one_line(tmp_path, monkeypatch):
     report = build(config, NOW, use_cache=False)
     assert report.warnings == ["notes.rst:1: reStructuredText skipped: docutils is not "
                                "installed (pip install docutils)"]
+
+
+def test_pelicans_own_urls(tmp_path):
+    """With the README's settings, the pages are where Pelican put them and the ids are its."""
+    config = site_config(tmp_path, PELICAN, """paths:
+  article: "{slug}.html"
+  page: "pages/{slug}.html"
+  category: "category/{slug}.html"
+  tag: "tag/{slug}.html"
+  author: "author/{slug}.html"
+feeds:
+  id_style: pelican
+""")  # a second `paths:` replaces the fixture's: content/ and public/ are then the defaults
+    report = build(config, NOW)
+    assert report.warnings == []
+    out = config.path("output")
+    for rel in ("a-orsay.html", "budget-2025.html", "pages/a-propos.html", "category/culture.html",
+                "tag/peinture.html", "author/publisher.html", "feeds/culture.atom.xml"):
+        assert (out / rel).is_file(), rel
+    assert 'href="http://127.0.0.1:8000/budget-2025.html"' in (out / "a-orsay.html").read_text()
+    feed = feedparser.parse((out / "feeds/all.atom.xml").read_bytes())
+    assert "tag:127.0.0.1,2024-11-12:/a-orsay.html/" in [e.id for e in feed.entries]
