@@ -7,6 +7,7 @@ from functools import lru_cache
 
 import jinja2
 
+from publisher import i18n
 from publisher.audience.tokens import Tokens
 from publisher.mail.message import compose, sender_address
 from publisher.mail.message import list_headers as mailer_list_headers
@@ -16,17 +17,19 @@ from publisher.site.theme import template_folders
 
 
 @lru_cache(maxsize=8)
-def template_env(folder: str, strict: bool = True) -> jinja2.Environment:
-    """The user's templates first, then the ones shipped with publisher. Pages (not strict)
-    may test variables that a route leaves out."""
+def template_env(folder: str, strict: bool = True, language: str = "en") -> jinja2.Environment:
+    """The user's templates first, then the ones shipped with publisher, with gettext in
+    `language`. Pages (not strict) may test variables that a route leaves out."""
     loader = jinja2.FileSystemLoader([str(f) for f in template_folders(folder)])
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=loader,
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined if strict else jinja2.Undefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    i18n.install(env, language)
+    return env
 
 
 class Links:
@@ -57,7 +60,7 @@ def list_headers(config, links: Links, email: str) -> dict[str, str]:
 class Notices:
     def __init__(self, config, transport: Transport, tokens: Tokens):
         self.config, self.transport, self.links = config, transport, Links(config, tokens)
-        self.env = template_env(str(config.path("templates")))
+        self.env = template_env(str(config.path("templates")), language=config.site.lang)
 
     def _send(self, template: str, subscriber: Subscriber, headers: dict[str, str] | None,
               **context) -> bytes:

@@ -23,6 +23,8 @@ COMMANDS = {
     "bounces": "publisher.cli.bounces:bounces",
     "worker": "publisher.cli.worker:worker",
     "db": "publisher.cli.db:db",
+    "init": "publisher.cli.init:init",
+    "new": "publisher.cli.new:new",
 }
 
 

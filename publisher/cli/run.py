@@ -13,23 +13,39 @@ from publisher.cli import pass_context
 @click.option("--host", default=None, help="Address to listen on (default: web.host, 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default: web.port, 8000).")
 @click.option("--no-web", is_flag=True, help="Schedule and watch only; serve nothing.")
+@click.option("--dev", is_flag=True, help="Pages reload in the browser after each rebuild.")
 @pass_context
-def run(ctx, host: str | None, port: int | None, no_web: bool) -> None:
+def run(ctx, host: str | None, port: int | None, no_web: bool, dev: bool) -> None:
     """Build, serve the site, rebuild on changes and on schedule, send the digest on time.
 
     Runs until SIGTERM or Ctrl-C, then stops cleanly: a send in progress finishes the
     messages in flight and the rest resumes at the next start. A slot missed while the process
-    was down runs once at start (within schedule.grace)."""
+    was down runs once at start (within schedule.grace). With the default local site.url,
+    links follow --host and --port. Log times are in site.timezone."""
     import logging
+    import os
+    from pathlib import Path
 
+    from publisher.cli.preview import follow_address, setup_logging, watch_config
+    from publisher.config import DEFAULT_CONFIG
     from publisher.schedule.runner import Runner
 
     config = ctx.config
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S")
-    for noisy in ("apscheduler", "alembic", "watchfiles"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    sys.exit(Runner(config).run(web=not no_web, host=host, port=port))
+    setup_logging(config, sys.stderr)
+    host, port = host or config.web.host, port or config.web.port
+    if not no_web:
+        config, note = follow_address(config, host, port)
+        if note:
+            logging.getLogger("publisher.run").warning("%s", note)
+    runner = Runner(config)
+    if dev and not no_web:
+        from publisher.web.devreload import dev_app
+
+        runner.wrap_app = lambda app: dev_app(app, config.path("output"), runner.stopping)
+    source = Path(ctx.config_path or os.environ.get("PUBLISHER_CONFIG") or DEFAULT_CONFIG)
+    if source.is_file():
+        watch_config(source, runner.stopping)
+    sys.exit(runner.run(web=not no_web, host=host, port=port))
 
 
 @click.command()

@@ -9,10 +9,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from publisher.config import Config
+from publisher.content.source import ARTICLE_SUFFIXES  # noqa: F401 - re-exported
 from publisher.errors import ContentError
 from publisher.models import Article
 
-ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst"})
 # Files of the site's root that are never articles (a robots.txt is the user's, copied as it
 # is), and Pelican's `extra/` folder, whose files are copied to the root of the site.
 ROOT_FILES = frozenset({"robots.txt", "humans.txt", "ads.txt", "security.txt", "llms.txt"})

@@ -12,8 +12,9 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 from slugify import slugify
 
 from publisher.config import Config
-from publisher.content.sanitize import clean_html, french_spaces, plain_text
-from publisher.content.source import Source
+from publisher.content.sanitize import clean_html, plain_text
+from publisher.content.source import ARTICLE_SUFFIXES, Source
+from publisher.content.typography import typeset_html, typeset_text
 from publisher.errors import ContentError
 from publisher.models import Article, pack_html
 
@@ -28,7 +29,16 @@ def make_slug(text: str) -> str:
     """ASCII slug with French letters transliterated: 'Corée' -> 'coree'."""
     if len(text) <= 80 and SLUG.fullmatch(text):
         return text  # already a slug (front matter `slug:`): skip the costly transliteration
-    return slugify(text, max_length=80, word_boundary=True, replacements=[["'", "-"], ["’", "-"]])
+    slug = slugify(text, max_length=80, word_boundary=True, replacements=[["'", "-"], ["’", "-"]])
+    words = slug.split("-")
+    cut = len(text) > 80 and not slugify(text, replacements=[["'", "-"], ["’", "-"]]) == slug
+    while cut and len(words) > 1 and words[-1] in ELIDED:  # "...-pour-l" (l'ordre cut): "...-pour"
+        words.pop()
+    return "-".join(words)
+
+
+# French elided words: a slug cut at 80 characters must not end on one of them.
+ELIDED = frozenset({"l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu", "puisqu"})
 
 
 def to_datetime(value: str | date | datetime, config: Config, path: str, line: int) -> datetime:
@@ -76,8 +86,6 @@ def pelican_links(html: str, path: str, config: Config) -> tuple[str, tuple[str,
     LINK_MARK (see site/plan.py). Returns the HTML and the content paths linked that way."""
     if "filename" not in html and "static" not in html and "attach" not in html:
         return html, ()
-    from publisher.content import ARTICLE_SUFFIXES
-
     folder = posixpath.dirname(path)
     linked: list[str] = []
 
@@ -151,8 +159,7 @@ def assemble(source: Source, path: str, raw: bytes, config: Config) -> Article:
     lang = source.lang or config.site.lang
     if not known_language(lang):
         raise ContentError(path, 1, f"'lang: {lang}' is not a language Babel knows (e.g. fr, en, de)")
-    if lang.split("-")[0] == "fr":
-        body = french_spaces(body)
+    body = typeset_html(body, lang)  # the language's quotes and spaces, in text only
     summary = plain_text(source.summary) if source.summary else summarise(source.lead)
     if source.image:
         image = urljoin(url, pelican_links(f'src="{source.image}"', path, config)[0][5:-1])
@@ -162,7 +169,7 @@ def assemble(source: Source, path: str, raw: bytes, config: Config) -> Article:
     return Article(
         source=path,
         id=source.id or entry_id(config, path, published, url),
-        title=source.title,
+        title=typeset_text(source.title, lang),
         slug=slug,
         date=published,
         updated=updated,
@@ -170,7 +177,7 @@ def assemble(source: Source, path: str, raw: bytes, config: Config) -> Article:
         tags=source.tags,
         author=source.author or config.site.author,
         lang=lang,
-        summary=summary,
+        summary=typeset_text(summary, lang),
         body=pack_html(body),
         url=url,
         path=out_path,

@@ -13,12 +13,6 @@ import nh3
 SAFE_SCHEMES = {"http", "https", "mailto"}
 URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
 ALIGN = re.compile(r"text-align:\s*(left|right|center);?")  # the only style kept: table columns
-# French typography: no line may start with a closing mark or end with an opening guillemet.
-# The last lookahead skips spaces inside a tag (the next angle bracket closes it): text only.
-# Two patterns that each start with a literal, so the regex engine can skip ahead to it: one
-# alternation with a lookbehind was tried at every character and cost 8x more.
-SPACE_BEFORE_MARK = re.compile(r" (?=[:;!?»])(?![^<>]*>)")
-SPACE_AFTER_GUILLEMET = re.compile(r"« (?![^<>]*>)")
 TAGS = nh3.ALLOWED_TAGS | {"figure", "figcaption", "picture", "source", "video", "audio"}
 ATTRIBUTES = {
     **nh3.ALLOWED_ATTRIBUTES,
@@ -64,7 +58,3 @@ def plain_text(html: str) -> str:
     """Text of an HTML fragment, for summaries and the plain-text email part."""
     return " ".join(unescape(_TEXT_ONLY.clean(html)).split())
 
-
-def french_spaces(html: str) -> str:
-    """Non-breaking spaces before : ; ! ? » and after «, in text only (never inside tags)."""
-    return SPACE_AFTER_GUILLEMET.sub("«\u00a0", SPACE_BEFORE_MARK.sub("\u00a0", html))

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst"})  # what is read as an article
+
 
 @dataclass(frozen=True, slots=True)
 class Source:

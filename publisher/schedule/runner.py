@@ -36,6 +36,8 @@ def utcnow() -> datetime:
 
 
 class Runner:
+    wrap_app: Callable | None = None  # `run --dev`: wraps the web app (the reload script)
+
     def __init__(self, config, store=None, transport=None, tokens=None):
         from publisher.audience.tokens import tokens_for
         from publisher.mail.transport import make_transport
@@ -146,7 +148,7 @@ class Runner:
         later = ""
         if report.next_publication:
             later = (f"; next article at "
-                     f"{report.next_publication.astimezone(self.config.site.tz):%Y-%m-%d %H:%M:%S}")
+                     f"{report.next_publication.astimezone(self.config.site.tz):%Y-%m-%d %H:%M:%S %Z}")
         count = f"{report.articles} article{'s' if report.articles != 1 else ''}"
         return "ok", f"{count}, {state}{warnings}{later}"
 
@@ -321,6 +323,8 @@ class Runner:
         from publisher.web.app import create_app
 
         app = create_app(self.config, self.store, self.transport, self.tokens)
+        if self.wrap_app is not None:
+            app = self.wrap_app(app)
         self.server = uvicorn.Server(uvicorn.Config(
             app, host=host, port=port, log_level="warning", lifespan="off",
             timeout_graceful_shutdown=3))

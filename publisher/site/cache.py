@@ -15,12 +15,12 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 
-from publisher import __version__
+from publisher import __version__, i18n
 from publisher.config import Config
 from publisher.models import Article
 from publisher.site.theme import theme_files
 
-CACHE_FORMAT = 3  # bump when what the cache holds changes shape
+CACHE_FORMAT = 4  # bump when what the cache holds changes shape
 
 
 @dataclass
@@ -45,6 +45,9 @@ def environment_key(config: Config) -> str:
     for rel, p in theme_files(config.path("templates")).items():
         h.update(rel.encode())
         h.update(p.read_bytes())
+    lang = i18n.base_language(config.site.lang)  # the chrome's words: a catalog edit rebuilds
+    for po in sorted((i18n.LOCALES / lang / "LC_MESSAGES").glob("*.po")):
+        h.update(po.read_bytes())
     return h.hexdigest()
 
 

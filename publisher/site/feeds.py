@@ -166,6 +166,22 @@ def _enclosure_extension():
     return Enclosure
 
 
+@lru_cache(maxsize=1)
+def _lang_extension():
+    """xml:lang on an Atom entry whose article is in another language than the site's."""
+    from feedgen.ext.base import BaseEntryExtension
+
+    class EntryLang(BaseEntryExtension):
+        lang: str | None = None
+
+        def extend_atom(self, entry):
+            if self.lang:
+                entry.set("{http://www.w3.org/XML/1998/namespace}lang", self.lang)
+            return entry
+
+    return EntryLang
+
+
 _LAST: list = [None, []]  # (key, entries) of the last document written by this process
 
 
@@ -174,12 +190,13 @@ def forget_entries() -> None:
     _LAST[:] = None, []
 
 
-def _entries(doc: FeedDoc) -> list:
+def _entries(doc: FeedDoc, site_lang: str = "") -> list:
     """feedgen entries for the articles of `doc`, which serve Atom and RSS alike. The Atom
     and RSS documents of the same articles are written one after the other (the build
     orders its jobs by article), so the second reuses the first's entries: setting an
     entry up costs as much as writing it out."""
-    key = (doc.full_content, doc.podcast, tuple((a.id, a.digest, a.url) for a in doc.articles))
+    key = (doc.full_content, doc.podcast, site_lang,
+           tuple((a.id, a.digest, a.url) for a in doc.articles))
     if _LAST[0] == key:
         return _LAST[1]
     from feedgen.entry import FeedEntry
@@ -199,6 +216,10 @@ def _entries(doc: FeedDoc) -> list:
         fe.updated(a.updated)
         fe.author(name=a.author)
         fe.dc.dc_creator(a.author)
+        if a.lang != site_lang:  # the article's own language: Atom xml:lang, RSS dc:language
+            fe.register_extension("lang", _lang_extension(), atom=True, rss=False)
+            fe.lang.lang = a.lang
+            fe.dc.dc_language(a.lang)
         for name in dict.fromkeys(a.categories + a.tags):
             fe.category(term=name)
         fe.summary(a.summary)  # also the RSS <description>
@@ -254,7 +275,7 @@ def _render_xml(doc: FeedDoc, config: Config) -> bytes:
     fg.load_extension("dc", atom=False, rss=True)  # RSS's <author> wants an email address
     if doc.podcast and config.feeds.podcast:
         _podcast_channel(fg, config)
-    for fe in _entries(doc):
+    for fe in _entries(doc, site.lang):
         fg.add_entry(fe, order="append")
     body = fg.atom_str(pretty=True) if doc.kind == "atom" else fg.rss_str(pretty=True)
     if config.feeds.stylesheet:

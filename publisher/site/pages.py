@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,10 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from publisher import i18n
 from publisher.config import Config
 from publisher.content.article import make_slug
+from publisher.content.dates import long_date
 from publisher.errors import TemplateError
 from publisher.models import Article
 from publisher.site.theme import template_folders
@@ -47,22 +48,9 @@ class Page:
                 tuple((a.id, a.digest, a.url) for a in arts))
 
 
-def long_date(value: datetime, lang: str = "fr") -> str:
-    """'2 novembre 2024' in French, 'November 2, 2024' in English."""
-    return _long_date(value.date(), lang)
-
-
-@lru_cache(maxsize=8192)
-def _long_date(day: date, lang: str) -> str:
-    """Babel takes ~70 us a date; a site has far fewer days than dates shown (3 a page)."""
-    from babel.dates import format_date
-
-    return format_date(day, format="long", locale=lang.replace("-", "_"))
-
-
 @lru_cache(maxsize=4)
 def environment(templates: Path, version: str = "", cache: Path | None = None,
-                lang: str = "en") -> jinja2.Environment:
+                language: str = "en") -> jinja2.Environment:
     """One environment per templates folder and version of its files: templates are compiled
     once and never stat()ed again during a build (the build's key changes when they do).
     With a `cache` folder, compiled templates are kept there for the next build's process
@@ -86,9 +74,7 @@ def environment(templates: Path, version: str = "", cache: Path | None = None,
     env.filters["long_date"] = long_date
     env.filters["iso"] = lambda d: d.isoformat()
     env.globals["partial_cached"] = partial_cached
-    from publisher import i18n
-
-    i18n.install(env, lang)
+    i18n.install(env, language)  # the chrome in the site's language: {{ _("Subscribe") }}
     return env
 
 

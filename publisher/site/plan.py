@@ -16,6 +16,7 @@ import posixpath
 from dataclasses import replace
 from urllib.parse import quote
 
+from publisher import i18n
 from publisher.config import Config
 from publisher.content.article import LINK_MARK, article_location, make_slug
 from publisher.content.collate import collated
@@ -136,27 +137,28 @@ def plan_site(published: list[Article], config: Config, unlisted: list[Article] 
     feeds = plan_feeds("all", site.title, base, published, config, archives=config.feeds.archives)
     by_category = _group(published, lambda a: a.categories)
     category_feeds: dict[str, tuple] = {}
+    _ = i18n.gettext_for(config.site.lang)
     for name, slug, url in categories_of(published, config):
-        own = _feed_links(f"{site.title} : {name}", slug, config) if config.feeds.categories else ()
+        stream = _("%(site)s: %(category)s") % {"site": site.title, "category": name}
+        own = _feed_links(stream, slug, config) if config.feeds.categories else ()
         category_feeds[name] = own
         pages += _listing(category_path(slug, config), "category.html", name,
                           by_category[name], config, site_feeds + own, category=(name, slug))
         if config.feeds.categories:
-            feeds += plan_feeds(slug, f"{site.title} : {name}", url, by_category[name], config)
+            feeds += plan_feeds(slug, stream, url, by_category[name], config)
     for kind, names in (("tag", lambda a: a.tags), ("author", authors_of)):
         grouped = _group(published, names)
         for name in collated(grouped):
             slug, url = make_slug(name), term_url(kind, name, config)
             if not slug:
                 continue
-            own = (_feed_links(f"{site.title} : {name}", f"{slug}.{kind}", config)
-                   if config.feeds.tags else ())
+            stream = _("%(site)s: %(category)s") % {"site": site.title, "category": name}
+            own = _feed_links(stream, f"{slug}.{kind}", config) if config.feeds.tags else ()
             pattern = config.paths.tag if kind == "tag" else config.paths.author
             pages += _listing(pattern.format(slug=slug).lstrip("/"), f"{kind}.html", name,
                               grouped[name], config, site_feeds + own, term=(kind, name, slug))
             if config.feeds.tags:
-                feeds += plan_feeds(f"{slug}.{kind}", f"{site.title} : {name}", url,
-                                    grouped[name], config)
+                feeds += plan_feeds(f"{slug}.{kind}", stream, url, grouped[name], config)
     if config.feeds.podcast:
         episodes = [a for a in published if a.enclosure]
         feeds += plan_feeds("podcast", config.feeds.podcast.title or site.title, base,

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 
+from publisher import i18n
 from publisher.audience import subscribers as uc
 from publisher.audience.notices import Notices, template_env
 from publisher.audience.tokens import TokenError, Tokens, tokens_for
@@ -58,7 +59,9 @@ class Site:
     def __init__(self, config, store: Store, transport: Transport, tokens: Tokens):
         self.config, self.store, self.tokens = config, store, tokens
         self.notices = Notices(config, transport, tokens)
-        self.env = template_env(str(config.path("templates")), strict=False)
+        self.env = template_env(str(config.path("templates")), strict=False,
+                                language=config.site.lang)
+        self._ = i18n.gettext_for(config.site.lang)
         self.limit = RateLimit(config.web.subscribe_rate)
         # confirmation emails per address: beyond, none is sent (the same answer page)
         self.mail_limit = RateLimit(CONFIRMATIONS_PER_HOUR, window=3600)
@@ -115,7 +118,7 @@ async def subscribe(request: Request) -> Response:
     client = request.client.host if request.client else "?"
     if not site.limit.allow(client):
         return site.page("subscribe", 429, categories=[],
-                         error="Trop de tentatives\u00a0: patientez une minute, puis réessayez.")
+                         error=site._("Too many attempts: wait a minute, then try again."))
     form = await request.form()
     address = str(form.get("email", ""))
     name = str(form.get("name", ""))
@@ -126,7 +129,7 @@ async def subscribe(request: Request) -> Response:
         await run_in_threadpool(uc.request, site.store, address, name, chosen, _now(),
                                 site.confirmation)
     except uc.SubscriberError:  # only a bad address; str(exc) is the English of the CLI
-        error = f"«\u00a0{address.strip()}\u00a0» n’est pas une adresse e-mail valide."
+        error = site._("“%(address)s” is not a valid email address.") % {"address": address.strip()}
         return site.page("subscribe", 400, error=error, email=address, name=name,
                          categories=await run_in_threadpool(site.categories))
     return site.page("check_inbox", hours=site.config.web.confirm_hours)

@@ -40,7 +40,7 @@ series: été
 Le corps de l'article.
 """
     )
-    assert a.title == "Corée : un été chargé"
+    assert a.title == "Corée\u00a0: un été chargé"  # French typography: no-break space
     assert a.date == datetime(2024, 7, 1, 9, 30, tzinfo=PARIS)
     assert a.updated == datetime(2024, 7, 2, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
     assert a.categories == ("Monde", "Asie") and a.category == "Monde"
@@ -49,7 +49,7 @@ Le corps de l'article.
     assert a.slug == "coree-ete" and a.url == "http://127.0.0.1:8000/2024/07/coree-ete/"
     assert a.author == "Jeanne" and a.lang == "fr" and not a.draft
     assert a.extra == {"series": "été"}
-    assert "<p>Le corps de l'article.</p>" in a.html
+    assert "<p>Le corps de l’article.</p>" in a.html
 
 
 def test_pelican_keys_and_metadata_lines():
@@ -116,7 +116,7 @@ def test_html_is_sanitised_and_links_absolute():
 def test_french_text_gets_non_breaking_spaces_and_tables_keep_alignment():
     a = read("---\ntitle: T\ndate: 2024-01-01\n---\n« Oui », dit-il : [vraiment ?](x \"a : b\")\n\n"
              "| n | v |\n|--:|---|\n| 1 | 2 |\n")
-    assert "«\u00a0Oui\u00a0», dit-il\u00a0: " in a.html and "vraiment\u00a0?" in a.html
+    assert "«\u00a0Oui\u00a0», dit-il\u00a0: " in a.html and "vraiment\u202f?" in a.html
     assert 'title="a : b"' in a.html  # attributes are left alone
     assert '<td style="text-align:right">1</td>' in a.html
 

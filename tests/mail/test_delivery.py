@@ -132,7 +132,7 @@ def test_a_pipelining_server_gets_everyone_once_through_refusals_and_drops(proje
         msg = parse(data)
         assert msg["To"].addresses[0].addr_spec == rcpt
         plain = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
-        assert "\n.NET 9 est sorti\n" in plain and "\n..et après ?" in plain
+        assert "\n.NET 9 est sorti\n" in plain and "\n..et après\u202f?" in plain  # French typography
         assert ".NET 9 est sorti" in msg.get_body(("html",)).get_content()
 
 

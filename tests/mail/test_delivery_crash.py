@@ -35,8 +35,13 @@ def test_killed_mid_send_then_restarted_completes_the_issue_once(project, smtp_s
     proc.wait(timeout=10)
     proc.stdout.close()
     proc.stderr.close()
-    time.sleep(0.5)  # a forked child finishes its messages in flight, then stops
-    before = len(smtp_server.messages)
+    # a forked child finishes its messages in flight, then stops: wait for the count to hold
+    # still for half a second (a loaded machine makes that slower), then it must stay still
+    before, still_since, give_up = -1, time.monotonic(), time.monotonic() + 10
+    while time.monotonic() < give_up and time.monotonic() - still_since < 0.5:
+        time.sleep(0.05)
+        if len(smtp_server.messages) != before:
+            before, still_since = len(smtp_server.messages), time.monotonic()
     time.sleep(0.5)
     assert len(smtp_server.messages) == before  # no sender left behind
     assert 120 <= before < 400

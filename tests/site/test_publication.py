@@ -39,9 +39,9 @@ def test_tag_and_author_pages_and_their_feeds(published):
     for suffix in (".atom.xml", ".rss.xml"):
         feed = feedparser.parse((out / f"feeds/ecologie.tag{suffix}").read_bytes())
         assert not feed.bozo, (suffix, feed.get("bozo_exception"))
-        assert [e.title for e in feed.entries] == ["Épisode 1 : la mer", "Zèbres et zébus"]
+        assert [e.title for e in feed.entries] == ["Épisode 1\u00a0: la mer", "Zèbres et zébus"]
     items = json.loads((out / "feeds/ecologie.tag.json").read_bytes())["items"]
-    assert [i["title"] for i in items] == ["Épisode 1 : la mer", "Zèbres et zébus"]
+    assert [i["title"] for i in items] == ["Épisode 1\u00a0: la mer", "Zèbres et zébus"]
     # Two authors of one article: each has a page and feeds with it.
     for slug in ("lea-dubois", "claire-martin"):
         assert "Zèbres et zébus" in (out / f"author/{slug}/index.html").read_text()

@@ -1,0 +1,87 @@
+"""Typography by language, on the text readers see: titles, summaries and article bodies.
+
+French: ’ for the apostrophe, « » with no-break spaces inside, a narrow no-break space (U+202F)
+before ; ! ? and a no-break space (U+00A0) before : and %, no-break thousands separators
+("8 000"). English: curly quotes and apostrophes. Other languages are left as written.
+
+In HTML only text is touched: never tags or their attributes (so never URLs in href or src),
+never what is inside code, pre, kbd, samp, script or style. A bare URL in text keeps its
+characters: the rules only act on quotes and on spaces that are already there.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape, unescape
+
+NBSP, NNBSP = "\u00a0", "\u202f"
+
+# Raw text elements and literal ones: their content is never changed.
+VERBATIM = ("code", "pre", "kbd", "samp", "script", "style", "tt", "var")
+TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^>]*>|<!--.*?-->", re.S)
+
+SPACES_BEFORE_TIGHT = re.compile(r"[ \u00a0\u202f]+(?=[;!?])")
+SPACES_BEFORE_COLON = re.compile(r"[ \u00a0\u202f]+(?=[:%])")
+THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3})((?: \d{3})+)(?![\d.,]?\d)")
+OPEN_GUILLEMET = re.compile(r"«[ \u00a0\u202f]*")
+CLOSE_GUILLEMET = re.compile(r"[ \u00a0\u202f]*»")
+# A quote opens when nothing that ends a word is before it and a word follows; else it closes.
+OPENING_DOUBLE = re.compile(r"(?<![\w.,;:!?%…)\]’])\"(?=\S)")
+# An apostrophe or closing single quote: after a letter, digit or punctuation.
+CLOSING_SINGLE = re.compile(r"(?<=[\w.,;:!?)\]%…])'")
+
+
+def _french(text: str) -> str:
+    text = text.replace("'", "’")
+    text = OPENING_DOUBLE.sub("«", text).replace('"', "»")
+    text = OPEN_GUILLEMET.sub("«" + NBSP, text)
+    text = CLOSE_GUILLEMET.sub(NBSP + "»", text)
+    text = SPACES_BEFORE_TIGHT.sub(NNBSP, text)
+    text = SPACES_BEFORE_COLON.sub(NBSP, text)
+    return THOUSANDS.sub(lambda m: m[1] + m[2].replace(" ", NBSP), text)
+
+
+def _english(text: str) -> str:
+    text = CLOSING_SINGLE.sub("’", text).replace("'", "‘")
+    return OPENING_DOUBLE.sub("“", text).replace('"', "”")
+
+
+RULES = {"fr": _french, "en": _english}
+
+
+def _rule(lang: str | None):
+    return RULES.get((lang or "").replace("_", "-").split("-")[0].lower())
+
+
+def typeset_text(text: str, lang: str | None) -> str:
+    """Plain text (a title, a summary) with the typography of `lang`."""
+    rule = _rule(lang)
+    return rule(text) if rule and text else text
+
+
+def typeset_html(html: str, lang: str | None) -> str:
+    """Sanitised HTML with the typography of `lang` in its text, outside verbatim elements.
+
+    Text is unescaped before the rules run (so `&quot;` counts as a quote) and escaped again
+    (& < > only: the text between tags needs no more)."""
+    rule = _rule(lang)
+    if rule is None or not html:
+        return html
+    out: list[str] = []
+    verbatim = 0  # depth inside code, pre...
+    pos = 0
+    for m in TAG.finditer(html):
+        out.append(_text(html[pos:m.start()], rule, verbatim))
+        name = (m[2] or "").lower()
+        if name in VERBATIM:
+            verbatim = max(0, verbatim + (-1 if m[1] else 1))
+        out.append(m[0])
+        pos = m.end()
+    out.append(_text(html[pos:], rule, verbatim))
+    return "".join(out)
+
+
+def _text(chunk: str, rule, verbatim: int) -> str:
+    if verbatim or not chunk or chunk.isspace():
+        return chunk
+    return escape(rule(unescape(chunk)), quote=False)
