@@ -88,8 +88,11 @@ class Paths(_Section):
     var: str = "var"
     article: str = "{year}/{month}/{slug}/"  # URL of an article page, relative to site.url
     category: str = "category/{slug}/"
+    tag: str = "tag/{slug}/"  # Pelican: tag/{slug}.html
+    author: str = "author/{slug}/"  # Pelican: author/{slug}.html
+    page: str = "pages/{slug}/"  # static pages (content/pages/); Pelican: pages/{slug}.html
 
-    @field_validator("article", "category")
+    @field_validator("article", "category", "tag", "author", "page")
     @classmethod
     def _url_pattern(cls, v: str, info) -> str:
         allowed = ARTICLE_FIELDS if info.field_name == "article" else {"slug"}
@@ -111,6 +114,19 @@ ARTICLE_FIELDS = {"year", "month", "day", "slug", "category"}
 FeedContent = Literal["full", "summary"]
 
 
+class Podcast(_Section):
+    """The iTunes channel of `feeds/podcast.rss.xml`, written when this section is set: the
+    articles with an `enclosure:`, with the tags Apple Podcasts and the W3C validator want."""
+
+    title: str | None = None  # default: site.title
+    image: str  # square artwork, 1400 to 3000 px, absolute or relative to site.url
+    category: str = "News"  # an Apple Podcasts category
+    subcategory: str | None = None
+    explicit: bool = False
+    owner_email: str | None = None  # default: site.email
+    type: Literal["episodic", "serial"] = "episodic"
+
+
 class Feeds(_Section):
     limit: int = Field(20, ge=1)  # entries in each main document; older ones go to archives
     archives: bool = True  # RFC 5005 archive documents for the whole history
@@ -120,6 +136,9 @@ class Feeds(_Section):
     json_feed: FeedContent = Field("full", alias="json")
     websub_hub: str | None = None
     stylesheet: bool = True  # XSL so the XML reads well in a browser
+    tags: bool = True  # Atom, RSS and JSON feeds per tag and per author
+    id_style: Literal["tag", "pelican"] = "tag"  # "pelican": the entry ids Pelican wrote
+    podcast: Podcast | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -36,6 +36,13 @@ class Article:
     digest: str = ""  # hash of the source bytes: what changed-detection compares
     words: int = 0  # length of the body, counted once at read time
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    image: str = ""  # absolute URL: `image:` front matter, else the body's first image
+    enclosure: tuple[str, int, str] | None = None  # (url, length in bytes, MIME type): podcasts
+    duration: str = ""  # of the enclosure, HH:MM:SS
+    aliases: tuple[str, ...] = ()  # output paths that redirect here (`aliases:` front matter)
+    listed: bool = True  # False: `Status: hidden` or a static page, built but in no list or feed
+    kind: str = "article"  # "article", or "page": a static page (Pelican's pages/ folder)
+    links: tuple[str, ...] = ()  # content paths its body links to with {filename}: see plan
 
     @property
     def category(self) -> str:
@@ -53,7 +60,7 @@ class Article:
         return max(1, -(-self.words // 230))  # 230 words a minute, rounded up
 
     def is_published(self, now: datetime) -> bool:
-        return not self.draft and self.date <= now
+        return not self.draft and (self.kind == "page" or self.date <= now)
 
     def __reduce__(self):
         """Pickled as the values of its fields, in order: dataclasses' own way for frozen

@@ -9,10 +9,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from publisher.config import Config
+from publisher.content.source import ARTICLE_SUFFIXES  # noqa: F401 - re-exported
 from publisher.errors import ContentError
 from publisher.models import Article
 
-ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
+# Files of the site's root that are never articles (a robots.txt is the user's, copied as it
+# is), and Pelican's `extra/` folder, whose files are copied to the root of the site.
+ROOT_FILES = frozenset({"robots.txt", "humans.txt", "ads.txt", "security.txt", "llms.txt"})
+EXTRA = "extra/"
 
 
 @lru_cache(maxsize=1)
@@ -22,8 +26,10 @@ def readers() -> dict:
     a tenth of a second to import."""
     from publisher.content.markdown import read_markdown
     from publisher.content.plaintext import read_plaintext
+    from publisher.content.rst import read_rst
 
-    return {".txt": read_plaintext, ".md": read_markdown, ".markdown": read_markdown}
+    return {".txt": read_plaintext, ".md": read_markdown, ".markdown": read_markdown,
+            ".rst": read_rst}
 
 
 def read_article(raw: bytes, path: str, config: Config) -> Article:
@@ -32,7 +38,7 @@ def read_article(raw: bytes, path: str, config: Config) -> Article:
 
     reader = readers().get(os.path.splitext(path)[1].lower())
     if reader is None:
-        raise ContentError(path, 1, "not an article (expected .txt, .md or .markdown)")
+        raise ContentError(path, 1, "not an article (expected .txt, .md, .markdown or .rst)")
     if not raw.strip():
         raise ContentError(path, 1, "the file is empty")
     if b"\x00" in raw[:8192]:
@@ -49,7 +55,8 @@ def scan(root: Path) -> tuple[list[tuple[str, os.stat_result]], list[tuple[str, 
     """(articles, assets): relative path and stat of every file, hidden ones skipped, sorted.
 
     Assets (images, PDFs...) are copied to the same path in the output, as Pelican and Hugo do
-    with their static folders, so `/images/photo.jpg` in an article resolves.
+    with their static folders, so `/images/photo.jpg` in an article resolves. A robots.txt
+    at the root and everything under extra/ are assets, whatever their suffix.
     """
     articles: list[tuple[str, os.stat_result]] = []
     assets: list[tuple[str, os.stat_result]] = []
@@ -69,7 +76,9 @@ def scan(root: Path) -> tuple[list[tuple[str, os.stat_result]], list[tuple[str, 
                     continue
                 if name.startswith((".", "~")) or name.endswith("~"):
                     continue
-                is_article = os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES
+                is_article = (os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES
+                              and not (prefix == "" and name in ROOT_FILES)
+                              and not prefix.startswith(EXTRA))
                 (articles if is_article else assets).append((prefix + name, entry.stat()))
     return sorted(articles), sorted(assets)
 
@@ -81,14 +90,20 @@ class Loaded:
     problems: list[ContentError] = field(default_factory=list)
 
     def published(self, now: datetime) -> list[Article]:
-        """Published articles, newest first (ties broken by source path for a stable order)."""
+        """Published articles that lists, feeds and the newsletter show, newest first (ties
+        broken by source path for a stable order): no static page, no `Status: hidden`."""
+        return [a for a in self.built(now) if a.listed]
+
+    def built(self, now: datetime) -> list[Article]:
+        """Everything that gets a page as of `now`: listed articles, hidden ones, static pages."""
         live = [a for a in self.articles if a.is_published(now)]
         live.sort(key=lambda a: (a.date, a.source), reverse=True)
         return live
 
     def next_publication(self, now: datetime) -> datetime | None:
         """When the next future-dated article goes live: when the site must be rebuilt."""
-        return min((a.date for a in self.articles if not a.draft and a.date > now), default=None)
+        return min((a.date for a in self.articles
+                    if not a.draft and a.kind == "article" and a.date > now), default=None)
 
 
 def load_articles(config: Config) -> Loaded:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
 import yaml
 
+from publisher.content.meta import source_from_meta
 from publisher.content.source import Source
 from publisher.errors import ContentError
 
@@ -29,11 +29,6 @@ _Loader.yaml_implicit_resolvers = {
 }
 PELICAN_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):\s*(.*)$")
 FENCE = re.compile(r"^(\S)\1\1+\s*$")  # '---', '+++', ';;;' ...
-KNOWN = {
-    "title", "date", "updated", "modified", "lastmod", "category", "categories", "tags",
-    "keywords", "summary", "description", "slug", "draft", "status", "author", "authors",
-    "lang", "id",
-}
 
 
 @lru_cache(maxsize=1)
@@ -73,13 +68,18 @@ def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, int]:
         )
     if PELICAN_LINE.match(first):
         meta: dict[str, Any] = {}
+        key = ""
         for i, line in enumerate(lines):
             m = PELICAN_LINE.match(line)
             if not line.strip():
                 return meta, "\n".join(lines[i + 1 :]), i + 2
+            if line[0] in " \t" and key:  # a continued value (Python-Markdown's meta)
+                meta[key] = f"{meta[key]} {line.strip()}".strip()
+                continue
             if not m:
                 return meta, "\n".join(lines[i:]), i + 1
-            meta[m.group(1).lower()] = m.group(2).strip()
+            key = m.group(1).lower()
+            meta[key] = m.group(2).strip()
         return meta, "", len(lines) + 1
     raise ContentError(path, 1, "no front matter: start the file with a '---' YAML block")
 
@@ -161,74 +161,11 @@ def _parse_toml(raw: str, path: str) -> dict[str, Any]:
     return {k.lower(): v for k, v in meta.items()}
 
 
-def _strings(value: Any, key: str, path: str, line: int) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(v.strip() for v in value.split(",") if v.strip())
-    if isinstance(value, (list, tuple)):
-        return tuple(str(v).strip() for v in value if str(v).strip())
-    raise ContentError(path, line, f"'{key}' must be a text or a list, not {type(value).__name__}")
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return str(value).strip() or None
-
-
-def _when(value: Any, key: str, path: str, line: int) -> str | date | datetime | None:
-    if value is None or isinstance(value, (date, datetime)):
-        return value
-    if isinstance(value, str):
-        return value.strip()
-    raise ContentError(path, line, f"'{key}' must be a date, not {type(value).__name__}")
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "yes", "1", "draft")
-    return bool(value)
-
-
 def read_markdown(text: str, path: str) -> Source:
     meta, body, body_line = split_front_matter(text, path)
     key_line = _key_lines(text, body_line)
-
-    def at(key: str) -> int:  # the key's line, or line 1 where the front matter starts
-        return key_line.get(key, 1)
-
-    title = _text(meta.get("title"))
-    if not title:
-        raise ContentError(path, at("title"), "front matter has no 'title'")
-    when = _when(meta.get("date"), "date", path, at("date"))
-    if when in (None, ""):
-        raise ContentError(path, at("date"), "front matter has no 'date'")
-    updated_key = next((k for k in ("updated", "modified", "lastmod") if meta.get(k)), "updated")
-    categories = _strings(meta.get("categories"), "categories", path, at("categories")) or _strings(
-        meta.get("category"), "category", path, at("category")
-    )
-    tags = _strings(meta.get("tags") or meta.get("keywords"), "tags", path, at("tags"))
-    authors = _strings(meta.get("author") or meta.get("authors"), "author", path, at("author"))
-    draft = _flag(meta.get("draft")) or str(meta.get("status", "")).lower() == "draft"
     html = render_markdown(body)
-    return Source(
-        title=title,
-        date=when,
-        html=html,
-        date_line=at("date"),
-        updated=_when(meta.get(updated_key), updated_key, path, at(updated_key)),
-        categories=categories,
-        tags=tags,
-        summary=_text(meta.get("summary") or meta.get("description")),
-        lead=_lead(html),
-        slug=_text(meta.get("slug")),
-        author=", ".join(authors) or None,
-        lang=_text(meta.get("lang")),
-        draft=draft,
-        id=_text(meta.get("id")),
-        extra={k: v for k, v in meta.items() if k not in KNOWN},
-    )
+    return source_from_meta(meta, html, _lead(html), path, lambda key: key_line.get(key, 1))
 
 
 def _key_lines(text: str, body_line: int) -> dict[str, int]:

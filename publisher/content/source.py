@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst"})  # what is read as an article
+
 
 @dataclass(frozen=True, slots=True)
 class Source:
     title: str
-    date: str | date | datetime
+    date: str | date | datetime | None  # None only for a static page (under pages/)
     html: str  # rendered body, not yet sanitised
     date_line: int = 1  # where the date was found, for error messages
     categories: tuple[str, ...] = ()
@@ -24,3 +26,8 @@ class Source:
     draft: bool = False
     id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    image: str | None = None
+    enclosure: tuple[str, int, str] | None = None
+    duration: str = ""
+    aliases: tuple[str, ...] = ()
+    hidden: bool = False  # `Status: hidden`: built, listed nowhere

@@ -29,17 +29,18 @@ def card_image(article: Article, site_url: str, body_shown: bool = False) -> dic
     body is shown whole, image included): absolute src, alt, and width/height scaled to fit
     the card (height only when the source says its size: it is never guessed, CSS
     `height:auto` keeps the ratio)."""
-    declared = article.extra.get("image")
-    if isinstance(declared, str) and declared.strip():
+    tag = IMG.search(article.html)
+    attrs = {k.lower(): v for k, v in ATTR.findall(tag.group(0))} if tag else {}
+    first = urljoin(article.url or site_url, attrs["src"]) if attrs.get("src") else ""
+    declared = article.image or article.extra.get("image")  # the reader resolves `image:`
+    if isinstance(declared, str) and declared.strip() and declared.strip() != first:
         src, alt = declared.strip(), str(article.extra.get("image_alt") or "")
         width = height = ""
     elif body_shown:
         return None
     else:
-        tag = IMG.search(article.html)
         if tag is None:
             return None
-        attrs = {k.lower(): v for k, v in ATTR.findall(tag.group(0))}
         src, alt = attrs.get("src", ""), attrs.get("alt", "")
         width, height = attrs.get("width", ""), attrs.get("height", "")
         alt = Markup(alt).unescape()  # the body is HTML: &amp; would be escaped twice

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from publisher.config import Config
-from publisher.content import Loaded, scan
+from publisher.content import EXTRA, Loaded, scan
 from publisher.errors import ContentError
 from publisher.site.cache import (
     BuildState,
@@ -73,7 +73,7 @@ class BuildReport:
 def _static_files(config: Config, assets: list[tuple[str, os.stat_result]]) -> dict[str, Path]:
     """Files copied as they are: content assets, the theme's static folder, the feeds' XSL."""
     root = config.path("content")
-    files = {rel: root / rel for rel, _ in assets}
+    files = {rel.removeprefix(EXTRA): root / rel for rel, _ in assets}  # extra/: to the root
     theme = theme_files(config.path("templates"))
     for rel, p in theme.items():
         if rel.startswith("static/"):
@@ -124,7 +124,21 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
 
     from publisher.site.feeds import forget_entries
     from publisher.site.pages import forget_partials
-    from publisher.site.plan import categories_of, dedupe_paths, plan_site
+    from publisher.site.plan import (
+        categories_of,
+        dedupe_paths,
+        plan_site,
+        redirects_of,
+        resolve_links,
+    )
+    from publisher.site.sitemap import (
+        load_memory,
+        moved_paths,
+        redirects_file,
+        robots_txt,
+        save_memory,
+        sitemap_xml,
+    )
 
     forget_partials()
     forget_entries()
@@ -175,25 +189,35 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         (loaded.problems if isinstance(result, ContentError) else loaded.articles).append(result)
     report.warnings += [str(p) for p in loaded.problems]
 
-    published = loaded.published(now)
-    published, dup_warnings = dedupe_paths(published, config)
-    published.sort(key=lambda a: (a.date, a.source), reverse=True)
-    report.warnings += dup_warnings
+    built, dup_warnings = dedupe_paths(loaded.built(now), config)
+    built, link_warnings = resolve_links(built, config)
+    built.sort(key=lambda a: (a.date, a.source), reverse=True)
+    published = [a for a in built if a.listed]
+    unlisted = [a for a in built if not a.listed]
+    report.warnings += dup_warnings + link_warnings
     report.articles = len(published)
-    report.drafts_or_scheduled = len(loaded.articles) - len(published)
+    report.drafts_or_scheduled = len(loaded.articles) - len(built)
     report.next_publication = loaded.next_publication(now)
-    pages, feeds = plan_site(published, config)
+    memory_file = config.path("var") / "site-urls.json"
+    memory, moved = moved_paths(load_memory(memory_file), built)
+    pages, feeds = plan_site(published, config, unlisted, moved)
     categories = categories_of(published, config)
     report.pages, report.feeds = len(pages), len(feeds)
+    static = _static_files(config, assets)
+    made = {"sitemap.xml": sitemap_xml(published, pages, config)}
+    if redirects := redirects_of(pages):
+        made["_redirects"] = redirects_file(redirects)
+    if "robots.txt" not in static:  # the user's own wins
+        made["robots.txt"] = robots_txt(config)
 
     jobs: list = [*pages, *feeds]
     page_key = fingerprint(key, tuple(categories))  # every page shows them in its masthead
     prints = [job_fingerprint(j, key, page_key) if j.path in cache.outputs else ""
               for j in jobs]
-    for path, src in _static_files(config, assets).items():
+    for path, src in static.items():
         jobs.append((path, str(src)))
         prints.append(fingerprint(key, (path, src.stat().st_mtime_ns, src.stat().st_size)))
-    for path, data in (extra_outputs or {}).items():
+    for path, data in [*made.items(), *(extra_outputs or {}).items()]:
         jobs.append((path, data))
         prints.append(fingerprint(key, (path, hashlib.blake2b(data).hexdigest())))
     outputs: dict[str, tuple[str, int, int]] = {}
@@ -228,6 +252,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     for path in removed:
         remove(out, path)
     report.removed = len(removed)
+    save_memory(memory_file, memory)
     report.seconds = time.perf_counter() - started
     if use_cache:
         save_state(cache_file, BuildState(

@@ -35,16 +35,17 @@ class FeedDoc:
     full_content: bool
     archive: bool = False  # an RFC 5005 archive document
     links: dict[str, str] = field(default_factory=dict)  # rel -> absolute URL
+    podcast: bool = False  # with the iTunes tags of feeds.podcast
 
     def fingerprint_parts(self) -> tuple:
         return (self.kind, self.path, self.title, self.alternate, self.full_content,
-                self.archive, tuple(sorted(self.links.items())),
+                self.archive, tuple(sorted(self.links.items())), self.podcast,
                 tuple((a.id, a.digest, a.url) for a in self.articles))
 
 
 def plan_feeds(
     stream: str, title: str, alternate: str, articles: list[Article], config: Config,
-    *, kinds: tuple[str, ...] = KINDS, archives: bool = False,
+    *, kinds: tuple[str, ...] = KINDS, archives: bool = False, podcast: bool = False,
 ) -> list[FeedDoc]:
     """The documents of one feed stream (e.g. 'all' or a category slug), newest first.
 
@@ -70,7 +71,7 @@ def plan_feeds(
         if pages:
             links["prev-archive"] = archive_url(pages)
         docs.append(FeedDoc(kind, main_path, title, alternate, tuple(articles[:limit]), full,
-                            links=links))
+                            links=links, podcast=podcast))
         for k in range(1, pages + 1):
             chunk = oldest_first[(k - 1) * limit : k * limit][::-1]
             page_links = {"self": archive_url(k), "current": base + main_path}
@@ -128,6 +129,44 @@ def _history_extension():
 
 
 @lru_cache(maxsize=1)
+def _explicit_extension():
+    """<itunes:explicit>true|false</itunes:explicit> in the channel (see _podcast_channel)."""
+    from feedgen.ext.base import BaseExtension
+
+    class Explicit(BaseExtension):
+        value = "false"
+
+        def extend_rss(self, feed):
+            from lxml import etree
+
+            tag = "{http://www.itunes.com/dtds/podcast-1.0.dtd}explicit"
+            etree.SubElement(feed[0], tag).text = self.value
+            return feed
+
+    return Explicit
+
+
+@lru_cache(maxsize=1)
+def _enclosure_extension():
+    """feedgen writes an entry's Atom links without their rel, type and length (it reads them
+    from the element it has just made, not from its data): the enclosure's come back here,
+    so that it is not taken for a second alternate link."""
+    from feedgen.ext.base import BaseEntryExtension
+
+    class Enclosure(BaseEntryExtension):
+        value: tuple[str, int, str] | None = None
+
+        def extend_atom(self, entry):
+            url, length, kind = self.value
+            for link in entry.iter(f"{{{ATOM_NS}}}link", "link"):
+                if link.get("href") == url:
+                    link.attrib.update({"rel": "enclosure", "type": kind, "length": str(length)})
+            return entry
+
+    return Enclosure
+
+
+@lru_cache(maxsize=1)
 def _lang_extension():
     """xml:lang on an Atom entry whose article is in another language than the site's."""
     from feedgen.ext.base import BaseEntryExtension
@@ -156,12 +195,14 @@ def _entries(doc: FeedDoc, site_lang: str = "") -> list:
     and RSS documents of the same articles are written one after the other (the build
     orders its jobs by article), so the second reuses the first's entries: setting an
     entry up costs as much as writing it out."""
-    key = (doc.full_content, site_lang, tuple((a.id, a.digest, a.url) for a in doc.articles))
+    key = (doc.full_content, doc.podcast, site_lang,
+           tuple((a.id, a.digest, a.url) for a in doc.articles))
     if _LAST[0] == key:
         return _LAST[1]
     from feedgen.entry import FeedEntry
     from feedgen.ext.base import BaseEntryExtension
     from feedgen.ext.dc import DcEntryExtension
+    from feedgen.ext.podcast_entry import PodcastEntryExtension
 
     entries = []
     for a in doc.articles:
@@ -179,11 +220,22 @@ def _entries(doc: FeedDoc, site_lang: str = "") -> list:
             fe.register_extension("lang", _lang_extension(), atom=True, rss=False)
             fe.lang.lang = a.lang
             fe.dc.dc_language(a.lang)
-        for name in a.categories:
+        for name in dict.fromkeys(a.categories + a.tags):
             fe.category(term=name)
         fe.summary(a.summary)  # also the RSS <description>
         if doc.full_content:
             fe.content(a.html, type="html")
+        if a.enclosure:  # RSS <enclosure>, Atom <link rel="enclosure">
+            fe.enclosure(a.enclosure[0], str(a.enclosure[1]), a.enclosure[2])
+            fe.register_extension("attached", _enclosure_extension(), atom=True, rss=False)
+            fe.attached.value = a.enclosure
+        if doc.podcast:
+            fe.register_extension("podcast", PodcastEntryExtension, atom=False, rss=True)
+            if a.duration:
+                fe.podcast.itunes_duration(a.duration)
+            fe.podcast.itunes_summary(a.summary)
+            if a.image.lower().endswith((".jpg", ".png")):  # the only kinds iTunes takes
+                fe.podcast.itunes_image(a.image)
         entries.append(fe)
     _LAST[:] = key, entries
     return entries
@@ -221,6 +273,8 @@ def _render_xml(doc: FeedDoc, config: Config) -> bytes:
     fg.register_extension("history", _history_extension(), BaseEntryExtension, atom=True, rss=True)
     fg.history.doc = doc
     fg.load_extension("dc", atom=False, rss=True)  # RSS's <author> wants an email address
+    if doc.podcast and config.feeds.podcast:
+        _podcast_channel(fg, config)
     for fe in _entries(doc, site.lang):
         fg.add_entry(fe, order="append")
     body = fg.atom_str(pretty=True) if doc.kind == "atom" else fg.rss_str(pretty=True)
@@ -229,6 +283,24 @@ def _render_xml(doc: FeedDoc, config: Config) -> bytes:
         head, _, rest = body.partition(b"\n")
         body = head + b"\n" + pi + rest
     return body
+
+
+def _podcast_channel(fg, config: Config) -> None:
+    """The iTunes channel tags Apple Podcasts requires (feedgen's podcast extension)."""
+    pod, site = config.feeds.podcast, config.site
+    fg.load_extension("podcast", atom=False, rss=True)
+    image = pod.image if "://" in pod.image else site.url + pod.image.lstrip("/")
+    fg.image(url=image, title=fg.title(), link=site.url)
+    fg.podcast.itunes_image(image)
+    fg.podcast.itunes_author(site.author)
+    fg.podcast.itunes_owner(name=site.author, email=pod.owner_email or site.email)
+    fg.podcast.itunes_category(pod.category, pod.subcategory)
+    # Apple and the W3C validator now want "true"/"false"; feedgen only writes yes/no/clean
+    # (what Apple used to want): the element is added by an extension of ours.
+    fg.register_extension("explicit", _explicit_extension(), None, atom=False, rss=True)
+    fg.explicit.value = "true" if pod.explicit else "false"
+    fg.podcast.itunes_summary(site.description or site.title)
+    fg.podcast.itunes_type(pod.type)
 
 
 def render_json(doc: FeedDoc, config: Config) -> bytes:
@@ -250,6 +322,16 @@ def render_json(doc: FeedDoc, config: Config) -> bytes:
             item["content_html"] = a.html
         else:
             item["content_text"] = a.summary
+        if a.image:
+            item["image"] = a.image
+        if a.enclosure:
+            attachment = {"url": a.enclosure[0], "mime_type": a.enclosure[2]}
+            if a.enclosure[1]:
+                attachment["size_in_bytes"] = a.enclosure[1]
+            if a.duration:
+                h, m, sec = map(int, a.duration.split(":"))
+                attachment["duration_in_seconds"] = h * 3600 + m * 60 + sec
+            item["attachments"] = [attachment]
         items.append(item)
     feed = {
         "version": "https://jsonfeed.org/version/1.1",

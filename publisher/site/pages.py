@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from publisher import i18n
 from publisher.config import Config
+from publisher.content.article import make_slug
 from publisher.content.dates import long_date
 from publisher.errors import TemplateError
 from publisher.models import Article
@@ -33,11 +34,17 @@ class Page:
     prev_url: str | None = None
     next_url: str | None = None
     feeds: tuple[tuple[str, str, str], ...] = ()  # (title, type, href) for autodiscovery
+    term: tuple[str, str, str] | None = None  # (tag|author, name, slug) of a tag or author page
+
+    @property
+    def url(self) -> str:
+        """The page's own URL relative to site.url: its canonical address."""
+        return self.path.removesuffix("index.html")
 
     def fingerprint_parts(self) -> tuple:
         arts = self.articles + ((self.article,) if self.article else ())
         return (self.path, self.template, self.title, self.category, self.number, self.pages,
-                self.prev_url, self.next_url, self.feeds,
+                self.prev_url, self.next_url, self.feeds, self.term,
                 tuple((a.id, a.digest, a.url) for a in arts))
 
 
@@ -94,6 +101,16 @@ def forget_partials() -> None:
     _PARTIALS.clear()
 
 
+def authors_of(article: Article) -> tuple[str, ...]:
+    return tuple(n.strip() for n in article.author.split(",") if n.strip())
+
+
+def term_url(kind: str, name: str, config: Config) -> str:
+    """The URL of a tag's or an author's page."""
+    pattern = config.paths.tag if kind == "tag" else config.paths.author
+    return config.site.url + pattern.format(slug=make_slug(name)).lstrip("/")
+
+
 FEED_LABELS = {"application/atom+xml": "Atom", "application/rss+xml": "RSS",
                "application/feed+json": "JSON Feed"}
 
@@ -130,6 +147,10 @@ def render_page(page: Page, config: Config, categories: list[tuple[str, str, str
         "feeds": page.feeds,
         "feed_groups": feed_groups(page.feeds),
         "url": lambda path="": config.site.url + path.lstrip("/"),
+        "tag_url": lambda name: term_url("tag", name, config),
+        "author_url": lambda name: term_url("author", name, config),
+        "authors_of": authors_of,
+        "canonical": page.article.url if page.article else config.site.url + page.url,
         "theme": config.theme,  # accent and fonts, shared with the digest
         **(extra or {}),
     }

@@ -1,21 +1,32 @@
 """What the site is made of: every page and feed document to write, planned from the articles.
 
 Pure: articles and config in, a list of outputs out. Rendering and writing happen in build.py.
+
+Paths, beside paths.article: category, tag and author pages at paths.category, paths.tag and
+paths.author (paginated as `page/N/`); their feeds at Pelican's paths: `feeds/{slug}.atom.xml`
+(and .rss.xml, .json) for a category, `feeds/{slug}.tag.atom.xml` for a tag (the path
+Pelican's docs give for TAG_FEED_ATOM, off by default there) and `feeds/{slug}.author.atom.xml`
+for an author (Pelican's default, `feeds/{slug}.atom.xml`, collides with the categories').
 """
 
 from __future__ import annotations
 
+import hashlib
+import posixpath
 from dataclasses import replace
+from urllib.parse import quote
 
 from publisher import i18n
 from publisher.config import Config
-from publisher.content.article import article_location, make_slug
-from publisher.models import Article
+from publisher.content.article import LINK_MARK, article_location, make_slug
+from publisher.content.collate import collated
+from publisher.models import Article, pack_html
 from publisher.site.feeds import FeedDoc, plan_feeds
-from publisher.site.pages import Page
+from publisher.site.pages import Page, authors_of, term_url
 
 FEED_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml",
               "json": "application/feed+json"}
+SUFFIXES = (("atom", ".atom.xml"), ("rss", ".rss.xml"), ("json", ".json"))
 
 
 def dedupe_paths(articles: list[Article], config: Config) -> tuple[list[Article], list[str]]:
@@ -25,7 +36,8 @@ def dedupe_paths(articles: list[Article], config: Config) -> tuple[list[Article]
     for a in sorted(articles, key=lambda a: (a.date, a.source)):
         if a.path in seen:
             n = 2
-            while (where := article_location(config, a.date, f"{a.slug}-{n}", a.category))[1] in seen:
+            while (where := article_location(config, a.date, f"{a.slug}-{n}", a.category,
+                                             a.kind))[1] in seen:
                 n += 1
             warnings.append(f"{a.source}:1: slug '{a.slug}' is already used by "
                             f"{seen[a.path]}; this article is published as '{a.slug}-{n}'")
@@ -35,9 +47,34 @@ def dedupe_paths(articles: list[Article], config: Config) -> tuple[list[Article]
     return result, warnings
 
 
+def resolve_links(articles: list[Article], config: Config) -> tuple[list[Article], list[str]]:
+    """Pelican's `{filename}` links, now that every article's URL is known. Only the articles
+    that have such links are touched; their digest takes in the URLs they point at, so that
+    their page is rendered again when a target moves."""
+    if not any(a.links for a in articles):
+        return articles, []
+    urls = {a.source: a.url for a in articles}
+    warnings, result = [], []
+    for a in articles:
+        if a.links:
+            html = a.html
+            for rel in a.links:
+                target = urls.get(rel)
+                if target is None:
+                    warnings.append(f"{a.source}:1: {{filename}} link to {rel}, which is not a "
+                                    "published article")
+                    target = config.site.url
+                html = html.replace(f"{config.site.url}{LINK_MARK}{quote(rel)}", target)
+            digest = hashlib.blake2b(f"{a.digest}{[urls.get(r) for r in a.links]}".encode(),
+                                     digest_size=16).hexdigest()
+            a = replace(a, body=pack_html(html), digest=digest)
+        result.append(a)
+    return result, warnings
+
+
 def categories_of(articles: list[Article], config: Config) -> list[tuple[str, str, str]]:
-    """(name, slug, url) of every category in use, sorted by name."""
-    names = sorted({c for a in articles for c in a.categories}, key=str.casefold)
+    """(name, slug, url) of every category in use, in the language's order."""
+    names = collated({c for a in articles for c in a.categories})
     return [(n, make_slug(n), config.site.url + category_path(make_slug(n), config)) for n in names]
 
 
@@ -46,14 +83,19 @@ def category_path(slug: str, config: Config) -> str:
 
 
 def _page_path(base: str, number: int) -> str:
+    """Page N of a listing: `base/page/N/` (Hugo's layout), or `baseN.html` for a listing
+    at `base.html` (Pelican's)."""
+    if base.endswith(".html"):
+        return base if number == 1 else f"{base.removesuffix('.html')}{number}.html"
     base = base.strip("/")
     prefix = f"{base}/" if base else ""
     return f"{prefix}index.html" if number == 1 else f"{prefix}page/{number}/index.html"
 
 
 def _listing(base: str, template: str, title: str, articles: list[Article], config: Config,
-             feeds: tuple, category: tuple[str, str] | None = None) -> list[Page]:
-    """A paginated list of articles: page 1 at `base`, then `base/page/N/` (Hugo's layout)."""
+             feeds: tuple, category: tuple[str, str] | None = None,
+             term: tuple[str, str, str] | None = None) -> list[Page]:
+    """A paginated list of articles: page 1 at `base`, then `base/page/N/`."""
     per = config.pages.per_page
     count = max(1, -(-len(articles) // per))
 
@@ -64,41 +106,85 @@ def _listing(base: str, template: str, title: str, articles: list[Article], conf
         Page(path=_page_path(base, n), template=template, title=title,
              articles=tuple(articles[(n - 1) * per : n * per]), category=category,
              number=n, pages=count, prev_url=url(n - 1) if n > 1 else None,
-             next_url=url(n + 1) if n < count else None, feeds=feeds)
+             next_url=url(n + 1) if n < count else None, feeds=feeds, term=term)
         for n in range(1, count + 1)
     ]
 
 
-def plan_site(published: list[Article], config: Config) -> tuple[list[Page], list[FeedDoc]]:
-    """Every page and feed of the site. `published` is newest first."""
-    base = config.site.url
-    site_feeds = tuple((f"{config.site.title} ({kind.upper()})", FEED_TYPES[kind],
-                        f"{base}feeds/all{suffix}")
-                       for kind, suffix in (("atom", ".atom.xml"), ("rss", ".rss.xml"),
-                                            ("json", ".json")))
-    pages = _listing("", "index.html", config.site.title, published, config, site_feeds)
-    feeds = plan_feeds("all", config.site.title, base, published, config,
-                       archives=config.feeds.archives)
-    by_category: dict[str, list[Article]] = {}
-    for a in published:
-        for c in a.categories:
-            by_category.setdefault(c, []).append(a)
+def _feed_links(title: str, stream: str, config: Config, kinds=("atom", "rss", "json")) -> tuple:
+    return tuple((f"{title} ({kind.upper()})", FEED_TYPES[kind],
+                  f"{config.site.url}feeds/{stream}{suffix}")
+                 for kind, suffix in SUFFIXES if kind in kinds)
+
+
+def _group(articles: list[Article], names) -> dict[str, list[Article]]:
+    found: dict[str, list[Article]] = {}
+    for a in articles:
+        for n in dict.fromkeys(names(a)):
+            found.setdefault(n, []).append(a)
+    return found
+
+
+def plan_site(published: list[Article], config: Config, unlisted: list[Article] = (),
+              moved: dict[str, tuple[str, ...]] | None = None,
+              ) -> tuple[list[Page], list[FeedDoc]]:
+    """Every page and feed of the site. `published` (newest first) is what lists and feeds
+    show; `unlisted` (hidden articles, static pages) only get their own page; `moved` gives
+    the old output paths of an article id, which get a redirect page as its aliases do."""
+    base, site = config.site.url, config.site
+    site_feeds = _feed_links(site.title, "all", config)
+    pages = _listing("", "index.html", site.title, published, config, site_feeds)
+    feeds = plan_feeds("all", site.title, base, published, config, archives=config.feeds.archives)
+    by_category = _group(published, lambda a: a.categories)
     category_feeds: dict[str, tuple] = {}
     _ = i18n.gettext_for(config.site.lang)
     for name, slug, url in categories_of(published, config):
-        stream = _("%(site)s: %(category)s") % {"site": config.site.title, "category": name}
-        own = tuple((f"{stream} ({kind.upper()})", FEED_TYPES[kind],
-                     f"{base}feeds/{slug}{suffix}")
-                    for kind, suffix in (("atom", ".atom.xml"), ("rss", ".rss.xml"))
-                    if config.feeds.categories)
+        stream = _("%(site)s: %(category)s") % {"site": site.title, "category": name}
+        own = _feed_links(stream, slug, config) if config.feeds.categories else ()
         category_feeds[name] = own
         pages += _listing(category_path(slug, config), "category.html", name,
                           by_category[name], config, site_feeds + own, category=(name, slug))
         if config.feeds.categories:
-            feeds += plan_feeds(slug, stream, url, by_category[name],
-                                config, kinds=("atom", "rss"))
-    for a in published:
-        pages.append(Page(path=a.path, template="article.html", title=a.title, article=a,
+            feeds += plan_feeds(slug, stream, url, by_category[name], config)
+    for kind, names in (("tag", lambda a: a.tags), ("author", authors_of)):
+        grouped = _group(published, names)
+        for name in collated(grouped):
+            slug, url = make_slug(name), term_url(kind, name, config)
+            if not slug:
+                continue
+            stream = _("%(site)s: %(category)s") % {"site": site.title, "category": name}
+            own = _feed_links(stream, f"{slug}.{kind}", config) if config.feeds.tags else ()
+            pattern = config.paths.tag if kind == "tag" else config.paths.author
+            pages += _listing(pattern.format(slug=slug).lstrip("/"), f"{kind}.html", name,
+                              grouped[name], config, site_feeds + own, term=(kind, name, slug))
+            if config.feeds.tags:
+                feeds += plan_feeds(f"{slug}.{kind}", stream, url, grouped[name], config)
+    if config.feeds.podcast:
+        episodes = [a for a in published if a.enclosure]
+        feeds += plan_feeds("podcast", config.feeds.podcast.title or site.title, base,
+                            episodes, config, kinds=("rss",), podcast=True)
+    taken = ({p.path for p in pages} | {a.path for a in published} | {a.path for a in unlisted}
+             | {"404.html"})
+    for a in [*published, *unlisted]:
+        template = "page.html" if a.kind == "page" else "article.html"
+        pages.append(Page(path=a.path, template=template, title=a.title, article=a,
                           category=(a.category, make_slug(a.category)),
-                          feeds=site_feeds + category_feeds[a.category]))
+                          feeds=site_feeds + category_feeds.get(a.category, ())))
+        for old in dict.fromkeys((*a.aliases, *(moved or {}).get(a.id, ()))):
+            if old not in taken:
+                taken.add(old)
+                pages.append(Page(path=old, template="redirect.html", title=a.title, article=a))
+    pages.append(Page(path="404.html", template="404.html", title="404", feeds=site_feeds))
     return pages, feeds
+
+
+def redirects_of(pages: list[Page]) -> list[tuple[str, str]]:
+    """(old URL path, new URL) of every redirect page: `_redirects` for the server."""
+    found = []
+    for p in pages:
+        if p.template == "redirect.html" and p.article:
+            old = "/" + (p.path.removesuffix("index.html") if p.path.endswith("/index.html")
+                         or p.path == "index.html" else p.path)
+            found.append((posixpath.normpath(old) + ("/" if old.endswith("/") else ""),
+                          p.article.url))
+    return found

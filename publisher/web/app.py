@@ -17,14 +17,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from publisher import i18n
 from publisher.audience import subscribers as uc
 from publisher.audience.notices import Notices, template_env
 from publisher.audience.tokens import TokenError, Tokens, tokens_for
+from publisher.content.collate import collated
 from publisher.mail.transport import Transport, make_transport
 from publisher.store import Store, open_store
+from publisher.web.site_files import SiteFiles, feed_view_env
 
 log = logging.getLogger("publisher.web.app")
 
@@ -81,7 +82,7 @@ class Site:
 
             now = datetime.now(timezone.utc)
             found = {c for a in load_articles(self.config).published(now) for c in a.categories}
-            names = sorted(found, key=str.casefold)
+            names = collated(found)
             self._categories = (time.monotonic(), names)
         return names
 
@@ -197,7 +198,8 @@ def create_app(config, store: Store | None = None, transport: Transport | None =
         Route("/confirm", confirm, methods=["GET"]),
         Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
         Route("/preferences", preferences, methods=["GET", "POST"]),
-        Mount("/", StaticFiles(directory=config.path("output"), html=True, check_dir=False)),
+        Mount("/", SiteFiles(directory=config.path("output"), config=config,
+                             env=feed_view_env(config))),
     ]
     from publisher.web.admin import admin_routes
 

@@ -19,7 +19,7 @@ def test_build_prints_a_one_line_summary_and_strict_fails_on_warnings(site):
     cfg, content = site
     result = run("--config", str(cfg), "build")
     assert result.exit_code == 0, result.output
-    assert "5 articles, 2 draft or scheduled, 13 feeds" in result.output
+    assert "5 articles, 2 draft or scheduled, 48 feeds" in result.output
     (content / "broken.md").write_text("---\ntitle: x\n---\n", encoding="utf-8")
     result = run("--config", str(cfg), "build")
     assert result.exit_code == 0 and "broken.md:1: front matter has no 'date'" in result.output

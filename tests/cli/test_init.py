@@ -79,7 +79,7 @@ def test_a_french_site_gets_french_typography_and_the_first(tmp_path):
     assert run("--config", cfg, "build").exit_code == 0
     page = next((folder / "public" / "2024" / "06").rglob("index.html")).read_text(encoding="utf-8")
     assert f"L’été{NB}: 8{NB}000 visiteurs" in page and "1er juin 2024" in page
-    assert "À la une" in page and "Par La rédaction" in page
+    assert "À la une" in page and "Par <a href=\"http://127.0.0.1:8000/author/la-redaction/\" rel=\"author\">La rédaction</a>" in page
 
 
 def test_init_and_new_never_overwrite(tmp_path):
