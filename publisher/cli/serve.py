@@ -16,9 +16,10 @@ def serve(ctx, host: str | None, port: int | None) -> None:
     import uvicorn
 
     from publisher.web.app import create_app
+    from publisher.web.server import uvicorn_config
 
     config = ctx.config
     app = create_app(config)
     host, port = host or config.web.host, port or config.web.port
     click.echo(f"serving {config.path('output')} and the subscription pages on http://{host}:{port}/")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(uvicorn_config(app, config, host, port)).run()

@@ -319,11 +319,10 @@ class Runner:
         import uvicorn
 
         from publisher.web.app import create_app
+        from publisher.web.server import uvicorn_config
 
         app = create_app(self.config, self.store, self.transport, self.tokens)
-        self.server = uvicorn.Server(uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="off",
-            timeout_graceful_shutdown=3))
+        self.server = uvicorn.Server(uvicorn_config(app, self.config, host, port))
         thread = self._thread(self.server.run, "web")
         deadline = time.monotonic() + 15
         while not self.server.started and thread.is_alive() and time.monotonic() < deadline:
