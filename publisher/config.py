@@ -337,9 +337,18 @@ def _describe(err: Any, name: str, node: Any, from_env: dict[tuple, str]) -> str
     if err["type"] == "extra_forbidden":
         return f"{where}: unknown key '{key}'"
     value = err.get("input")
-    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    shown = "" if isinstance(value, dict) else f" (got {_masked(loc, value)!r})"
     msg = err["msg"].removeprefix("Value error, ")
     return f"{where}: key '{key}': {msg}{shown}"
+
+
+def _masked(loc: list[str], value: Any) -> Any:
+    """A value fit to print: never a password, nor the password inside a URL."""
+    if any("password" in part or "secret" in part for part in loc):
+        return "***"
+    if isinstance(value, str):
+        return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", value)
+    return value
 
 
 def _line_of(node: Any, loc: list[str]) -> int | None:

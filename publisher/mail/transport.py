@@ -45,7 +45,7 @@ class Outbox:
         self.folder = folder
 
     def connect(self) -> "Outbox":
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # mails carry tokens
         return self
 
     def send(self, sender: str, recipient: str, data: bytes | Prepared) -> None:
@@ -56,7 +56,10 @@ class Outbox:
         name = hashlib.sha1(key + b"\0" + recipient.encode()).hexdigest()[:20] + ".eml"
         tmp = self.folder / f".{name}.tmp"
         try:
-            tmp.write_bytes(data)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(fd, "wb") as out:
+                os.fchmod(fd, 0o600)
+                out.write(data)
             os.replace(tmp, self.folder / name)
         except OSError as exc:
             raise DeliveryError(f"outbox {self.folder}: {exc.strerror or exc}") from None

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
 
 from publisher.cron import last_slot
-from publisher.errors import PublisherError
+from publisher.errors import PublisherError, os_error_line
 from publisher.mail.delivery import OWNER
 from publisher.schedule.jobs import CronJob, cron_jobs, make_scheduler
 from publisher.schedule.lease import Leadership
@@ -93,6 +93,8 @@ class Runner:
             status, summary = work()
         except PublisherError as exc:
             status, summary = "error", str(exc)
+        except OSError as exc:  # a full or read-only disk: one line naming the path
+            status, summary = "error", os_error_line(exc)
         except Exception as exc:  # noqa: BLE001 - a failing job must not end the process
             log.exception("%s failed", label)
             status, summary = "error", f"{type(exc).__name__}: {exc}"

@@ -52,9 +52,11 @@ def _replace(target: str, data: bytes) -> tuple[bool, int, int]:
         finally:
             os.close(fd)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)  # a full disk keeps nothing half-written
+        if isinstance(exc, OSError) and exc.filename is None:  # write(): name the file
+            raise OSError(exc.errno, exc.strerror, target) from None
         raise
     st = os.stat(target)
     return True, st.st_size, st.st_mtime_ns

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
@@ -24,12 +25,29 @@ def database_url(config) -> str:
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         return url
     var = config.path("var")
-    var.mkdir(parents=True, exist_ok=True)
+    var.mkdir(mode=0o700, parents=True, exist_ok=True)
     return f"sqlite:///{var / 'publisher.db'}"
+
+
+def private_sqlite_file(url: str) -> None:
+    """Create (or tighten) a SQLite database file 0600 before SQLite opens it: it holds every
+    subscriber's address, and SQLite gives its -wal and -shm files the database's mode."""
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    fd = os.open(name, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
