@@ -64,18 +64,20 @@ class Guard:
         length = dict(scope.get("headers", ())).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
             return await _answer(send, 413 if length.isdigit() else 400, "Request body too large")
-        started = False
+        started = refused = False
         deadline = time.monotonic() + self.body_timeout
         seen = 0
 
         async def guarded_receive():
-            nonlocal seen
+            nonlocal seen, refused
             try:
                 message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
             except asyncio.TimeoutError:
+                refused = True
                 raise _Refused(408, "Request body too slow") from None
             seen += len(message.get("body", b""))
             if seen > self.max_body:
+                refused = True
                 raise _Refused(413, "Request body too large")
             return message
 
@@ -86,6 +88,8 @@ class Guard:
             if message["type"] == "http.response.start":
                 started = True
                 message = dict(message, headers=self._headers(message, path, form))
+                if refused:  # the rest of the body is not read: nor is the connection kept
+                    message["headers"].append((b"connection", b"close"))
             await send(message)
 
         try:
