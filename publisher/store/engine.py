@@ -37,12 +37,11 @@ def private_sqlite_file(url: str) -> None:
     name = make_url(url).database
     if not name or name == ":memory:" or name.startswith("file:"):
         return
-    fd = os.open(name, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if os.fstat(fd).st_mode & 0o077:
-            os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
+    try:  # never open() an existing database: closing any descriptor of it would drop the
+        os.close(os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))  # process's locks
+    except FileExistsError:
+        if os.stat(name).st_mode & 0o077:
+            os.chmod(name, 0o600)
 
 
 def make_engine(url: str) -> Engine:
