@@ -253,3 +253,28 @@ def test_the_sender_applies_the_request_and_purges_expired_pending(project):
     later = datetime.now(timezone.utc) + timedelta(hours=49)
     gone, expired = store.purge(later - timedelta(hours=2), later - timedelta(hours=48))
     assert (gone, expired) == (1, 1) and store.get_subscriber("late@example.org") is None
+
+
+def test_slow_or_silent_clients_are_cut_off(project):
+    server, store = serve(project, "web:\n  body_timeout: 0.5\n  keep_alive: 0.5\n")
+    with server:
+        for opening in (b"", b"GET / HTTP/1.1\r\nHost: x\r\n"):  # silent; headers never end
+            started = time.perf_counter()
+            answer = _raw(server.port, opening, read_timeout=5)
+            assert time.perf_counter() - started < 2.5 and b"200 OK" not in answer
+        # a finished request, then a second one dribbled on the same connection
+        with socket.create_connection(("127.0.0.1", server.port)) as conn:
+            conn.settimeout(5)
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            first = b""
+            while not first.endswith(b"x" * 2000):  # the whole of index.html
+                first += conn.recv(65536)
+            assert b"200 OK" in first
+            conn.sendall(b"GET / HTTP/1.1\r\n")
+            started = time.perf_counter()
+            assert conn.recv(65536) == b"" and time.perf_counter() - started < 2.5
+
+
+def test_headers_that_never_end_are_refused_at_16_kb(site):
+    answer = _raw(site.port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 2_000_000)
+    assert answer.startswith(b"HTTP/1.1 400") or answer == b""
