@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from publisher.errors import DeliveryError
+from publisher.store.engine import private_folder
 
 if TYPE_CHECKING:
     from publisher.mail.message import Prepared
@@ -45,7 +46,7 @@ class Outbox:
         self.folder = folder
 
     def connect(self) -> "Outbox":
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # mails carry tokens
+        private_folder(self.folder)  # mails carry tokens
         return self
 
     def send(self, sender: str, recipient: str, data: bytes | Prepared) -> None:

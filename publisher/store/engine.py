@@ -25,8 +25,16 @@ def database_url(config) -> str:
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         return url
     var = config.path("var")
-    var.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_folder(var)
     return f"sqlite:///{var / 'publisher.db'}"
+
+
+def private_folder(folder: Path) -> None:
+    """Make `folder` (ours alone: var/, the outbox) and tighten it to 0700: it holds the
+    subscribers' database, mails carrying tokens, the secret key."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o077:
+        folder.chmod(0o700)
 
 
 def private_sqlite_file(url: str) -> None:

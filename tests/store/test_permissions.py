@@ -28,11 +28,11 @@ def test_database_and_var_are_private(tmp_path):
 
 
 def test_an_existing_readable_database_is_tightened(tmp_path):
-    (tmp_path / "var").mkdir()
+    (tmp_path / "var").mkdir(mode=0o755)  # made by a build before the database
     (tmp_path / "var" / "publisher.db").touch(mode=0o644)
     (tmp_path / "config.yaml").write_text("", encoding="utf-8")
     open_store(load_config(tmp_path / "config.yaml", env={})).close()
-    assert mode(tmp_path / "var" / "publisher.db") == 0o600
+    assert mode(tmp_path / "var" / "publisher.db") == 0o600 and mode(tmp_path / "var") == 0o700
 
 
 def test_outbox_mails_are_private(tmp_path):
