@@ -239,7 +239,8 @@ def test_every_address_costs_the_request_the_same_statements(project):
             answers.add((answer.status_code, answer.text))
             done[address] = list(seen)
     assert len(answers) == 1
-    assert all(v == ["BEGIN IMMEDIATE", "INSERT INTO notices"] for v in done.values()), done
+    statements = {tuple(s for s in v if not s.startswith("BEGIN")) for v in done.values()}
+    assert statements == {("INSERT INTO notices",)}, done
 
 
 def test_the_sender_applies_the_request_and_purges_expired_pending(project):
