@@ -2,7 +2,10 @@
 preferences, and the built site from public/ with ETag, Last-Modified and 304 answers.
 
 The routes only translate HTTP to the subscriber use cases and back. The same answer whether an
-address is known or not; a forged or expired token answers 400 and changes nothing.
+address is known or not; a forged or expired token answers 400 and changes nothing. No mail is
+sent here: confirmations and welcomes are queued in the store for the app's background sender
+(publisher.web.sender, started by the lifespan). What a request may be, and the headers of
+every answer, are the Guard's (publisher.web.guard); the uvicorn settings are web/server.py's.
 """
 
 from __future__ import annotations
