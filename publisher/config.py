@@ -271,6 +271,25 @@ class Web(_Section):
     port: int = Field(8000, ge=1, le=65535)
     confirm_hours: int = Field(48, ge=1)  # a confirmation link expires after this
     subscribe_rate: int = Field(5, ge=1)  # subscribe attempts per client address per minute
+    mailbox_per_hour: int = Field(3, ge=1)  # confirmation mails to one mailbox per hour
+    confirmations_per_hour: int = Field(200, ge=1)  # confirmation mails to anyone per hour
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For is believed
+    max_body: int = Field(64 * 1024, ge=1024)  # bytes of a request body; larger ones get 413
+    body_timeout: float = Field(10.0, gt=0)  # seconds to send a whole body; slower ones get 408
+    keep_alive: float = Field(5.0, gt=0)  # seconds an idle connection is kept open
+    max_connections: int = Field(200, ge=1)  # concurrent connections; more get 503
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return v
 
 
 class Schedule(_Section):
@@ -383,9 +402,18 @@ def _describe(err: Any, name: str, node: Any, from_env: dict[tuple, str]) -> str
     if err["type"] == "extra_forbidden":
         return f"{where}: unknown key '{key}'"
     value = err.get("input")
-    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    shown = "" if isinstance(value, dict) else f" (got {_masked(loc, value)!r})"
     msg = err["msg"].removeprefix("Value error, ")
     return f"{where}: key '{key}': {msg}{shown}"
+
+
+def _masked(loc: list[str], value: Any) -> Any:
+    """A value fit to print: never a password, nor the password inside a URL."""
+    if any("password" in part or "secret" in part for part in loc):
+        return "***"
+    if isinstance(value, str):
+        return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", value)
+    return value
 
 
 def _line_of(node: Any, loc: list[str]) -> int | None:

@@ -53,3 +53,13 @@ class DeliveryError(PublisherError):
     def __init__(self, message: str, *, permanent: bool = False, code: int | None = None):
         self.permanent, self.code = permanent, code
         super().__init__(message)
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for a file system fault (read-only or full disk, missing permission): the path
+    and the reason, as the user must fix them."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is None:
+        return reason
+    where = f"{exc.filename} -> {exc.filename2}" if exc.filename2 else f"{exc.filename}"
+    return f"{where}: {reason}"

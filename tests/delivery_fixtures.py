@@ -422,8 +422,11 @@ __all__ += ["smtp_server", "RecordingHandler", "write_articles"]
 class LiveServer:
     """A Starlette app served by a real uvicorn on a free loopback port, in a thread."""
 
-    def __init__(self, app=None):
+    def __init__(self, app=None, config=None, **options):
+        """With `config`: the settings `publisher serve` uses (publisher.web.server)."""
         import socket
+
+        self.config, self.options = config, options
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -437,8 +440,14 @@ class LiveServer:
 
         import uvicorn
 
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning"))
+        if self.config is not None:
+            from publisher.web.server import uvicorn_config
+
+            settings = uvicorn_config(self.app, self.config, "127.0.0.1", self.port, **self.options)
+        else:
+            settings = uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
+                                      log_level="warning", **self.options)
+        self.server = uvicorn.Server(settings)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         while not self.server.started:

@@ -7,6 +7,7 @@ pending -> active -> unsubscribed | bounced; leaving is final until the person s
 from __future__ import annotations
 
 import csv
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -224,6 +225,7 @@ def _import_chunk(store: Store, rows: dict[str, _Row], now: datetime,
 
 def _fields(row: list[str], columns: dict[str, int] | None) -> tuple[str, str, list[str]]:
     """(email, name, categories) of a row: by header names, else email, name, categories..."""
+    row = [uncell(c) for c in row]
     if not columns:
         return row[0], row[1] if len(row) > 1 else "", clean_categories(row[2:])
 
@@ -237,15 +239,35 @@ def _fields(row: list[str], columns: dict[str, int] | None) -> tuple[str, str, l
     return cell(*HEADER_NAMES), cell("name"), clean_categories([cell("categories"), *extra])
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_FORMULA = ("=", "+", "-", "@")  # what a spreadsheet runs as a formula (tab and CR: controls)
+
+
+def cell(value: str) -> str:
+    """A cell a spreadsheet shows as text: no control characters, and a quote before what it
+    would otherwise run as a formula (`=HYPERLINK(...)` in a name), as OWASP advises."""
+    value = _CONTROL.sub("", value)
+    return "'" + value if value.startswith(_FORMULA) else value
+
+
+def uncell(value: str) -> str:
+    """What `cell` quoted, read back by the import."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA) else value
+
+
 def export_csv(store: Store, path: Path, status: str | None = None) -> int:
-    """Write email, name, categories, status, created (UTF-8 CSV); the import reads it back."""
+    """Write email, name, categories, status, created (UTF-8 CSV, mode 0600: personal data);
+    the import reads it back."""
     count = 0
     try:
-        with path.open("w", newline="", encoding="utf-8") as out:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an older file of the same name may have been readable
+        with open(fd, "w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
             writer.writerow(["email", "name", "categories", "status", "created"])
             for sub in store.list_subscribers(status):
-                writer.writerow([sub.email, sub.name, ",".join(sub.categories), sub.status,
+                writer.writerow([cell(sub.email), cell(sub.name),
+                                 cell(",".join(sub.categories)), sub.status,
                                  sub.created.isoformat()])
                 count += 1
     except OSError as exc:

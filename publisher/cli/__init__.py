@@ -9,7 +9,7 @@ from functools import cached_property
 
 import click
 
-from publisher.errors import ConfigError, PublisherError
+from publisher.errors import ConfigError, PublisherError, os_error_line
 
 # name -> "module:attribute"; each helper module owns its commands.
 COMMANDS = {
@@ -54,6 +54,18 @@ class LazyGroup(click.Group):
             sys.exit(2)
         except PublisherError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(1)
+        except OSError as exc:  # a read-only or full disk, a missing permission
+            click.secho(f"error: {os_error_line(exc)}", fg="red", err=True)
+            sys.exit(1)
+        except Exception as exc:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if not isinstance(exc, SQLAlchemyError):
+                raise
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            click.secho(f"error: database: {reason[0] if reason else type(exc).__name__}",
+                        fg="red", err=True)
             sys.exit(1)
 
 

@@ -24,6 +24,7 @@ def serve(ctx, host: str | None, port: int | None, dev: bool) -> None:
 
     from publisher.cli.preview import follow_address
     from publisher.web.app import create_app
+    from publisher.web.server import uvicorn_config
 
     config = ctx.config
     host, port = host or config.web.host, port or config.web.port
@@ -45,4 +46,4 @@ def serve(ctx, host: str | None, port: int | None, dev: bool) -> None:
         app = dev_app(app, served.path("output"), threading.Event())
     click.echo(f"serving {served.path('output')} and the subscription pages on {served.site.url}"
                if not note else f"serving {served.path('output')} on http://{host}:{port}/")
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
+    uvicorn.Server(uvicorn_config(app, served, host, port)).run()

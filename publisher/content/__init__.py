@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,7 @@ from publisher.models import Article
 # is), and Pelican's `extra/` folder, whose files are copied to the root of the site.
 ROOT_FILES = frozenset({"robots.txt", "humans.txt", "ads.txt", "security.txt", "llms.txt"})
 EXTRA = "extra/"
+log = logging.getLogger("publisher.content")
 
 
 @lru_cache(maxsize=1)
@@ -61,6 +63,7 @@ def scan(root: Path) -> tuple[list[tuple[str, os.stat_result]], list[tuple[str, 
     articles: list[tuple[str, os.stat_result]] = []
     assets: list[tuple[str, os.stat_result]] = []
     folders = [(os.fspath(root), "")]
+    inside = os.path.realpath(root) + os.sep
     while folders:  # os.scandir, relative paths by concatenation: the walk is serial work
         folder, prefix = folders.pop()
         try:
@@ -75,6 +78,11 @@ def scan(root: Path) -> tuple[list[tuple[str, os.stat_result]], list[tuple[str, 
                         folders.append((entry.path, f"{prefix}{name}/"))
                     continue
                 if name.startswith((".", "~")) or name.endswith("~"):
+                    continue
+                if entry.is_symlink() and not os.path.realpath(entry.path).startswith(inside):
+                    # a link to var/secret.key or /etc/passwd must not be published
+                    log.warning("warning: %s%s links outside the content folder: skipped",
+                                prefix, name)
                     continue
                 is_article = (os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES
                               and not (prefix == "" and name in ROOT_FILES)

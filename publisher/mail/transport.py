@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from publisher.errors import DeliveryError
+from publisher.store.engine import private_folder
 
 if TYPE_CHECKING:
     from publisher.mail.message import Prepared
@@ -45,7 +46,7 @@ class Outbox:
         self.folder = folder
 
     def connect(self) -> "Outbox":
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)  # mails carry tokens
         return self
 
     def send(self, sender: str, recipient: str, data: bytes | Prepared) -> None:
@@ -56,7 +57,10 @@ class Outbox:
         name = hashlib.sha1(key + b"\0" + recipient.encode()).hexdigest()[:20] + ".eml"
         tmp = self.folder / f".{name}.tmp"
         try:
-            tmp.write_bytes(data)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(fd, "wb") as out:
+                os.fchmod(fd, 0o600)
+                out.write(data)
             os.replace(tmp, self.folder / name)
         except OSError as exc:
             raise DeliveryError(f"outbox {self.folder}: {exc.strerror or exc}") from None

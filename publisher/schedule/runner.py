@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
 
 from publisher.cron import last_slot
-from publisher.errors import PublisherError
+from publisher.errors import PublisherError, os_error_line
 from publisher.mail.delivery import OWNER
 from publisher.schedule.jobs import CronJob, cron_jobs, make_scheduler
 from publisher.schedule.lease import Leadership
@@ -95,6 +95,8 @@ class Runner:
             status, summary = work()
         except PublisherError as exc:
             status, summary = "error", str(exc)
+        except OSError as exc:  # a full or read-only disk: one line naming the path
+            status, summary = "error", os_error_line(exc)
         except Exception as exc:  # noqa: BLE001 - a failing job must not end the process
             log.exception("%s failed", label)
             status, summary = "error", f"{type(exc).__name__}: {exc}"
@@ -321,13 +323,12 @@ class Runner:
         import uvicorn
 
         from publisher.web.app import create_app
+        from publisher.web.server import uvicorn_config
 
         app = create_app(self.config, self.store, self.transport, self.tokens)
         if self.wrap_app is not None:
             app = self.wrap_app(app)
-        self.server = uvicorn.Server(uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="off",
-            timeout_graceful_shutdown=3))
+        self.server = uvicorn.Server(uvicorn_config(app, self.config, host, port))
         thread = self._thread(self.server.run, "web")
         deadline = time.monotonic() + 15
         while not self.server.started and thread.is_alive() and time.monotonic() < deadline:

@@ -10,6 +10,7 @@ ready for the cache file as it is. build() chooses how many processes: one means
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -57,6 +58,22 @@ def job_fingerprint(job: Page | FeedDoc, key: str, page_key: str) -> str:
     return fingerprint(page_key if isinstance(job, Page) else key, job.fingerprint_parts())
 
 
+def end_with_parent(parent: int) -> None:
+    """Run first in every forked worker: the kernel kills it when its parent dies (even by
+    kill -9), so no worker lives on writing into public/ or blocked on a pipe (Linux's
+    PR_SET_PDEATHSIG; elsewhere the workers notice a broken pipe to the parent)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
+
+
 def _read_job(config: Config, item: tuple[str, str, tuple[int, int]]) -> bytes:
     """Read one source; the record comes back pickled, ready for the cache file as it is
     (the parent unpickles it once, and never pickles it again)."""
@@ -82,7 +99,8 @@ def read_sources(config: Config, items: list[tuple[str, str, tuple[int, int]]],
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork"), initializer=end_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         yield from pool.map(read, items, chunksize=max(1, len(items) // (workers * 32)))
 
 
@@ -140,7 +158,7 @@ def render_in_workers(ctx: RenderJobs, order: list[int], workers: int,
     results = mp.SimpleQueue()
     size = -(-len(order) // workers)
     procs = [mp.Process(target=_render_range,
-                        args=(ctx, order[w * size : (w + 1) * size], chunk, results))
+                        args=(ctx, order[w * size : (w + 1) * size], chunk, results, os.getpid()))
              for w in range(1, workers)]
     for proc in procs:
         proc.start()
@@ -170,8 +188,9 @@ def render_in_workers(ctx: RenderJobs, order: list[int], workers: int,
             proc.join()
 
 
-def _render_range(ctx: RenderJobs, indexes: list[int], chunk: int, results) -> None:
+def _render_range(ctx: RenderJobs, indexes: list[int], chunk: int, results, parent: int) -> None:
     """A forked child's work: its range of `ctx`'s jobs, sent back `chunk` results at a time."""
+    end_with_parent(parent)
     try:
         for start in range(0, len(indexes), chunk):
             results.put(("ok", _render_many(ctx, indexes[start : start + chunk])))

@@ -20,10 +20,11 @@ from publisher.store.coordination import Coordination, insert_ignoring_conflicts
 from publisher.store.engine import StoreError, database_url, make_engine, migrate, safe_url
 from publisher.store.jobs import JobRuns
 from publisher.store.ledger import Ledger
+from publisher.store.notices import NoticeQueue, QueuedNotice
 from publisher.store.records import _issue, _subscriber
 from publisher.store.tables import bounces, issues, subscribers
 
-__all__ = ["Store", "StoreError", "open_store"]
+__all__ = ["QueuedNotice", "Store", "StoreError", "open_store"]
 
 
 def open_store(config) -> "Store":
@@ -38,7 +39,7 @@ def open_store(config) -> "Store":
     return Store(engine)
 
 
-class Store(Ledger, JobRuns, Coordination, AdminQueries):
+class Store(Ledger, JobRuns, Coordination, AdminQueries, NoticeQueue):
     """Subscribers and issues here; the ledger's queries in publisher.store.ledger."""
 
     def __init__(self, engine: Engine):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
@@ -24,12 +25,36 @@ def database_url(config) -> str:
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         return url
     var = config.path("var")
-    var.mkdir(parents=True, exist_ok=True)
+    private_folder(var)
     return f"sqlite:///{var / 'publisher.db'}"
+
+
+def private_folder(folder: Path) -> None:
+    """Make `folder` (ours alone: var/, the outbox) and tighten it to 0700: it holds the
+    subscribers' database, mails carrying tokens, the secret key."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o077:
+        folder.chmod(0o700)
+
+
+def private_sqlite_file(url: str) -> None:
+    """Create (or tighten) a SQLite database file 0600 before SQLite opens it: it holds every
+    subscriber's address, and SQLite gives its -wal and -shm files the database's mode."""
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    try:  # never open() an existing database: closing any descriptor of it would drop the
+        os.close(os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))  # process's locks
+    except FileExistsError:
+        if os.stat(name).st_mode & 0o077:
+            os.chmod(name, 0o600)
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

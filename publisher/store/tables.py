@@ -155,3 +155,20 @@ Index("ix_subscribers_created", subscribers.c.created)
 Index("ix_subscribers_unsubscribed", subscribers.c.unsubscribed)
 Index("ix_deliveries_subscriber", deliveries.c.subscriber_id)
 Index("ix_bounces_subscriber", bounces.c.subscriber_id)
+notices = Table(  # transactional mails to send outside the web request, then kept an hour or two
+    "notices",  # as the record the per-mailbox and global limits count
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),  # subscribe (a form request) | welcome
+    Column("email", String(320), nullable=False),
+    Column("mailbox", String(320), nullable=False),  # the address as its provider sees it
+    Column("data", Text, nullable=False, server_default="{}"),  # JSON: what the form asked
+    Column("created", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),  # queued, sent, skipped, limited, failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt", UTCDateTime),
+    Column("claimed_until", UTCDateTime),  # the lease of the sender that claimed it
+    Column("sent", UTCDateTime),  # when a mail went out (what the limits count)
+    Index("ix_notices_status_next", "status", "next_attempt"),
+    Index("ix_notices_mailbox_sent", "mailbox", "sent"),
+)

@@ -2,18 +2,22 @@
 preferences, and the built site from public/ with ETag, Last-Modified and 304 answers.
 
 The routes only translate HTTP to the subscriber use cases and back. The same answer whether an
-address is known or not; a forged or expired token answers 400 and changes nothing.
+address is known or not; a forged or expired token answers 400 and changes nothing. No mail is
+sent here: confirmations and welcomes are queued in the store for the app's background sender
+(publisher.web.sender, started by the lifespan). What a request may be, and the headers of
+every answer, are the Guard's (publisher.web.guard); the uvicorn settings are web/server.py's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections import defaultdict, deque
 from datetime import datetime, timezone
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
@@ -25,32 +29,14 @@ from publisher.audience.tokens import TokenError, Tokens, tokens_for
 from publisher.content.collate import collated
 from publisher.mail.transport import Transport, make_transport
 from publisher.store import Store, open_store
+from publisher.web.guard import Guard
+from publisher.web.limits import RateLimit, client_address, mailbox, networks
+from publisher.web.sender import NoticeSender
 from publisher.web.site_files import SiteFiles, feed_view_env
 
 log = logging.getLogger("publisher.web.app")
 
-CONFIRMATIONS_PER_HOUR = 3  # per address: the form cannot be used to flood a mailbox
-
-
-class RateLimit:
-    """At most `per_minute` hits per key (a client address) in any sliding `window` seconds."""
-
-    def __init__(self, per_minute: int, window: float = 60):
-        self.per_minute, self.window = per_minute, window
-        self.hits: dict[str, deque[float]] = defaultdict(deque)
-
-    def allow(self, client: str) -> bool:
-        now = time.monotonic()
-        hits = self.hits[client]
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.per_minute:
-            return False
-        hits.append(now)
-        if len(self.hits) > 10_000:  # forget idle clients: memory stays bounded
-            for key in [k for k, v in self.hits.items() if not v][:5_000]:
-                del self.hits[key]
-        return True
+MAX_CATEGORIES = 100  # categories one form may name
 
 
 class Site:
@@ -59,12 +45,12 @@ class Site:
     def __init__(self, config, store: Store, transport: Transport, tokens: Tokens):
         self.config, self.store, self.tokens = config, store, tokens
         self.notices = Notices(config, transport, tokens)
+        self.sender = NoticeSender(config, store, self.notices)
         self.env = template_env(str(config.path("templates")), strict=False,
                                 language=config.site.lang)
         self._ = i18n.gettext_for(config.site.lang)
         self.limit = RateLimit(config.web.subscribe_rate)
-        # confirmation emails per address: beyond, none is sent (the same answer page)
-        self.mail_limit = RateLimit(CONFIRMATIONS_PER_HOUR, window=3600)
+        self.trusted = networks(config.web.trusted_proxies)
         self._categories: tuple[float, list[str]] = (0.0, [])
 
     def page(self, template: str, status: int = 200, **ctx) -> HTMLResponse:
@@ -86,22 +72,19 @@ class Site:
             self._categories = (time.monotonic(), names)
         return names
 
-    def welcome(self, subscriber) -> None:
-        last = self.store.last_issue()
-        try:
-            self.notices.welcome(subscriber, last.number if last else None)
-        except Exception as exc:  # noqa: BLE001 - the subscription stands even if mail fails
-            log.warning("welcome email to %s not sent: %s", subscriber.email, exc)
+    def chosen(self, values) -> list[str]:
+        """Those of `values` that are the site's own categories, in the site's spelling."""
+        offered = {c.casefold(): c for c in self.categories()}
+        return [offered[c.casefold()] for c in map(str, values[:MAX_CATEGORIES])
+                if c.casefold() in offered]
 
-    def confirmation(self, subscriber, request: dict | None = None) -> None:
-        if not self.mail_limit.allow(subscriber.email):
-            log.info("confirmation email to %s not sent: %d in the last hour",
-                     subscriber.email, CONFIRMATIONS_PER_HOUR)
-            return
-        try:
-            self.notices.confirmation(subscriber, request)
-        except Exception as exc:  # noqa: BLE001 - same answer either way; the log says why
-            log.warning("confirmation email to %s not sent: %s", subscriber.email, exc)
+    def queue(self, kind: str, email: str, asked: dict) -> None:
+        """A mail for the background sender: one INSERT, whoever the address belongs to."""
+        self.store.queue_notice(kind, email, mailbox(email), asked, _now())
+        self.sender.wake()
+
+    def welcome(self, subscriber) -> None:
+        self.queue("welcome", subscriber.email, {})
 
 
 def _now() -> datetime:
@@ -114,24 +97,24 @@ async def subscribe_form(request: Request) -> Response:
 
 
 async def subscribe(request: Request) -> Response:
+    """The same answer, after the same work (one INSERT), for a new, pending, active or
+    departed address; the background sender decides what, if anything, to mail."""
     site: Site = request.app.state.site
-    client = request.client.host if request.client else "?"
-    if not site.limit.allow(client):
+    if not site.limit.allow(client_address(request.scope, site.trusted)):
         return site.page("subscribe", 429, categories=[],
                          error=site._("Too many attempts: wait a minute, then try again."))
-    form = await request.form()
-    address = str(form.get("email", ""))
-    name = str(form.get("name", ""))
-    offered = {c.casefold(): c for c in await run_in_threadpool(site.categories)}
-    chosen = [offered[c.casefold()] for c in map(str, form.getlist("categories"))
-              if c.casefold() in offered]  # only the site's own categories
+    form = await request.form(max_fields=MAX_CATEGORIES + 10, max_files=0)
+    address = str(form.get("email", ""))[:320]
+    name = str(form.get("name", ""))[:200]
     try:
-        await run_in_threadpool(uc.request, site.store, address, name, chosen, _now(),
-                                site.confirmation)
+        email = uc.normalise(address)
     except uc.SubscriberError:  # only a bad address; str(exc) is the English of the CLI
         error = site._("“%(address)s” is not a valid email address.") % {"address": address.strip()}
         return site.page("subscribe", 400, error=error, email=address, name=name,
                          categories=await run_in_threadpool(site.categories))
+    chosen = await run_in_threadpool(site.chosen, form.getlist("categories"))
+    asked = {"name": uc.clean_name(name), "categories": chosen}
+    await run_in_threadpool(site.queue, "subscribe", email, asked)
     return site.page("check_inbox", hours=site.config.web.confirm_hours)
 
 
@@ -154,7 +137,7 @@ async def unsubscribe(request: Request) -> Response:
     site: Site = request.app.state.site
     token = request.query_params.get("token", "")
     if request.method == "POST" and not token:
-        token = str((await request.form()).get("token", ""))
+        token = str((await request.form(max_fields=10, max_files=0)).get("token", ""))[:2000]
     try:
         address = site.tokens.read("unsubscribe", token)
     except TokenError as exc:
@@ -167,7 +150,8 @@ async def unsubscribe(request: Request) -> Response:
 
 async def preferences(request: Request) -> Response:
     site: Site = request.app.state.site
-    form = await request.form() if request.method == "POST" else None
+    form = (await request.form(max_fields=MAX_CATEGORIES + 10, max_files=0)
+            if request.method == "POST" else None)
     token = request.query_params.get("token", "") or (str(form.get("token", "")) if form else "")
     try:
         address = site.tokens.read("preferences", token)
@@ -175,7 +159,7 @@ async def preferences(request: Request) -> Response:
         return site.bad_link(exc)
     saved = False
     if form is not None:
-        chosen = [str(c) for c in form.getlist("categories")]
+        chosen = await run_in_threadpool(site.chosen, form.getlist("categories"))
         sub = await run_in_threadpool(uc.set_categories, site.store, address, chosen)
         saved = True
     else:
@@ -189,6 +173,7 @@ async def preferences(request: Request) -> Response:
 
 def create_app(config, store: Store | None = None, transport: Transport | None = None,
                tokens: Tokens | None = None) -> Starlette:
+    """The app; its lifespan runs the background sender of confirmation and welcome mails."""
     site = Site(config, store or open_store(config), transport or make_transport(config),
                 tokens or tokens_for(config))
     config.path("output").mkdir(parents=True, exist_ok=True)  # served (empty) before a build
@@ -204,6 +189,18 @@ def create_app(config, store: Store | None = None, transport: Transport | None =
     from publisher.web.admin import admin_routes
 
     routes[-1:-1] = admin_routes(config, site.store, site.notices)  # /admin/, when a password is set
-    app = Starlette(routes=routes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        site.sender.start()
+        try:
+            yield
+        finally:
+            site.sender.stop()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(GZipMiddleware, minimum_size=512)
+    app.add_middleware(Guard, site_url=config.site.url, max_body=config.web.max_body,
+                       body_timeout=config.web.body_timeout)
     app.state.site = site
     return app
