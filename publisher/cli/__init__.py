@@ -23,6 +23,7 @@ COMMANDS = {
     "bounces": "publisher.cli.bounces:bounces",
     "worker": "publisher.cli.worker:worker",
     "db": "publisher.cli.db:db",
+    "doctor": "publisher.cli.doctor:doctor",
 }
 
 
