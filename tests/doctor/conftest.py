@@ -115,9 +115,9 @@ def site(tmp_path, monkeypatch):
                 ARTICLE.format(title=slug.replace("-", " ").title(), date=date.isoformat(),
                                body=body), encoding="utf-8")
 
-        def build(self, config) -> None:
+        def build(self, config, now: datetime = NOW) -> None:
             from publisher.site.build import build
 
-            build(config, NOW)
+            build(config, now)
 
     return Site()

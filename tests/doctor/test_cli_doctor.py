@@ -56,7 +56,7 @@ def test_a_send_is_refused_on_a_failure_unless_skip_doctor(site, zone):
     _recent_article_with_broken_link(site)
     config = site.write("  transport: outbox\n", dns=good_records(zone),
                         top="newsletter:\n  content: full\n")
-    site.build(config)
+    site.build(config, datetime.now(timezone.utc))
     from publisher.store import open_store
 
     store = open_store(config)
