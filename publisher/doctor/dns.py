@@ -307,7 +307,11 @@ def check_dns(config, timeout: float = 3.0) -> list[Check]:
     if not config.mail.dns_server and reserved(domain):
         return [skipped(G, "domain", f"{domain} is reserved for tests and documentation: "
                         "no DNS to check")]
-    dns = Dns(config.mail.dns_server, timeout)
+    try:
+        dns = Dns(config.mail.dns_server, timeout)
+    except Exception as exc:  # noqa: BLE001 - no /etc/resolv.conf, a bad nameserver address
+        return [warned(G, "resolver", f"no DNS resolver: {exc}",
+                       "set mail.dns_server: HOST:PORT")]
     out: list[Check] = []
     for step in (check_spf, check_dkim_record, check_dmarc, check_mx):
         try:

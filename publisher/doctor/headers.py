@@ -8,7 +8,7 @@ import re
 from email import message_from_bytes
 from email.policy import default
 
-from publisher.doctor.dns import Dns, Unreachable, org_domain, reserved
+from publisher.doctor.dns import Dns, org_domain, reserved
 from publisher.doctor.report import Check, failed, passed, skipped, warned
 from publisher.mail.message import sender_address
 
@@ -71,10 +71,10 @@ def check_signature(config, message: bytes, timeout: float = 3.0) -> Check:
     except Exception as exc:  # noqa: BLE001 - dkimpy's KeyFormatError and friends
         return failed(G, "dkim-signature", f"cannot sign with mail.dkim_key: {exc}",
                       "mail.dkim_key must be a PEM RSA private key")
-    resolver = Dns(config.mail.dns_server, timeout)
     try:
+        resolver = Dns(config.mail.dns_server, timeout)
         ok = dkim.verify(signed, dnsfunc=resolver.txt_bytes)
-    except Unreachable as exc:
+    except Exception as exc:  # noqa: BLE001 - Unreachable, or no resolver configuration at all
         return warned(G, "dkim-signature", f"cannot fetch the key: {exc}",
                       "check mail.dns_server or this machine's resolver")
     selector = config.mail.dkim_selector

@@ -30,8 +30,9 @@ def check_spam(message: bytes, timeout: float = 120.0) -> Check:
         return warned(G, "score", f"spamassassin gave no score: {line[0]}",
                       "run `spamassassin -L -t < message.eml` to see why")
     score, required = float(m.group(2)), float(m.group(3))
-    rules = " ".join((m.group(4) or b"").decode().split()).replace(",", ", ") or "none"
-    found = f"{score:.1f} (spam from {required:.1f}); rules: {rules}"
+    words = (m.group(4) or b"").decode().replace(",", " ").split()
+    rules = ", ".join(w for w in words if "=" not in w) or "none"
+    found = f"{score + 0.0:.1f} (spam from {required:.1f}); rules: {rules}"
     if score >= required:
         return failed(G, "score", found, "fix what the rules above point at")
     if score >= required / 2:
