@@ -84,3 +84,36 @@ def test_nothing_new_is_said(site, zone):
     config = site.write(dns=good_records(zone))
     found = by_name(diagnose(config, NOW, history=(None, frozenset())))
     assert found["issue.next"].status == "skip"
+
+
+def test_external_links_are_fetched_only_online(site, zone):
+    """A real HTTP server on 127.0.0.1: one page answers, one is a 404."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Pages(BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            self.send_response(200 if self.path == "/ok" else 404)
+            self.end_headers()
+
+        do_GET = do_HEAD
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Pages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        site.article("budget", f"Voir [la source]({base}/ok) et [l'autre]({base}/disparu).")
+        config = site.write(dns=good_records(zone), top="newsletter:\n  content: full\n")
+        site.build(config)
+        offline = by_name(diagnose(config, NOW, history=(None, frozenset())))
+        assert offline["issue.external-links"].status == "skip"
+        online = by_name(diagnose(config, NOW, online=True, history=(None, frozenset())))
+    finally:
+        server.shutdown()
+        server.server_close()
+    found = online["issue.external-links"]
+    assert found.status == "fail"
+    assert f"{base}/disparu (HTTP 404)" in found.detail and f"{base}/ok " not in found.detail
