@@ -131,7 +131,10 @@ def spf_result(dns: Dns, domain: str, ips: list[str], lookups: list[int]) -> str
         mech, _, cidr = mech.partition("/")
         if "%" in arg or mech.lower() in ("ptr", "exists"):
             return None
-        hit = _matches(dns, mech.lower(), arg, cidr, domain, ips, lookups)
+        try:
+            hit = _matches(dns, mech.lower(), arg, cidr, domain, ips, lookups)
+        except ValueError:  # a malformed ip4:/ip6: or prefix: a permerror
+            return None
         if hit is None:
             return None
         if hit:

@@ -54,6 +54,8 @@ def test_spf_include_a_and_mx_and_a_relay_that_cannot_be_told(site, zone):
     assert spf_result(dns, DOMAIN, ["203.0.113.9"], [0]) == "pass"  # include -> a:
     assert spf_result(dns, DOMAIN, ["192.0.2.25"], [0]) == "pass"  # include -> mx
     assert spf_result(dns, DOMAIN, ["192.0.2.26"], [0]) == "fail"
+    zone.add(f"broken.{DOMAIN}", "TXT", "v=spf1 ip4:300.1.2.3 -all")
+    assert spf_result(dns, f"broken.{DOMAIN}", ["192.0.2.26"], [0]) is None  # cannot tell
     relay = {c.name: c for c in check_dns(site.write("  host: localhost\n", dns=zone))}
     assert relay["spf"].status == "warn" and "local relay" in relay["spf"].detail
 
