@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from click.testing import CliRunner
-from conftest import DOMAIN, good_records
+from doctor_fixtures import DOMAIN, good_records
 
 from publisher.cli import main
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import DATA, DOMAIN, good_records
+from doctor_fixtures import DATA, DOMAIN, good_records
 
 from publisher.doctor.dns import Dns, check_dns, spf_result
 

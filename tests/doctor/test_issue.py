@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import DATA, NOW, good_records
+from doctor_fixtures import DATA, NOW, good_records
 
 from publisher.doctor import diagnose
 

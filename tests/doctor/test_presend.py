@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from conftest import DOMAIN
+from doctor_fixtures import DOMAIN
 
 
 def _runner(site, mail: str, body: str):

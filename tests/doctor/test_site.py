@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import NOW
+from doctor_fixtures import NOW
 
 from publisher.doctor.site import check_site, feed_links
 
