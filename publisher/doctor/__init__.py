@@ -66,7 +66,9 @@ def diagnose(config, now: datetime, *, online: bool = False, presend: bool = Fal
         from publisher.doctor.site import check_site
 
         report.extend(check_site(config))
-    report.extend([bulk_sender_summary(report.checks)])
+    after_dns = next((i for i, c in enumerate(report.checks) if c.group != "dns"),
+                     len(report.checks))
+    report.checks.insert(after_dns, bulk_sender_summary(report.checks))
     if outbox:
         why = "outbox transport: no real mailbox"
         report = report.downgraded("dns", why).downgraded("headers", why)

@@ -177,8 +177,11 @@ def check_spf(config, dns: Dns) -> Check:
     domain = sender_address(config).rpartition("@")[2].lower()
     records = [t for t in dns.txt(domain) if t.lower().split(" ")[0] == "v=spf1"]
     if not records:
+        ips, _ = sending_ips(config, dns)
+        server = " ".join(f"ip{ipaddress.ip_address(ip).version}:{ip}" for ip in ips) or \
+            "ip4:<your server>"
         return failed(G, "spf", f"no SPF record for {domain}",
-                      f'publish TXT at {domain}: "v=spf1 ip4:<your server> -all" '
+                      f'publish TXT at {domain}: "v=spf1 {server} -all" '
                       "(or your provider's include:)")
     if len(records) > 1:
         return failed(G, "spf", f"{len(records)} SPF records for {domain} (a permerror)",

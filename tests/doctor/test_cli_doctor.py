@@ -36,6 +36,8 @@ def test_json_is_valid_and_says_what_failed(site, zone):
     failed = {c["name"] for c in data["checks"] if c["status"] == "fail"}
     assert {"spf", "dmarc"} <= failed and data["ok"] is False
     assert all(c["fix"] for c in data["checks"] if c["status"] == "fail")
+    spf = next(c for c in data["checks"] if c["name"] == "spf")
+    assert '"v=spf1 ip4:192.0.2.10 -all"' in spf["fix"]  # the fix names the server
 
 
 def test_published_records_exit_0(site, zone):
