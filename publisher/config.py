@@ -257,6 +257,18 @@ class Mail(_Section):
     dkim_domain: str | None = None  # default: the From domain
     bounce_threshold: int = Field(3, ge=1)  # hard bounces before a subscriber is bounced
     bounce_source: str | None = None  # Maildir or mbox path, or imap(s)://user@host/FOLDER
+    dns_server: str | None = None  # HOST:PORT the doctor asks; default: the system resolver
+    doctor: bool = True  # run `publisher doctor`'s offline checks before every send
+
+    @field_validator("dns_server")
+    @classmethod
+    def _dns_server(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        host, _, port = v.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:53")
+        return v
 
     @field_validator("smtp_url")
     @classmethod

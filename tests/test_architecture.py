@@ -18,7 +18,7 @@ FLOORS = [
     {"mail"},
     {"audience"},
     {"newsletter"},
-    {"web"},
+    {"web", "doctor"},  # the doctor renders the next issue: above newsletter
     {"schedule"},  # the long-running process: the scheduler and the web server it hosts
     {"cli"},
 ]

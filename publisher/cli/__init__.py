@@ -26,6 +26,7 @@ COMMANDS = {
     "init": "publisher.cli.init:init",
     "new": "publisher.cli.new:new",
     "admin": "publisher.cli.admin:admin",
+    "doctor": "publisher.cli.doctor:doctor",
 }
 
 

@@ -14,8 +14,10 @@ from publisher.cli import pass_context
 @click.option("--to", "to", metavar="ADDRESS", help="Send a test copy to ADDRESS only (the ledger is untouched).")
 @click.option("--force", is_flag=True, help="Send even an issue whose HTML is over mail.max_html_bytes.")
 @click.option("--queue-only", is_flag=True, help="Create and queue the issue; `publisher worker`s send it.")
+@click.option("--skip-doctor", is_flag=True, help="Send even when a `publisher doctor` check fails.")
 @pass_context
-def send(ctx, dry_run: bool, to: str | None, force: bool, queue_only: bool) -> None:
+def send(ctx, dry_run: bool, to: str | None, force: bool, queue_only: bool,
+         skip_doctor: bool) -> None:
     """Create the next issue (if anything is new), queue it for every subscriber, send it.
 
     Resumable: after a crash or a stop, run it again; nobody is lost or sent twice (except
@@ -44,6 +46,10 @@ def send(ctx, dry_run: bool, to: str | None, force: bool, queue_only: bool) -> N
     if dry_run:
         _dry_run(config, store, articles, now)
         return
+    if config.mail.doctor and not skip_doctor:
+        from publisher.doctor import check_before_send
+
+        check_before_send(config, now, articles, store)  # raises DoctorRefused: one line
     if queue_only:
         queued = campaign.queue_newsletter(config, store, articles, now, force=force)
         for issue, count in queued.queued:

@@ -196,6 +196,10 @@ class Runner:
                 waiting = self._too_few(articles, now)
                 if waiting:
                     return "skipped", waiting
+            if self.config.mail.doctor:  # refuses (an "error" run) when a check fails
+                from publisher.doctor import check_before_send
+
+                check_before_send(self.config, now, articles, self.store)
             outcome = send_newsletter(self.config, self.store, self.transport, self.tokens,
                                       articles, now, stop=self.stopping)
         status, summary = self._sent(outcome.reports)
