@@ -185,6 +185,7 @@ class Mail(_Section):
     batch_size: int = Field(200, ge=1)  # deliveries claimed (and marked) per commit
     max_attempts: int = Field(5, ge=1)  # tries of one delivery before it is marked failed
     retry_backoff: float = Field(30.0, ge=0)  # seconds before the first retry, doubled after
+    journal_fsync: bool = False  # flush the journal of accepted messages to disk at each one
     max_html_bytes: int = Field(102 * 1024, ge=1)  # Gmail clips larger messages
     list_id: str | None = None  # default: derived from site.url
     unsubscribe_mailto: str | None = None  # default: site.email

@@ -37,6 +37,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from publisher.errors import DeliveryError
+from publisher.mail.journal import Journal, replay
 from publisher.mail.pipelining import pipelined_connection, pipelined_worker
 from publisher.mail.sending import (  # noqa: F401 - Compose, Progress: the callers' types
     Compose,
@@ -48,7 +49,7 @@ from publisher.mail.sending import (  # noqa: F401 - Compose, Progress: the call
 )
 from publisher.mail.transport import Transport
 from publisher.models import Delivery
-from publisher.store import Store
+from publisher.store import Store, StoreError
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 COMMIT_EVERY = 50  # outcomes: a commit at least this often (fewer if batch_size is smaller)
@@ -92,20 +93,27 @@ class _Batch:
         self.__init__()  # type: ignore[misc]
 
 
+def _dead(host: str, pid: int) -> bool:
+    """Whether sender "host:pid" is known to be gone: a process of this host that is not
+    this one and no longer exists."""
+    if host != socket.gethostname() or f"{host}:{pid}" == OWNER:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        pass  # alive, someone else's
+    return False
+
+
 def release_dead_claims(store: Store, issue_id: int) -> int:
     """Take back at once the claims of senders on this host whose process is gone."""
-    host = socket.gethostname()
     released = 0
     for owner in store.claim_owners(issue_id):
         name, _, pid = owner.rpartition(":")
-        if name != host or not pid.isdigit() or owner == OWNER:
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
+        if pid.isdigit() and _dead(name, int(pid)):
             released += store.release_claims_of(issue_id, owner)
-        except PermissionError:
-            pass  # alive, someone else's
     return released
 
 
@@ -119,6 +127,10 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
     run out (they are its siblings in `processes.send_in_processes`, which sees to them)."""
     report = SendReport(issue_id)
     started = time.monotonic()
+    journal = None
+    if settings.journal is not None:  # what dead senders sent: into the ledger first
+        replay(store, settings.journal, _dead)
+        journal = Journal.open(settings.journal, OWNER, settings.journal_fsync)
     release_dead_claims(store, issue_id)
     counts = store.delivery_counts(issue_id)
     total = counts.get("queued", 0) + counts.get("claimed", 0)
@@ -137,11 +149,11 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
             threads.append(threading.Thread(
                 target=pipelined_worker, daemon=True, name="sender",
                 args=(transport, first, sender, compose, work, results, limiter, connections,
-                      cancelled)))
+                      cancelled, journal)))
         else:
             threads.extend(threading.Thread(
                 target=threaded_worker, daemon=True, name=f"sender-{i}",
-                args=(transport, sender, compose, work, results, limiter, cancelled))
+                args=(transport, sender, compose, work, results, limiter, cancelled, journal))
                 for i in range(connections))
         for t in threads:
             t.start()
@@ -217,6 +229,10 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                         raise DeliveryError("the sending thread stopped (its traceback is "
                                             "above): the rest stays queued") from None
                     continue
+            if journal is not None and journal.broken is not None:
+                why = journal.broken.strerror or journal.broken
+                raise DeliveryError(f"journal {journal.path}: {why}: the send is stopped, the "
+                                    "rest stays queued; fix it and run the send again") from None
             kind, d, exc = outcomes.pop()
             del inflight[d.id]
             if cancelled:
@@ -262,17 +278,23 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                 batch.commit(store)
             if progress and not outcomes:
                 progress(done, total)
+    except StoreError as exc:  # what went out is in the journal: the next send records it
+        raise StoreError(f"{exc}: the send is stopped; what was sent is recorded at the next "
+                         "send, the rest stays queued") from None
     finally:
         results.put(outcomes)  # those taken but not yet counted
-        _stop(threads, work, results, batch, inflight, store)
+        committed = _stop(threads, work, results, batch, inflight, store)
+        if journal is not None:
+            journal.close(committed)
         report.elapsed = time.monotonic() - started
     return report
 
 
 def _stop(threads, work: queue.Queue, results: queue.Queue, batch: _Batch, inflight: dict,
-          store: Store) -> None:
+          store: Store) -> bool:
     """Give back what was never started, let the workers end, record what they finished;
-    what a worker that died of a bug held goes back to the queue."""
+    what a worker that died of a bug held goes back to the queue. Whether every outcome is
+    in the ledger (else the journal keeps what was sent)."""
     while True:
         try:
             chunk = work.get_nowait()
@@ -293,9 +315,11 @@ def _stop(threads, work: queue.Queue, results: queue.Queue, batch: _Batch, infli
         for kind, d, _ in done:
             if inflight.pop(d.id, None) is not None:
                 (batch.sent if kind == "sent" else batch.released).append(d.id)
-    if not any(t.is_alive() for t in threads):  # what a dead worker held: nobody will report it
+    alive = any(t.is_alive() for t in threads)
+    if not alive:  # what a dead worker held: nobody will report it
         batch.released.extend(inflight)
     try:
         batch.commit(store)
     except Exception:  # noqa: BLE001 - the first error is the one to report
-        pass
+        return False
+    return not alive

@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from publisher.errors import DeliveryError
@@ -36,13 +37,17 @@ class SendSettings:
     backoff: float = 30.0  # seconds before the first retry; doubled at each next one
     rate_limit: float = 0.0  # messages per second over all connections; 0: no limit
     bounce_threshold: int = 3
+    journal: Path | None = None  # folder of the journals of accepted deliveries (var/journal)
+    journal_fsync: bool = False  # a disk flush per message: survives a power loss too
 
     @classmethod
-    def from_config(cls, mail) -> "SendSettings":
+    def from_config(cls, mail, var: Path | None = None) -> "SendSettings":
         return cls(connections=mail.connections, batch_size=mail.batch_size,
                    max_attempts=mail.max_attempts, backoff=mail.retry_backoff,
                    rate_limit=mail.rate_limit, bounce_threshold=mail.bounce_threshold,
-                   lease=timedelta(seconds=mail.lease))
+                   lease=timedelta(seconds=mail.lease),
+                   journal=var / "journal" if var is not None else None,
+                   journal_fsync=mail.journal_fsync)
 
 
 @dataclass
@@ -91,7 +96,8 @@ class RateLimiter:
 
 
 def threaded_worker(transport: Transport, sender: str, compose: Compose, work: queue.Queue,
-            results: queue.Queue, limiter: RateLimiter, cancelled=frozenset()) -> None:
+            results: queue.Queue, limiter: RateLimiter, cancelled=frozenset(),
+            journal=None) -> None:
     """One connection, reused for every message it takes from `work` (in small chunks: one
     queue hand-off per chunk, not per message). Outcomes go back at the end of a chunk or
     after `REPORT_AFTER` seconds, whichever first, so they can be committed soon. A delivery
@@ -123,6 +129,8 @@ def threaded_worker(transport: Transport, sender: str, compose: Compose, work: q
                     done.append(("skipped", d, None))
                     continue
                 conn.send(sender, d.email, data)
+                if journal is not None:  # written down before the next message goes out
+                    journal.record(d.id)
                 done.append(("sent", d, None))
             except DeliveryError as exc:
                 done.append((outcome_kind(exc), d, exc))

@@ -123,7 +123,8 @@ def deliver(config, store: Store, transport: Transport, tokens: Tokens, issue: I
     if not store.issue_queued(issue.id):
         store.queue_deliveries(issue, now, wants=composer.wants)
     report = send_in_processes(store, issue.id, composer, transport, sender_address(config),
-                               SendSettings.from_config(config.mail), config.mail.processes,
+                               SendSettings.from_config(config.mail, config.path("var")),
+                               config.mail.processes,
                                progress, stop)
     store.skip_inactive_deliveries(issue.id)
     counts = store.delivery_counts(issue.id)
