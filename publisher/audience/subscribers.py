@@ -26,6 +26,10 @@ class SubscriberError(PublisherError):
     """A bad address, an unknown subscriber or an unreadable file: names the culprit."""
 
 
+class ConsentLapsed(SubscriberError):
+    """A confirmation link made before the person last unsubscribed: their leaving stands."""
+
+
 _ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _PLAIN = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[a-z]{{2,63}}", re.ASCII)
@@ -281,15 +285,20 @@ def request(store: Store, email: str, name: str, categories: Iterable[str], now:
 
 
 def confirm(store: Store, email: str, now: datetime, welcome: Notify | None = None,
-            asked: dict | None = None) -> Subscriber | None:
+            asked: dict | None = None, issued: float | None = None) -> Subscriber | None:
     """Activate a pending subscriber (a welcome follows); repeated clicks change nothing.
 
     With `asked` (the web request the link carries), anyone not active is activated with
     exactly the name and categories of that request: they asked, and proved the address.
+    A link `issued` (Unix seconds) before the person last unsubscribed is refused
+    (ConsentLapsed): opening an old confirmation again must not undo their leaving.
     """
     sub = store.get_subscriber(email)
     if sub is None:
         return None
+    if (issued is not None and sub.status != "active" and sub.unsubscribed is not None
+            and issued < int(sub.unsubscribed.timestamp())):  # links carry whole seconds
+        raise ConsentLapsed(f"{email} unsubscribed after this confirmation link was sent")
     if sub.status == "pending" or (asked is not None and sub.status != "active"):
         changes = {}
         if asked is not None:

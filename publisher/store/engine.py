@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from publisher.errors import PublisherError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD = "0004"  # the newest revision in publisher/store/migrations/versions
+HEAD = "0005"  # the newest revision in publisher/store/migrations/versions
 
 
 class StoreError(PublisherError):

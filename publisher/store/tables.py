@@ -61,6 +61,22 @@ subscribers = Table(
     Column("confirmed", UTCDateTime),
     Column("unsubscribed", UTCDateTime),
     Column("hard_bounces", Integer, nullable=False, server_default="0"),
+    Column("optin_source", String(16), nullable=False, server_default=""),  # form, import, cli
+    Column("optin_client", String(100), nullable=False, server_default=""),  # kept or hashed
+)
+
+suppressions = Table(  # forgotten addresses: a keyed hash, so import and add refuse them
+    "suppressions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+settings = Table(  # the store's own facts, e.g. the fingerprint of its secret key
+    "settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 issues = Table(

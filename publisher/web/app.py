@@ -134,11 +134,15 @@ async def subscribe(request: Request) -> Response:
 async def confirm(request: Request) -> Response:
     site: Site = request.app.state.site
     try:
-        address, asked = site.tokens.read_data("confirm", request.query_params.get("token", ""),
-                                               max_age=site.config.web.confirm_hours * 3600)
+        address, asked, issued = site.tokens.read_issued(
+            "confirm", request.query_params.get("token", ""),
+            max_age=site.config.web.confirm_hours * 3600)
+        sub = await run_in_threadpool(uc.confirm, site.store, address, _now(), site.welcome,
+                                      asked, issued)
     except TokenError as exc:
         return site.bad_link(exc)
-    sub = await run_in_threadpool(uc.confirm, site.store, address, _now(), site.welcome, asked)
+    except uc.ConsentLapsed:  # they left after this link was sent: they must ask again
+        return site.page("consent_lapsed", 410)
     if sub is None or sub.status not in ("active",):
         return site.bad_link(TokenError("this link is no longer valid"))
     return site.page("confirmed", subscriber=sub,

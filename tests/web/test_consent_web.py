@@ -1,0 +1,32 @@
+"""Consent that holds, over real HTTP: a confirmation link opened again after the person
+unsubscribed does not subscribe them again; the page says so and offers a new subscription."""
+
+from __future__ import annotations
+
+import time
+
+from test_web import link, local, mails, web  # noqa: F401 - `web` is the fixture
+
+
+def test_a_replayed_confirmation_after_unsubscribing_is_refused(web):  # noqa: F811
+    web.post("/subscribe", data={"email": "zoe@example.org", "name": "Zoë"})
+    [confirmation] = mails(web.project)
+    assert web.get(local(link(confirmation, "confirm"))).status_code == 200
+    welcome = mails(web.project)[-1]
+    time.sleep(1.1)  # links carry whole seconds
+    unsubscribe = local(link(welcome, "unsubscribe"))
+    done = web.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200
+    assert web.store.get_subscriber("zoe@example.org").status == "unsubscribed"
+    sent = len(mails(web.project))
+
+    replay = web.get(local(link(confirmation, "confirm")))
+    assert replay.status_code == 410
+    assert "avant votre désabonnement" in replay.text and 'href="https://news.example.org/subscribe"' in replay.text
+    assert web.store.get_subscriber("zoe@example.org").status == "unsubscribed"
+    assert len(mails(web.project)) == sent  # no welcome
+
+    web.post("/subscribe", data={"email": "zoe@example.org"})  # asking again works
+    fresh = mails(web.project)[-1]
+    assert web.get(local(link(fresh, "confirm"))).status_code == 200
+    assert web.store.get_subscriber("zoe@example.org").status == "active"
