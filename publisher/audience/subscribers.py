@@ -84,18 +84,25 @@ LEFT = ("unsubscribed", "bounced")  # final until the person subscribes again th
 
 def add(store: Store, email: str, name: str, categories: Iterable[str], now: datetime,
         *, pending: bool = False, notify: Notify | None = None,
-        force: bool = False) -> tuple[Subscriber, bool]:
+        force: bool = False, guard=None, source: str = "cli") -> tuple[Subscriber, bool]:
     """Add someone the publisher vouches for (active), or pending with a confirmation email.
 
     Returns (subscriber, whether anything changed). An existing active subscriber is left as
     is; one who unsubscribed or bounced is refused (SubscriberError) unless `force`: leaving
-    is final until the person acts.
+    is final until the person acts. So is an address forgotten at its owner's request
+    (`guard`: the suppression list, `consent.Suppressions`).
     """
     email = normalise(email)
     status = "pending" if pending else "active"
+    if guard is not None and guard.blocked([email]):
+        if not force:
+            raise SubscriberError(f"{email} asked to be forgotten: not added again, only they "
+                                  "can subscribe again (or add it with --force)")
+        guard.lift(email)
     existing = store.get_subscriber(email)
     if existing is None:
         sub = store.add_subscriber(email, clean_name(name), clean_categories(categories), status, now)
+        store.record_optin(email, source)
     elif existing.status == "active" or (pending and existing.status == "pending"):
         return existing, False
     elif existing.status in LEFT and not force:
@@ -133,7 +140,7 @@ class _Row:
 
 
 def import_csv(store: Store, path: Path, now: datetime, *, pending: bool = False,
-               notify: Notify | None = None, chunk: int = 5000) -> ImportReport:
+               notify: Notify | None = None, chunk: int = 5000, guard=None) -> ImportReport:
     """Rows of email, name, categories[, status] (a header row is optional); bad rows reported
     and skipped.
 
@@ -174,12 +181,23 @@ def import_csv(store: Store, path: Path, now: datetime, *, pending: bool = False
                 status = wanted if wanted in (*LEFT, "pending") else mode
                 rows[email] = _Row(name, cats, status, f"{path}:{line}")
                 if len(rows) >= chunk:
-                    _import_chunk(store, rows, now, pending, notify, report)
+                    _import_chunk(store, _allowed(rows, guard, report), now, pending, notify,
+                                  report)
                     rows = {}
         except (csv.Error, UnicodeDecodeError) as exc:
             report.problems.append(f"{path}:{reader.line_num + 1}: unreadable ({exc}); stopped here")
-        _import_chunk(store, rows, now, pending, notify, report)
+        _import_chunk(store, _allowed(rows, guard, report), now, pending, notify, report)
     return report
+
+
+def _allowed(rows: dict[str, _Row], guard, report: ImportReport) -> dict[str, _Row]:
+    """The rows whose address was not forgotten at its owner's request (those are reported)."""
+    if guard is None or not rows:
+        return rows
+    for email in guard.blocked(rows):
+        report.problems.append(f"{rows.pop(email).where}: {email} asked to be forgotten: not "
+                               "imported (`subscribers add --force` if they asked again)")
+    return rows
 
 
 def _status(row: list[str], columns: dict[str, int] | None) -> str:
@@ -200,6 +218,7 @@ def _import_chunk(store: Store, rows: dict[str, _Row], now: datetime,
         batch = [(email, clean_name(r.name), clean_categories(r.categories))
                  for email, r in rows.items() if r.status == status]
         new, seen = store.merge_subscribers(batch, status, now)
+        store.record_optin(new, "import")
         known.update(seen)
         report.added += len(new)
         inserted += len(new)

@@ -88,6 +88,12 @@ class Tokens:
                      for p in PURPOSES}
         # keyed once: a copy per token skips hashing the key again (two tokens a message)
         self.macs = {p: hmac.new(key, digestmod=hashlib.sha256) for p, key in self.keys.items()}
+        self.suppress_key = hmac.new(secret.encode(), b"suppress", hashlib.sha256).digest()
+
+    def digest(self, email: str) -> str:
+        """What the suppression list keeps of a forgotten (normalised) address: a keyed hash,
+        so the list cannot be read back into addresses by hashing a directory of them."""
+        return hmac.new(self.suppress_key, email.encode(), hashlib.sha256).hexdigest()
 
     def _mac(self, purpose: str, payload: bytes) -> bytes:
         mac = self.macs[purpose].copy()

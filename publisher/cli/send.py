@@ -35,7 +35,7 @@ def send(ctx, dry_run: bool, to: str | None, force: bool, queue_only: bool) -> N
     now = datetime.now(config.site.tz)
     articles = load_articles(config).published(now)
     store = open_store(config)
-    transport, tokens = make_transport(config), tokens_for(config)
+    transport, tokens = make_transport(config), tokens_for(config, store)
     if to:
         address = normalise(to)
         subject = campaign.send_test(config, store, transport, tokens, articles, address, now)

@@ -9,7 +9,7 @@ from typing import Iterable
 from sqlalchemy import Engine, select, update
 
 from publisher.store.coordination import insert_ignoring_conflicts
-from publisher.store.tables import settings, subscribers, suppressions
+from publisher.store.tables import bounces, deliveries, issues, settings, subscribers, suppressions
 
 
 class Consent:
@@ -46,10 +46,29 @@ class Consent:
                     suppressions.c.digest.in_(digests[i:i + 500]))).scalars())
         return found
 
-    def record_optin(self, email: str, source: str, client: str = "") -> None:
-        """Where this person's consent came from: form, import or cli, and from which client
-        address (kept, hashed or left out, as the config says)."""
+    def record_optin(self, emails: str | Iterable[str], source: str, client: str = "") -> None:
+        """Where these people's consent came from: form, import or cli, and from which client
+        address (kept, hashed or left out, as the config says). One statement a 500."""
+        emails = [emails] if isinstance(emails, str) else list(emails)
         with self.engine.begin() as conn:
-            conn.execute(update(subscribers).where(subscribers.c.email == email)
-                         .values(optin_source=source[:16], optin_client=client[:100]))
+            for i in range(0, len(emails), 500):
+                conn.execute(update(subscribers).where(subscribers.c.email.in_(emails[i:i + 500]))
+                             .values(optin_source=source[:16], optin_client=client[:100]))
 
+    def deliveries_of(self, subscriber_id: int) -> list[dict]:
+        """One person's deliveries: issue number, status, when sent, attempts, last error."""
+        d = deliveries
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(issues.c.number, d.c.status, d.c.sent, d.c.attempts,
+                                       d.c.error).join(issues, issues.c.id == d.c.issue_id)
+                                .where(d.c.subscriber_id == subscriber_id)
+                                .order_by(issues.c.number)).all()
+        return [dict(issue=n, status=s, sent=t.isoformat() if t else None, attempts=a, error=e)
+                for n, s, t, a, e in rows]
+
+    def bounces_of(self, subscriber_id: int) -> list[dict]:
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(bounces.c.kind, bounces.c.reason, bounces.c.created)
+                                .where(bounces.c.subscriber_id == subscriber_id)
+                                .order_by(bounces.c.id)).all()
+        return [dict(kind=k, reason=r, created=c.isoformat()) for k, r, c in rows]

@@ -34,9 +34,10 @@ def test_killed_mid_send_then_restarted_completes_the_issue_once(project, smtp_s
     proc.wait(timeout=10)
     proc.stdout.close()
     proc.stderr.close()
-    time.sleep(0.5)  # a forked child finishes its messages in flight, then stops
-    before = len(smtp_server.messages)
-    time.sleep(0.5)
+    before, quiet = -1, time.monotonic() + 10  # a forked child finishes its messages in
+    while len(smtp_server.messages) != before and time.monotonic() < quiet:  # flight, stops
+        before = len(smtp_server.messages)
+        time.sleep(0.5)
     assert len(smtp_server.messages) == before  # no sender left behind
     assert 120 <= before < 400
     store = open_store(project.config())
