@@ -188,7 +188,8 @@ class Mail(_Section):
     journal_fsync: bool = False  # flush the journal of accepted messages to disk at each one
     max_html_bytes: int = Field(102 * 1024, ge=1)  # Gmail clips larger messages
     list_id: str | None = None  # default: derived from site.url
-    unsubscribe_mailto: str | None = None  # default: site.email
+    unsubscribe_mailto: str | None = None  # default: site.email; only with bounce_source
+    feedback_id: str | None = None  # Feedback-ID header of the digest (Gmail's feedback loop)
     dkim_key: str | None = None  # PEM private key file; signing is on when set
     dkim_selector: str = "publisher"
     dkim_domain: str | None = None  # default: the From domain

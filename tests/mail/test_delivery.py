@@ -69,7 +69,8 @@ def test_full_send_arrives_once_each_with_the_bulk_sender_headers(project, smtp_
             assert msg[header], header
         ids.add(msg["Message-ID"])
         unsub = msg["List-Unsubscribe"]
-        assert "<https://news.example.org/unsubscribe?token=" in unsub and "<mailto:" in unsub
+        assert "<https://news.example.org/unsubscribe?token=" in unsub
+        assert "<mailto:" not in unsub  # no mailbox is read for it (mail.bounce_source)
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert msg.get_content_type() == "multipart/alternative"
         plain, html = msg.get_body(("plain",)), msg.get_body(("html",))
@@ -301,7 +302,10 @@ def test_a_welcome_and_a_digest_carry_the_same_list_headers(project, extra):
     from publisher.mail.transport import Outbox
 
     write_articles(project.root / "content", NOW)
-    project.write(f"paths:\n  content: {project.root / 'content'}\n{extra}")
+    (project.root / "inbox").mkdir()  # a mailbox read for unsubscribe requests: a mailto:
+    read = f"mail:\n  bounce_source: {project.root / 'inbox'}\n" if not extra else ""
+    extra = extra.replace("mail:\n", f"mail:\n  bounce_source: {project.root / 'inbox'}\n")
+    project.write(f"paths:\n  content: {project.root / 'content'}\n{extra}{read}")
     subscribe(project, 1)
     outbox = project.root / "var" / "outbox"
     assert send().exit_code == 0
