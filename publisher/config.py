@@ -209,6 +209,7 @@ class Web(_Section):
     port: int = Field(8000, ge=1, le=65535)
     confirm_hours: int = Field(48, ge=1)  # a confirmation link expires after this
     subscribe_rate: int = Field(5, ge=1)  # subscribe attempts per client address per minute
+    keep_client_address: Literal["kept", "hashed", "no"] = "hashed"  # in the opt-in record
 
 
 class Schedule(_Section):

@@ -30,6 +30,16 @@ class Suppressions:
         self.store.unsuppress([self.digest(email)])
 
 
+def client_record(policy: str, digest: Callable[[str], str], client: str) -> str:
+    """What the opt-in record keeps of the client address (web.keep_client_address): the
+    address ("kept"), a keyed hash of it ("hashed": proves a claim, tells nothing), or ""."""
+    if policy == "kept":
+        return client
+    if policy == "hashed" and client:
+        return "hmac:" + digest(client)[:32]
+    return ""
+
+
 def forget(store: Store, guard: Suppressions, email: str, now: datetime) -> str:
     """Erase a person (their row, deliveries and bounces) but keep a keyed hash of their
     address, so no import or `add` brings them back without --force."""

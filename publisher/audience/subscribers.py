@@ -283,11 +283,13 @@ def remove(store: Store, email: str) -> None:
 
 
 def request(store: Store, email: str, name: str, categories: Iterable[str], now: datetime,
-            notify: Callable[[Subscriber, dict], None]) -> None:
+            notify: Callable[[Subscriber, dict], None], client: str = "") -> None:
     """The web form: a confirmation email for anyone not already active, the same answer for
     all (the caller cannot tell whether the address was known). A known address is never
     changed here: the request (name, categories) rides in the confirmation link, applied only
-    when the person follows it; an unknown one becomes a new pending row."""
+    when the person follows it; an unknown one becomes a new pending row, its opt-in record
+    "form" from `client` (the client address as web.keep_client_address says: kept, hashed
+    or "")."""
     email = normalise(email)
     asked = {"name": clean_name(name), "categories": clean_categories(categories)}
     existing = store.get_subscriber(email)
@@ -295,7 +297,8 @@ def request(store: Store, email: str, name: str, categories: Iterable[str], now:
         try:
             sub = store.add_subscriber(email, asked["name"], asked["categories"], "pending", now)
         except KeyError:  # added meanwhile
-            return request(store, email, name, categories, now, notify)
+            return request(store, email, name, categories, now, notify, client)
+        store.record_optin(email, "form", client)
     elif existing.status == "active":
         return
     else:
@@ -326,6 +329,8 @@ def confirm(store: Store, email: str, now: datetime, welcome: Notify | None = No
                 changes["name"] = clean_name(asked.get("name"))
         sub = store.update_subscriber(email, status="active", confirmed=now, unsubscribed=None,
                                       hard_bounces=0, **changes)
+        if asked is not None and sub is not None and sub.optin_source != "form":
+            store.record_optin(email, "form")  # they asked again on the form
         if welcome and sub:
             welcome(sub)
     return sub

@@ -20,6 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from publisher.audience import subscribers as uc
+from publisher.audience.consent import client_record
 from publisher.audience.notices import Notices, template_env
 from publisher.audience.tokens import TokenError, Tokens, tokens_for
 from publisher.mail.transport import Transport, make_transport
@@ -123,7 +124,9 @@ async def subscribe(request: Request) -> Response:
               if c.casefold() in offered]  # only the site's own categories
     try:
         await run_in_threadpool(uc.request, site.store, address, name, chosen, _now(),
-                                site.confirmation)
+                                site.confirmation, client_record(
+                                    site.config.web.keep_client_address, site.tokens.digest,
+                                    client))
     except uc.SubscriberError:  # only a bad address; str(exc) is the English of the CLI
         error = f"«\u00a0{address.strip()}\u00a0» n’est pas une adresse e-mail valide."
         return site.page("subscribe", 400, error=error, email=address, name=name,

@@ -30,3 +30,10 @@ def test_a_replayed_confirmation_after_unsubscribing_is_refused(web):  # noqa: F
     fresh = mails(web.project)[-1]
     assert web.get(local(link(fresh, "confirm"))).status_code == 200
     assert web.store.get_subscriber("zoe@example.org").status == "active"
+
+
+def test_the_opt_in_record_keeps_the_source_and_a_hash_of_the_client_address(web):  # noqa: F811
+    web.post("/subscribe", data={"email": "nina@example.org"})
+    sub = web.store.get_subscriber("nina@example.org")
+    assert sub.optin_source == "form"
+    assert sub.optin_client.startswith("hmac:") and "127.0.0.1" not in sub.optin_client
