@@ -29,6 +29,7 @@ sender processes (`mail.processes`) are in `publisher.mail.processes`.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import socket
@@ -51,11 +52,13 @@ from publisher.mail.transport import Transport
 from publisher.models import Delivery
 from publisher.store import Store, StoreError
 
+log = logging.getLogger("publisher.mail.delivery")
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 COMMIT_EVERY = 50  # outcomes: a commit at least this often (fewer if batch_size is smaller)
 COMMIT_AFTER = 0.25  # seconds: and at least this often while outcomes are waiting
 RECLAIM_AFTER = 1.0  # seconds: after a claim that found fewer than it asked, before the next
 REJECTS_IN_A_ROW = 5  # DATA refused with a 5xx this many times in a row: the content is at fault
+FIRST_PASS_WAIT = 5.0  # seconds: a first pass ends rather than wait longer for a retry
 UNSUBSCRIBED_AFTER = 0.25  # seconds: who left meanwhile is looked up this often while sending
 
 
@@ -166,7 +169,9 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
         if pauses > settings.max_attempts:
             raise DeliveryError(f"{down}; gave up after {settings.max_attempts} tries: run the "
                                 "send again to resume") from None
-        paused_until = time.monotonic() + settings.backoff * 2 ** (pauses - 1)
+        wait = settings.backoff * 2 ** (pauses - 1)
+        paused_until = time.monotonic() + wait
+        log.warning("issue send paused for %.0f s: %s", wait, down)
 
     inflight: dict[int, Delivery] = {}
     batch = _Batch()
@@ -209,7 +214,8 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                     time.sleep(min(paused_until - time.monotonic(), 1.0))
                     continue
                 due = store.next_delivery_time(issue_id, utcnow(), leases=wait_for_others)
-                if due is None:
+                if due is None or (settings.first_pass
+                                   and (due - utcnow()).total_seconds() > FIRST_PASS_WAIT):
                     break
                 time.sleep(min(max((due - utcnow()).total_seconds(), 0.01), 1.0))
                 continue
@@ -241,6 +247,8 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
             if kind == "sent":
                 batch.sent.append(d.id)
                 report.sent += 1
+                if pauses:
+                    log.warning("issue send resumed: the mail server answers again")
                 pauses = rejects = 0
             elif kind == "skipped":
                 batch.skipped.append(d.id)

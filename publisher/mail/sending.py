@@ -10,7 +10,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -39,6 +39,7 @@ class SendSettings:
     bounce_threshold: int = 3
     journal: Path | None = None  # folder of the journals of accepted deliveries (var/journal)
     journal_fsync: bool = False  # a disk flush per message: survives a power loss too
+    first_pass: bool = False  # end when what is left waits for a retry (or a lease) later
 
     @classmethod
     def from_config(cls, mail, var: Path | None = None) -> "SendSettings":
@@ -58,6 +59,8 @@ class SendReport:
     skipped: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (address, reason)
     elapsed: float = 0.0
+    waiting: int = 0  # deliveries left for a later retry (a first pass ended before them)
+    retry_at: datetime | None = None  # when the next of them is due
 
     @property
     def rate(self) -> float:

@@ -426,3 +426,31 @@ def test_a_server_that_never_greets_costs_one_connection_a_pause(project, pipeli
     assert server.connections == 3  # the first try and the two after a pause
     store = open_store(project.config())
     assert store.delivery_counts(store.last_issue().id) == {"queued": len(emails)}
+
+
+def test_auth_not_offered_stops_the_send_at_once_in_one_line(project, smtp_server):
+    """A configuration error (a login set, no AUTH offered) is not retried as if temporary."""
+    configure(project, smtp_server.port, extra="  username: news\n  password: secret\n")
+    subscribe(project, 5)
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["newsletter", "send"])
+    assert result.exit_code == 1 and time.monotonic() - started < 10
+    [line] = result.output.strip().splitlines()
+    assert "AUTH" in line and "mail.username" in line and "secret" not in line
+    assert smtp_server.messages == []
+
+
+def test_a_cli_send_ends_its_first_pass_and_says_what_waits_for_a_retry(project, smtp_server):
+    configure(project, smtp_server.port)
+    project.write(project.path.read_text().replace("retry_backoff: 0.02", "retry_backoff: 600"))
+    emails = subscribe(project, 30)
+    smtp_server.fail_every = 4  # a 451 to every 4th message
+    started = time.monotonic()
+    result = send()
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started < 30
+    waiting = 30 - len(smtp_server.messages)
+    assert waiting > 0 and f"{waiting} wait for a retry, the next at " in result.output
+    store = open_store(project.config())
+    assert store.last_issue().sent is None
+    assert set(smtp_server.by_recipient()) < set(emails)
