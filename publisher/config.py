@@ -183,8 +183,10 @@ class Mail(_Section):
     rate_limit: float = Field(0.0, ge=0)  # messages per second over every worker, 0: no limit
     lease: float = Field(300.0, gt=0)  # seconds a dead sender's batch waits before others take it
     batch_size: int = Field(200, ge=1)  # deliveries claimed (and marked) per commit
-    max_attempts: int = Field(5, ge=1)  # tries of one delivery before it is marked failed
+    max_attempts: int = Field(5, ge=1)  # pauses in a row (server unreachable) before a send stops
     retry_backoff: float = Field(30.0, ge=0)  # seconds before the first retry, doubled after
+    retry_max_backoff: float = Field(3600.0, ge=0)  # seconds: the doubling stops there
+    retry_for: timedelta = timedelta(hours=24)  # a 4xx is retried this long, then it fails
     journal_fsync: bool = False  # flush the journal of accepted messages to disk at each one
     max_html_bytes: int = Field(102 * 1024, ge=1)  # Gmail clips larger messages
     list_id: str | None = None  # default: derived from site.url
@@ -195,6 +197,13 @@ class Mail(_Section):
     dkim_domain: str | None = None  # default: the From domain
     bounce_threshold: int = Field(3, ge=1)  # hard bounces before a subscriber is bounced
     bounce_source: str | None = None  # Maildir or mbox path, or imap(s)://user@host/FOLDER
+
+    @field_validator("retry_for", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        from publisher.cron import parse_duration
+
+        return parse_duration(v)
 
     @field_validator("smtp_url")
     @classmethod

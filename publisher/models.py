@@ -120,6 +120,7 @@ class Delivery:
     sent: datetime | None = None
     claimed_until: datetime | None = None  # the lease: after it, another sender may claim it
     next_attempt: datetime | None = None
+    first_attempt: datetime | None = None  # its first claim: retries stop mail.retry_for later
 
 
 @dataclass(frozen=True, slots=True)

@@ -260,13 +260,13 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                 batch.released.append(d.id)
                 if time.monotonic() >= paused_until:  # one pause for the messages it caught
                     pause(exc)
-            elif kind == "retry" and d.attempts < settings.max_attempts:
-                later = utcnow() + timedelta(seconds=settings.backoff * 2 ** (d.attempts - 1))
+            elif kind == "retry" and (later := _retry_time(d, settings)) is not None:
                 batch.retries.append((d.id, str(exc), later))
                 report.retried += 1
             else:
                 settled = True
-                reason = str(exc) if kind != "retry" else f"gave up after {d.attempts} tries: {exc}"
+                reason = str(exc) if kind != "retry" else \
+                    f"gave up after {d.attempts} tries in {settings.retry_for}: {exc}"
                 batch.failures.append((d.id, reason))
                 report.failed.append((d.email, reason))
                 if kind == "bounced":
@@ -296,6 +296,17 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
             journal.close(committed)
         report.elapsed = time.monotonic() - started
     return report
+
+
+def _retry_time(d: Delivery, settings: SendSettings) -> datetime | None:
+    """When to try a temporary failure again, as an MTA does: backoff doubling up to
+    `max_backoff`, for `retry_for` after the first try; None once that time is up."""
+    now = utcnow()
+    later = now + timedelta(seconds=min(settings.max_backoff,
+                                        settings.backoff * 2 ** min(d.attempts - 1, 30)))
+    if later > (d.first_attempt or now) + settings.retry_for:
+        return None
+    return later
 
 
 def _stop(threads, work: queue.Queue, results: queue.Queue, batch: _Batch, inflight: dict,

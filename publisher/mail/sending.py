@@ -33,8 +33,10 @@ class SendSettings:
     connections: int = 4
     batch_size: int = 200
     lease: timedelta = timedelta(minutes=5)
-    max_attempts: int = 5
+    max_attempts: int = 5  # pauses in a row of a server that cannot be reached
     backoff: float = 30.0  # seconds before the first retry; doubled at each next one
+    max_backoff: float = 3600.0  # seconds: the doubling stops there
+    retry_for: timedelta = timedelta(hours=24)  # after a delivery's first try: then it fails
     rate_limit: float = 0.0  # messages per second over all connections; 0: no limit
     bounce_threshold: int = 3
     journal: Path | None = None  # folder of the journals of accepted deliveries (var/journal)
@@ -46,7 +48,8 @@ class SendSettings:
         return cls(connections=mail.connections, batch_size=mail.batch_size,
                    max_attempts=mail.max_attempts, backoff=mail.retry_backoff,
                    rate_limit=mail.rate_limit, bounce_threshold=mail.bounce_threshold,
-                   lease=timedelta(seconds=mail.lease),
+                   lease=timedelta(seconds=mail.lease), retry_for=mail.retry_for,
+                   max_backoff=max(mail.retry_backoff, mail.retry_max_backoff),
                    journal=var / "journal" if var is not None else None,
                    journal_fsync=mail.journal_fsync)
 

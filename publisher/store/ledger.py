@@ -25,7 +25,8 @@ _SKIPPED = update(deliveries).where(deliveries.c.id.in_(_IDS)).values(status="sk
                                                                       claimed_until=None)
 _CLAIM = (update(deliveries).where(deliveries.c.id.in_(_IDS))
           .values(status="claimed", claimed_until=bindparam("until"),
-                  claimed_by=bindparam("owner"), attempts=deliveries.c.attempts + 1))
+                  claimed_by=bindparam("owner"), attempts=deliveries.c.attempts + 1,
+                  first_attempt=func.coalesce(deliveries.c.first_attempt, bindparam("now"))))
 
 _INACTIVE = select(subscribers.c.id).where(subscribers.c.id.in_(_IDS),
                                            subscribers.c.status != "active")
@@ -126,8 +127,9 @@ class Ledger:
             if not rows:
                 return []
             rows.sort(key=itemgetter(0))
-            conn.execute(_CLAIM, {"ids": [r[0] for r in rows], "until": until, "owner": owner})
-        return [_claimed(r, until) for r in rows]
+            conn.execute(_CLAIM, {"ids": [r[0] for r in rows], "until": until, "owner": owner,
+                                  "now": now})
+        return [_claimed(r, until, now) for r in rows]
 
     @_guarded
     def settle_deliveries(
@@ -292,14 +294,15 @@ def _skip_gone(conn, issue_id: int, now: datetime) -> int:
 _CLAIM_COLUMNS = (deliveries.c.id, deliveries.c.issue_id, deliveries.c.subscriber_id,
                   subscribers.c.email, subscribers.c.name, subscribers.c.categories,
                   deliveries.c.attempts, deliveries.c.error, deliveries.c.sent,
-                  deliveries.c.next_attempt)
+                  deliveries.c.next_attempt, deliveries.c.first_attempt)
 
 
-def _claimed(row, until: datetime) -> Delivery:
+def _claimed(row, until: datetime, now: datetime) -> Delivery:
     """A row read by a claim (_CLAIM_COLUMNS, unpacked: much cheaper than by name), as the
     claim leaves it: claimed until `until`, one more attempt."""
-    id_, issue_id, subscriber_id, email, name, categories, attempts, error, sent, next_attempt = row
+    (id_, issue_id, subscriber_id, email, name, categories, attempts, error, sent, next_attempt,
+     first_attempt) = row
     return Delivery(  # by position: a claim makes hundreds at once
         id_, issue_id, subscriber_id, email, name,
         () if categories == "[]" else tuple(json.loads(categories)),
-        "claimed", attempts + 1, error, sent, until, next_attempt)
+        "claimed", attempts + 1, error, sent, until, next_attempt, first_attempt or now)

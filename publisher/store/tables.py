@@ -109,6 +109,7 @@ deliveries = Table(
     Column("claimed_until", UTCDateTime),  # the lease of the sender that claimed it
     Column("claimed_by", String(200), nullable=False, server_default=""),  # "host:pid"
     Column("next_attempt", UTCDateTime),
+    Column("first_attempt", UTCDateTime),  # its first claim: retries end mail.retry_for after
     Column("sent", UTCDateTime),
     UniqueConstraint("issue_id", "subscriber_id"),
     Index("ix_deliveries_claim", "issue_id", "status", "next_attempt"),

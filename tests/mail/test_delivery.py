@@ -454,3 +454,21 @@ def test_a_cli_send_ends_its_first_pass_and_says_what_waits_for_a_retry(project,
     store = open_store(project.config())
     assert store.last_issue().sent is None
     assert set(smtp_server.by_recipient()) < set(emails)
+
+
+def test_temporary_failures_are_retried_for_mail_retry_for_then_fail(project, smtp_server):
+    """Retries by time, as an MTA does: a server that answers 451 to everything is tried
+    again (backoff capped at retry_max_backoff) until mail.retry_for after the first try."""
+    configure(project, smtp_server.port,
+              "  retry_backoff: 0.1\n  retry_max_backoff: 0.2\n  retry_for: 1.5s\n")
+    emails = subscribe(project, 3)
+    smtp_server.fail_every = 1
+    started = time.monotonic()
+    result = send()
+    took = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    assert 1.0 < took < 20, took
+    store = open_store(project.config())
+    failed = store.list_deliveries(store.last_issue().id, "failed")
+    assert {d.email for d in failed} == set(emails)
+    assert all(d.attempts >= 5 and "in 0:00:01.5" in d.error for d in failed), failed
