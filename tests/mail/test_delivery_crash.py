@@ -60,7 +60,7 @@ def test_killed_mid_send_then_restarted_completes_the_issue_once(project, smtp_s
     assert "nothing new" in done.stdout
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_kill_9_of_a_pipelined_send_at_a_random_instant_sends_twice_only_what_was_in_flight(
         project, pipelining_server, seed):
     """500 subscribers, 4 pipelined connections, a 451 to every 7th message: killed at a

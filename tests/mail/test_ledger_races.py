@@ -179,7 +179,7 @@ def test_a_send_racing_unsubscribes_bounces_and_crashes_ends_and_keeps_its_promi
     LedgerRaces.server = server
     LedgerRaces.folder = tmp_path
     runner = LedgerRaces.TestCase
-    runner.settings = settings(max_examples=40 if TEST_DATABASE == "postgresql" else 60,
+    runner.settings = settings(max_examples=25 if TEST_DATABASE == "postgresql" else 35,
                                stateful_step_count=25, deadline=None,
                                suppress_health_check=list(HealthCheck))
     runner("runTest").runTest()
