@@ -247,11 +247,15 @@ class Mail(_Section):
     rate_limit: float = Field(0.0, ge=0)  # messages per second over every worker, 0: no limit
     lease: float = Field(300.0, gt=0)  # seconds a dead sender's batch waits before others take it
     batch_size: int = Field(200, ge=1)  # deliveries claimed (and marked) per commit
-    max_attempts: int = Field(5, ge=1)  # tries of one delivery before it is marked failed
+    max_attempts: int = Field(5, ge=1)  # pauses in a row (server unreachable) before a send stops
     retry_backoff: float = Field(30.0, ge=0)  # seconds before the first retry, doubled after
+    retry_max_backoff: float = Field(3600.0, ge=0)  # seconds: the doubling stops there
+    retry_for: timedelta = timedelta(hours=24)  # a 4xx is retried this long, then it fails
+    journal_fsync: bool = False  # flush the journal of accepted messages to disk at each one
     max_html_bytes: int = Field(102 * 1024, ge=1)  # Gmail clips larger messages
     list_id: str | None = None  # default: derived from site.url
-    unsubscribe_mailto: str | None = None  # default: site.email
+    unsubscribe_mailto: str | None = None  # default: site.email; only with bounce_source
+    feedback_id: str | None = None  # Feedback-ID header of the digest (Gmail's feedback loop)
     dkim_key: str | None = None  # PEM private key file; signing is on when set
     dkim_selector: str = "publisher"
     dkim_domain: str | None = None  # default: the From domain
@@ -270,6 +274,13 @@ class Mail(_Section):
             raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:53")
         return v
 
+    @field_validator("retry_for", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        from publisher.cron import parse_duration
+
+        return parse_duration(v)
+
     @field_validator("smtp_url")
     @classmethod
     def _smtp_url(cls, v: str | None) -> str | None:
@@ -283,6 +294,7 @@ class Web(_Section):
     port: int = Field(8000, ge=1, le=65535)
     confirm_hours: int = Field(48, ge=1)  # a confirmation link expires after this
     subscribe_rate: int = Field(5, ge=1)  # subscribe attempts per client address per minute
+    keep_client_address: Literal["kept", "hashed", "no"] = "hashed"  # in the opt-in record
     mailbox_per_hour: int = Field(3, ge=1)  # confirmation mails to one mailbox per hour
     confirmations_per_hour: int = Field(200, ge=1)  # confirmation mails to anyone per hour
     trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For is believed

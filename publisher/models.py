@@ -100,6 +100,8 @@ class Subscriber:
     confirmed: datetime | None = None
     unsubscribed: datetime | None = None
     hard_bounces: int = 0
+    optin_source: str = ""  # where the consent came from: form, import, cli
+    optin_client: str = ""  # the client address of the opt-in (or its hash), if kept
 
     def wants(self, categories: tuple[str, ...] | frozenset[str] | list[str]) -> bool:
         """Whether a digest with articles in `categories` holds anything for this person."""
@@ -125,6 +127,7 @@ class Delivery:
     sent: datetime | None = None
     claimed_until: datetime | None = None  # the lease: after it, another sender may claim it
     next_attempt: datetime | None = None
+    first_attempt: datetime | None = None  # its first claim: retries stop mail.retry_for later
 
 
 @dataclass(frozen=True, slots=True)

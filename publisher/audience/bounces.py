@@ -109,15 +109,42 @@ class BounceReport:
     hard: int = 0
     soft: int = 0
     bounced: list[str] = field(default_factory=list)  # subscribers now in the bounced state
+    unsubscribed: list[str] = field(default_factory=list)  # who wrote to the mailto: address
 
 
-def process(store: Store, source: str, now: datetime, threshold: int) -> BounceReport:
+def unsubscribe_request(msg: Message, address: str | None) -> str | None:
+    """The sender of a mail to List-Unsubscribe's mailto: `address` (RFC 2369) whose subject
+    says unsubscribe (as the mailto: link sets it: a reader's reply to the newsletter, often
+    to the same address, is not a request), else None. Auto-replies (RFC 3834) are not."""
+    if not address:
+        return None
+    from email.utils import getaddresses
+
+    to = {a.lower() for _, a in getaddresses(msg.get_all("To", []) + msg.get_all("Cc", []))}
+    auto = str(msg.get("Auto-Submitted", "no")).strip().lower() != "no"
+    if address.lower() not in to or auto or "unsubscribe" not in str(msg.get("Subject", "")).lower():
+        return None
+    sender = getaddresses([str(msg.get("Reply-To") or msg.get("From") or "")])
+    return sender[0][1].lower() if sender and "@" in sender[0][1] else None
+
+
+def process(store: Store, source: str, now: datetime, threshold: int,
+            unsubscribe_address: str | None = None) -> BounceReport:
+    """Count the bounce reports in `source`; a mail to `unsubscribe_address` unsubscribes
+    its sender (what the one-click link does)."""
+    from publisher.audience.subscribers import unsubscribe
+
     report = BounceReport()
     for raw in messages(source):
         report.read += 1
         msg = email.message_from_bytes(raw, policy=policy.compat32)
         bounces = parse_dsn(msg)
         if not bounces:
+            sender = unsubscribe_request(msg, unsubscribe_address)
+            found = store.get_subscriber(sender) if sender else None
+            if found is not None and found.status != "unsubscribed":
+                unsubscribe(store, sender, now)
+                report.unsubscribed.append(sender)
             continue
         report.reports += 1
         key = str(msg.get("Message-ID") or hashlib.sha256(raw).hexdigest())

@@ -9,6 +9,7 @@ import jinja2
 
 from publisher import i18n
 from publisher.audience.tokens import Tokens
+from publisher.mail.dkim import DkimSigner
 from publisher.mail.message import compose, sender_address
 from publisher.mail.message import list_headers as mailer_list_headers
 from publisher.mail.transport import Transport
@@ -61,6 +62,7 @@ class Notices:
     def __init__(self, config, transport: Transport, tokens: Tokens):
         self.config, self.transport, self.links = config, transport, Links(config, tokens)
         self.env = template_env(str(config.path("templates")), language=config.site.lang)
+        self.signer = DkimSigner.from_config(config)  # every mail the product sends is signed
 
     def _send(self, template: str, subscriber: Subscriber, headers: dict[str, str] | None,
               **context) -> bytes:
@@ -70,6 +72,8 @@ class Notices:
         html = self.env.get_template(f"email/{template}.html").render(ctx)
         data = compose(self.config, subscriber.email, subject, text, html, name=subscriber.name,
                        headers=headers, now=datetime.now(timezone.utc))
+        if self.signer is not None:
+            data = self.signer.sign(data)
         conn = self.transport.connect()
         try:
             conn.send(sender_address(self.config), subscriber.email, data)

@@ -27,6 +27,10 @@ class SubscriberError(PublisherError):
     """A bad address, an unknown subscriber or an unreadable file: names the culprit."""
 
 
+class ConsentLapsed(SubscriberError):
+    """A confirmation link made before the person last unsubscribed: their leaving stands."""
+
+
 _ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _PLAIN = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[a-z]{{2,63}}", re.ASCII)
@@ -81,18 +85,25 @@ LEFT = ("unsubscribed", "bounced")  # final until the person subscribes again th
 
 def add(store: Store, email: str, name: str, categories: Iterable[str], now: datetime,
         *, pending: bool = False, notify: Notify | None = None,
-        force: bool = False) -> tuple[Subscriber, bool]:
+        force: bool = False, guard=None, source: str = "cli") -> tuple[Subscriber, bool]:
     """Add someone the publisher vouches for (active), or pending with a confirmation email.
 
     Returns (subscriber, whether anything changed). An existing active subscriber is left as
     is; one who unsubscribed or bounced is refused (SubscriberError) unless `force`: leaving
-    is final until the person acts.
+    is final until the person acts. So is an address forgotten at its owner's request
+    (`guard`: the suppression list, `consent.Suppressions`).
     """
     email = normalise(email)
     status = "pending" if pending else "active"
+    if guard is not None and guard.blocked([email]):
+        if not force:
+            raise SubscriberError(f"{email} asked to be forgotten: not added again, only they "
+                                  "can subscribe again (or add it with --force)")
+        guard.lift(email)
     existing = store.get_subscriber(email)
     if existing is None:
         sub = store.add_subscriber(email, clean_name(name), clean_categories(categories), status, now)
+        store.record_optin(email, source)
     elif existing.status == "active" or (pending and existing.status == "pending"):
         return existing, False
     elif existing.status in LEFT and not force:
@@ -130,7 +141,7 @@ class _Row:
 
 
 def import_csv(store: Store, path: Path, now: datetime, *, pending: bool = False,
-               notify: Notify | None = None, chunk: int = 5000) -> ImportReport:
+               notify: Notify | None = None, chunk: int = 5000, guard=None) -> ImportReport:
     """Rows of email, name, categories[, status] (a header row is optional); bad rows reported
     and skipped.
 
@@ -171,12 +182,23 @@ def import_csv(store: Store, path: Path, now: datetime, *, pending: bool = False
                 status = wanted if wanted in (*LEFT, "pending") else mode
                 rows[email] = _Row(name, cats, status, f"{path}:{line}")
                 if len(rows) >= chunk:
-                    _import_chunk(store, rows, now, pending, notify, report)
+                    _import_chunk(store, _allowed(rows, guard, report), now, pending, notify,
+                                  report)
                     rows = {}
         except (csv.Error, UnicodeDecodeError) as exc:
             report.problems.append(f"{path}:{reader.line_num + 1}: unreadable ({exc}); stopped here")
-        _import_chunk(store, rows, now, pending, notify, report)
+        _import_chunk(store, _allowed(rows, guard, report), now, pending, notify, report)
     return report
+
+
+def _allowed(rows: dict[str, _Row], guard, report: ImportReport) -> dict[str, _Row]:
+    """The rows whose address was not forgotten at its owner's request (those are reported)."""
+    if guard is None or not rows:
+        return rows
+    for email in guard.blocked(rows):
+        report.problems.append(f"{rows.pop(email).where}: {email} asked to be forgotten: not "
+                               "imported (`subscribers add --force` if they asked again)")
+    return rows
 
 
 def _status(row: list[str], columns: dict[str, int] | None) -> str:
@@ -197,6 +219,7 @@ def _import_chunk(store: Store, rows: dict[str, _Row], now: datetime,
         batch = [(email, clean_name(r.name), clean_categories(r.categories))
                  for email, r in rows.items() if r.status == status]
         new, seen = store.merge_subscribers(batch, status, now)
+        store.record_optin(new, "import")
         known.update(seen)
         report.added += len(new)
         inserted += len(new)
@@ -282,11 +305,13 @@ def remove(store: Store, email: str) -> None:
 
 
 def request(store: Store, email: str, name: str, categories: Iterable[str], now: datetime,
-            notify: Callable[[Subscriber, dict], None]) -> None:
+            notify: Callable[[Subscriber, dict], None], client: str = "") -> None:
     """The web form: a confirmation email for anyone not already active, the same answer for
     all (the caller cannot tell whether the address was known). A known address is never
     changed here: the request (name, categories) rides in the confirmation link, applied only
-    when the person follows it; an unknown one becomes a new pending row."""
+    when the person follows it; an unknown one becomes a new pending row, its opt-in record
+    "form" from `client` (the client address as web.keep_client_address says: kept, hashed
+    or "")."""
     email = normalise(email)
     asked = {"name": clean_name(name), "categories": clean_categories(categories)}
     existing = store.get_subscriber(email)
@@ -294,7 +319,8 @@ def request(store: Store, email: str, name: str, categories: Iterable[str], now:
         try:
             sub = store.add_subscriber(email, asked["name"], asked["categories"], "pending", now)
         except KeyError:  # added meanwhile
-            return request(store, email, name, categories, now, notify)
+            return request(store, email, name, categories, now, notify, client)
+        store.record_optin(email, "form", client)
     elif existing.status == "active":
         return
     else:
@@ -303,15 +329,20 @@ def request(store: Store, email: str, name: str, categories: Iterable[str], now:
 
 
 def confirm(store: Store, email: str, now: datetime, welcome: Notify | None = None,
-            asked: dict | None = None) -> Subscriber | None:
+            asked: dict | None = None, issued: float | None = None) -> Subscriber | None:
     """Activate a pending subscriber (a welcome follows); repeated clicks change nothing.
 
     With `asked` (the web request the link carries), anyone not active is activated with
     exactly the name and categories of that request: they asked, and proved the address.
+    A link `issued` (Unix seconds) before the person last unsubscribed is refused
+    (ConsentLapsed): opening an old confirmation again must not undo their leaving.
     """
     sub = store.get_subscriber(email)
     if sub is None:
         return None
+    if (issued is not None and sub.status != "active" and sub.unsubscribed is not None
+            and issued < int(sub.unsubscribed.timestamp())):  # links carry whole seconds
+        raise ConsentLapsed(f"{email} unsubscribed after this confirmation link was sent")
     if sub.status == "pending" or (asked is not None and sub.status != "active"):
         changes = {}
         if asked is not None:
@@ -320,6 +351,8 @@ def confirm(store: Store, email: str, now: datetime, welcome: Notify | None = No
                 changes["name"] = clean_name(asked.get("name"))
         sub = store.update_subscriber(email, status="active", confirmed=now, unsubscribed=None,
                                       hard_bounces=0, **changes)
+        if asked is not None and sub is not None and sub.optin_source != "form":
+            store.record_optin(email, "form")  # they asked again on the form
         if welcome and sub:
             welcome(sub)
     return sub

@@ -88,6 +88,12 @@ class Tokens:
                      for p in PURPOSES}
         # keyed once: a copy per token skips hashing the key again (two tokens a message)
         self.macs = {p: hmac.new(key, digestmod=hashlib.sha256) for p, key in self.keys.items()}
+        self.suppress_key = hmac.new(secret.encode(), b"suppress", hashlib.sha256).digest()
+
+    def digest(self, email: str) -> str:
+        """What the suppression list keeps of a forgotten (normalised) address: a keyed hash,
+        so the list cannot be read back into addresses by hashing a directory of them."""
+        return hmac.new(self.suppress_key, email.encode(), hashlib.sha256).hexdigest()
 
     def _mac(self, purpose: str, payload: bytes) -> bytes:
         mac = self.macs[purpose].copy()
@@ -112,6 +118,14 @@ class Tokens:
     def read_data(self, purpose: str, token: str,
                   max_age: int | None = None) -> tuple[str, dict | None]:
         """(the address, the data made with it or None), or TokenError."""
+        email, data, _ = self.read_issued(purpose, token, max_age)
+        return email, data
+
+    def read_issued(self, purpose: str, token: str,
+                    max_age: int | None = None) -> tuple[str, dict | None, int | None]:
+        """(the address, its data or None, when it was made: Unix seconds, for expiring
+        tokens), or TokenError. A confirmation made before the person last left is stale."""
+        made = None
         try:
             head, _, tail = token.partition(".")
             payload, mac = _unb64(head), _unb64(tail)
@@ -121,19 +135,20 @@ class Tokens:
             raise TokenError("this link is not valid")
         text = payload.decode("utf-8", "replace")
         if max_age is not None:
-            text, _, made = text.rpartition("|")
-            if not made.isdigit():
+            text, _, stamp = text.rpartition("|")
+            if not stamp.isdigit():
                 raise TokenError("this link is not valid")
-            if time.time() - int(made) > max_age:
+            made = int(stamp)
+            if time.time() - made > max_age:
                 raise TokenError("this link has expired", expired=True)
         email, newline, extra = text.partition("\n")
         if not newline:
-            return email, None
+            return email, None, made
         try:
             data = json.loads(extra)
         except ValueError:
             raise TokenError("this link is not valid") from None
-        return email, data if isinstance(data, dict) else None
+        return email, data if isinstance(data, dict) else None, made
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -148,5 +163,45 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def tokens_for(config) -> Tokens:
-    return Tokens(secret_key(config.path("var")))
+def key_source(var: Path, env: dict[str, str] | None = None) -> str:
+    """Where `secret_key` takes the key from, for messages (never the key itself)."""
+    env = os.environ if env is None else env
+    return ("environment variable PUBLISHER_SECRET_KEY" if env.get("PUBLISHER_SECRET_KEY")
+            else str(var / "secret.key"))
+
+
+def fingerprint(key: str) -> str:
+    """What the database keeps of the key: an HMAC of a constant, which cannot give it back."""
+    return hmac.new(key.encode(), b"publisher secret key fingerprint", hashlib.sha256).hexdigest()[:32]
+
+
+def tokens_for(config, store=None, env: dict[str, str] | None = None) -> Tokens:
+    """The tokens of the one secret key this database knows. The first key used with a
+    database is remembered (its fingerprint and where it came from); a command run with
+    another key (say without the web server's PUBLISHER_SECRET_KEY) is refused in one line
+    instead of signing links nobody can verify. No key is made when the database knows one."""
+    var = config.path("var")
+    own = store is None
+    if own:
+        from publisher.store import open_store
+
+        store = open_store(config)
+    try:
+        source = key_source(var, env)
+        known = store.get_setting("secret_key")
+        if known and source != "environment variable PUBLISHER_SECRET_KEY" \
+                and not (var / "secret.key").exists():
+            raise TokenError(f"this database was first used with the secret key from "
+                             f"{known.partition('|')[2]}, and there is none here: set "
+                             "PUBLISHER_SECRET_KEY to that key (links already sent use it)")
+        key = secret_key(var, env)
+        stored = store.setting_once("secret_key", f"{fingerprint(key)}|{source}")
+        first_fp, _, first_source = stored.partition("|")
+        if not hmac.compare_digest(first_fp, fingerprint(key)):
+            raise TokenError(f"the secret key from {source} is not the one this database was "
+                             f"first used with (from {first_source}): use that one everywhere, "
+                             "or links already sent stop working")
+    finally:
+        if own:
+            store.close()
+    return Tokens(key)

@@ -27,8 +27,13 @@ def process(ctx, source: str | None) -> None:
     source = source or config.mail.bounce_source
     if not source:
         raise BounceError("no bounce source: give --source or set mail.bounce_source")
-    report = run(open_store(config), source, datetime.now(timezone.utc), config.mail.bounce_threshold)
+    from publisher.mail.message import unsubscribe_mailto
+
+    report = run(open_store(config), source, datetime.now(timezone.utc),
+                 config.mail.bounce_threshold, unsubscribe_mailto(config))
     click.echo(f"{report.read} messages read, {report.reports} bounce reports: {report.hard} hard, "
-               f"{report.soft} soft")
+               f"{report.soft} soft, {len(report.unsubscribed)} unsubscribe requests")
+    for address in report.unsubscribed:
+        click.echo(f"unsubscribed: {address}")
     for address in report.bounced:
         click.echo(f"bounced: {address}")

@@ -37,7 +37,7 @@ def send(ctx, dry_run: bool, to: str | None, force: bool, queue_only: bool,
     now = datetime.now(config.site.tz)
     articles = load_articles(config).published(now)
     store = open_store(config)
-    transport, tokens = make_transport(config), tokens_for(config)
+    transport, tokens = make_transport(config), tokens_for(config, store)
     if to:
         address = normalise(to)
         subject = campaign.send_test(config, store, transport, tokens, articles, address, now)
@@ -59,7 +59,7 @@ def send(ctx, dry_run: bool, to: str | None, force: bool, queue_only: bool,
         return
     with _progress(console) as progress:
         outcome = campaign.send_newsletter(config, store, transport, tokens, articles, now,
-                                           force=force, progress=progress)
+                                           force=force, progress=progress, first_pass=True)
     for issue, report in outcome.reports:
         _summary(console, issue, report, transport.name)
     if outcome.nothing_new:
@@ -129,3 +129,7 @@ def _summary(console, issue, report, transport: str) -> None:
         out.print(f"  ... and {len(report.failed) - 50} more")
     out.print(f"{report.sent} sent via {transport} in {report.elapsed:.1f} s "
               f"({report.rate:.0f}/s)", highlight=False)
+    if report.waiting:
+        when = f", the next at {report.retry_at:%Y-%m-%d %H:%M:%S %Z}" if report.retry_at else ""
+        out.print(f"{report.waiting} wait for a retry{when}: `publisher run` or `publisher "
+                  "worker` sends them when due, or run this send again", highlight=False)

@@ -1,4 +1,4 @@
-"""`publisher subscribers add|import|list|remove|export`."""
+"""`publisher subscribers add|import|list|remove|export|unsubscribe`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,15 @@ def _store(ctx):
     return open_store(ctx.config)
 
 
-def _notify(ctx, pending: bool):
+def _guard(ctx, store):
+    """The suppression list, keyed with the one secret key (refused when it is another)."""
+    from publisher.audience.consent import Suppressions
+    from publisher.audience.tokens import tokens_for
+
+    return Suppressions(store, tokens_for(ctx.config, store).digest)
+
+
+def _notify(ctx, pending: bool, store=None):
     """The confirmation sender when --pending, else None."""
     if not pending:
         return None
@@ -25,7 +33,7 @@ def _notify(ctx, pending: bool):
     from publisher.mail.transport import make_transport
 
     config = ctx.config
-    return Notices(config, make_transport(config), tokens_for(config)).confirmation
+    return Notices(config, make_transport(config), tokens_for(config, store)).confirmation
 
 
 @click.group()
@@ -44,8 +52,10 @@ def add(ctx, email: str, name: str, categories: tuple[str, ...], pending: bool, 
     """Add EMAIL, active at once (or pending with --pending)."""
     from publisher.audience import subscribers as uc
 
-    sub, changed = uc.add(_store(ctx), email, name, categories, datetime.now(timezone.utc),
-                          pending=pending, notify=_notify(ctx, pending), force=force)
+    store = _store(ctx)
+    sub, changed = uc.add(store, email, name, categories, datetime.now(timezone.utc),
+                          pending=pending, notify=_notify(ctx, pending, store), force=force,
+                          guard=_guard(ctx, store))
     if not changed:
         click.echo(f"{sub.email} is already {sub.status}")
     elif pending:
@@ -62,8 +72,9 @@ def import_(ctx, file: Path, pending: bool) -> None:
     """Import FILE.csv: email, name, categories (one per column or comma-separated)."""
     from publisher.audience import subscribers as uc
 
-    report = uc.import_csv(_store(ctx), file, datetime.now(timezone.utc), pending=pending,
-                           notify=_notify(ctx, pending))
+    store = _store(ctx)
+    report = uc.import_csv(store, file, datetime.now(timezone.utc), pending=pending,
+                           notify=_notify(ctx, pending, store), guard=_guard(ctx, store))
     for problem in report.problems:
         click.secho(f"skipped {problem}", fg="yellow", err=True)
     left = f" ({report.left} of them as unsubscribed or bounced)" if report.left else ""
@@ -82,22 +93,55 @@ def list_(ctx, status: str | None) -> None:
 
 @subscribers.command()
 @click.argument("email")
+@click.option("--forget", is_flag=True,
+              help="Erase everything about EMAIL, keeping only a keyed hash so that no import "
+                   "or add brings it back without --force.")
 @pass_context
-def remove(ctx, email: str) -> None:
+def remove(ctx, email: str, forget: bool) -> None:
     """Delete EMAIL and its delivery history."""
     from publisher.audience import subscribers as uc
 
+    if forget:
+        from publisher.audience.consent import forget as forget_
+
+        store = _store(ctx)
+        address = forget_(store, _guard(ctx, store), email, datetime.now(timezone.utc))
+        click.echo(f"{address} forgotten: erased, and kept out of imports")
+        return
     uc.remove(_store(ctx), email)
     click.echo(f"{uc.normalise(email)} removed")
 
 
 @subscribers.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--status", type=click.Choice(["pending", "active", "unsubscribed", "bounced"]))
+@click.argument("emails", nargs=-1, required=True, metavar="ADDRESS...")
 @pass_context
-def export(ctx, file: Path, status: str | None) -> None:
+def unsubscribe(ctx, emails: tuple[str, ...]) -> None:
+    """Unsubscribe each ADDRESS, as the one-click link does (effective at once, even for a
+    send under way)."""
+    from publisher.audience.consent import unsubscribe_many
+
+    done = unsubscribe_many(_store(ctx), emails, datetime.now(timezone.utc))
+    click.echo(f"{len(done)} unsubscribed")
+
+
+@subscribers.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--status", type=click.Choice(["pending", "active", "unsubscribed", "bounced"]))
+@click.option("--one", "one", metavar="ADDRESS",
+              help="Print everything kept about ADDRESS as JSON (their right of access).")
+@pass_context
+def export(ctx, file: Path | None, status: str | None, one: str | None) -> None:
     """Write every subscriber to FILE.csv (the import reads it back)."""
     from publisher.audience import subscribers as uc
 
+    if one:
+        import json
+
+        from publisher.audience.consent import export_one
+
+        click.echo(json.dumps(export_one(_store(ctx), one), indent=2, ensure_ascii=False))
+        return
+    if file is None:
+        raise click.UsageError("give FILE, or --one ADDRESS")
     count = uc.export_csv(_store(ctx), file, status)
     click.echo(f"{count} subscribers written to {file}")

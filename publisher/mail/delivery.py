@@ -29,6 +29,7 @@ sender processes (`mail.processes`) are in `publisher.mail.processes`.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import socket
@@ -37,6 +38,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from publisher.errors import DeliveryError
+from publisher.mail.journal import Journal, replay
 from publisher.mail.pipelining import pipelined_connection, pipelined_worker
 from publisher.mail.sending import (  # noqa: F401 - Compose, Progress: the callers' types
     Compose,
@@ -48,13 +50,15 @@ from publisher.mail.sending import (  # noqa: F401 - Compose, Progress: the call
 )
 from publisher.mail.transport import Transport
 from publisher.models import Delivery
-from publisher.store import Store
+from publisher.store import Store, StoreError
 
+log = logging.getLogger("publisher.mail.delivery")
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 COMMIT_EVERY = 50  # outcomes: a commit at least this often (fewer if batch_size is smaller)
 COMMIT_AFTER = 0.25  # seconds: and at least this often while outcomes are waiting
 RECLAIM_AFTER = 1.0  # seconds: after a claim that found fewer than it asked, before the next
 REJECTS_IN_A_ROW = 5  # DATA refused with a 5xx this many times in a row: the content is at fault
+FIRST_PASS_WAIT = 5.0  # seconds: a first pass ends rather than wait longer for a retry
 UNSUBSCRIBED_AFTER = 0.25  # seconds: who left meanwhile is looked up this often while sending
 
 
@@ -92,20 +96,27 @@ class _Batch:
         self.__init__()  # type: ignore[misc]
 
 
+def _dead(host: str, pid: int) -> bool:
+    """Whether sender "host:pid" is known to be gone: a process of this host that is not
+    this one and no longer exists."""
+    if host != socket.gethostname() or f"{host}:{pid}" == OWNER:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        pass  # alive, someone else's
+    return False
+
+
 def release_dead_claims(store: Store, issue_id: int) -> int:
     """Take back at once the claims of senders on this host whose process is gone."""
-    host = socket.gethostname()
     released = 0
     for owner in store.claim_owners(issue_id):
         name, _, pid = owner.rpartition(":")
-        if name != host or not pid.isdigit() or owner == OWNER:
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
+        if pid.isdigit() and _dead(name, int(pid)):
             released += store.release_claims_of(issue_id, owner)
-        except PermissionError:
-            pass  # alive, someone else's
     return released
 
 
@@ -119,6 +130,10 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
     run out (they are its siblings in `processes.send_in_processes`, which sees to them)."""
     report = SendReport(issue_id)
     started = time.monotonic()
+    journal = None
+    if settings.journal is not None:  # what dead senders sent: into the ledger first
+        replay(store, settings.journal, _dead)
+        journal = Journal.open(settings.journal, OWNER, settings.journal_fsync)
     release_dead_claims(store, issue_id)
     counts = store.delivery_counts(issue_id)
     total = counts.get("queued", 0) + counts.get("claimed", 0)
@@ -137,11 +152,11 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
             threads.append(threading.Thread(
                 target=pipelined_worker, daemon=True, name="sender",
                 args=(transport, first, sender, compose, work, results, limiter, connections,
-                      cancelled)))
+                      cancelled, journal)))
         else:
             threads.extend(threading.Thread(
                 target=threaded_worker, daemon=True, name=f"sender-{i}",
-                args=(transport, sender, compose, work, results, limiter, cancelled))
+                args=(transport, sender, compose, work, results, limiter, cancelled, journal))
                 for i in range(connections))
         for t in threads:
             t.start()
@@ -154,7 +169,9 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
         if pauses > settings.max_attempts:
             raise DeliveryError(f"{down}; gave up after {settings.max_attempts} tries: run the "
                                 "send again to resume") from None
-        paused_until = time.monotonic() + settings.backoff * 2 ** (pauses - 1)
+        wait = settings.backoff * 2 ** (pauses - 1)
+        paused_until = time.monotonic() + wait
+        log.warning("issue send paused for %.0f s: %s", wait, down)
 
     inflight: dict[int, Delivery] = {}
     batch = _Batch()
@@ -197,7 +214,8 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                     time.sleep(min(paused_until - time.monotonic(), 1.0))
                     continue
                 due = store.next_delivery_time(issue_id, utcnow(), leases=wait_for_others)
-                if due is None:
+                if due is None or (settings.first_pass
+                                   and (due - utcnow()).total_seconds() > FIRST_PASS_WAIT):
                     break
                 time.sleep(min(max((due - utcnow()).total_seconds(), 0.01), 1.0))
                 continue
@@ -217,6 +235,10 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                         raise DeliveryError("the sending thread stopped (its traceback is "
                                             "above): the rest stays queued") from None
                     continue
+            if journal is not None and journal.broken is not None:
+                why = journal.broken.strerror or journal.broken
+                raise DeliveryError(f"journal {journal.path}: {why}: the send is stopped, the "
+                                    "rest stays queued; fix it and run the send again") from None
             kind, d, exc = outcomes.pop()
             del inflight[d.id]
             if cancelled:
@@ -225,6 +247,8 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
             if kind == "sent":
                 batch.sent.append(d.id)
                 report.sent += 1
+                if pauses:
+                    log.warning("issue send resumed: the mail server answers again")
                 pauses = rejects = 0
             elif kind == "skipped":
                 batch.skipped.append(d.id)
@@ -236,13 +260,13 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                 batch.released.append(d.id)
                 if time.monotonic() >= paused_until:  # one pause for the messages it caught
                     pause(exc)
-            elif kind == "retry" and d.attempts < settings.max_attempts:
-                later = utcnow() + timedelta(seconds=settings.backoff * 2 ** (d.attempts - 1))
+            elif kind == "retry" and (later := _retry_time(d, settings)) is not None:
                 batch.retries.append((d.id, str(exc), later))
                 report.retried += 1
             else:
                 settled = True
-                reason = str(exc) if kind != "retry" else f"gave up after {d.attempts} tries: {exc}"
+                reason = str(exc) if kind != "retry" else \
+                    f"gave up after {d.attempts} tries in {settings.retry_for}: {exc}"
                 batch.failures.append((d.id, reason))
                 report.failed.append((d.email, reason))
                 if kind == "bounced":
@@ -262,17 +286,34 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                 batch.commit(store)
             if progress and not outcomes:
                 progress(done, total)
+    except StoreError as exc:  # what went out is in the journal: the next send records it
+        raise StoreError(f"{exc}: the send is stopped; what was sent is recorded at the next "
+                         "send, the rest stays queued") from None
     finally:
         results.put(outcomes)  # those taken but not yet counted
-        _stop(threads, work, results, batch, inflight, store)
+        committed = _stop(threads, work, results, batch, inflight, store)
+        if journal is not None:
+            journal.close(committed)
         report.elapsed = time.monotonic() - started
     return report
 
 
+def _retry_time(d: Delivery, settings: SendSettings) -> datetime | None:
+    """When to try a temporary failure again, as an MTA does: backoff doubling up to
+    `max_backoff`, for `retry_for` after the first try; None once that time is up."""
+    now = utcnow()
+    later = now + timedelta(seconds=min(settings.max_backoff,
+                                        settings.backoff * 2 ** min(d.attempts - 1, 30)))
+    if later > (d.first_attempt or now) + settings.retry_for:
+        return None
+    return later
+
+
 def _stop(threads, work: queue.Queue, results: queue.Queue, batch: _Batch, inflight: dict,
-          store: Store) -> None:
+          store: Store) -> bool:
     """Give back what was never started, let the workers end, record what they finished;
-    what a worker that died of a bug held goes back to the queue."""
+    what a worker that died of a bug held goes back to the queue. Whether every outcome is
+    in the ledger (else the journal keeps what was sent)."""
     while True:
         try:
             chunk = work.get_nowait()
@@ -293,9 +334,11 @@ def _stop(threads, work: queue.Queue, results: queue.Queue, batch: _Batch, infli
         for kind, d, _ in done:
             if inflight.pop(d.id, None) is not None:
                 (batch.sent if kind == "sent" else batch.released).append(d.id)
-    if not any(t.is_alive() for t in threads):  # what a dead worker held: nobody will report it
+    alive = any(t.is_alive() for t in threads)
+    if not alive:  # what a dead worker held: nobody will report it
         batch.released.extend(inflight)
     try:
         batch.commit(store)
     except Exception:  # noqa: BLE001 - the first error is the one to report
-        pass
+        return False
+    return not alive

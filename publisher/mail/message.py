@@ -62,6 +62,15 @@ def from_header(config) -> str:
                        addr_spec=sender_address(config)))
 
 
+def unsubscribe_mailto(config) -> str | None:
+    """The address of List-Unsubscribe's mailto:, only when a mailbox is read for it
+    (`mail.bounce_source`: `publisher bounces process` unsubscribes whoever writes to it).
+    Advertising one that nobody reads would be a promise nobody keeps."""
+    if not config.mail.bounce_source:
+        return None
+    return config.mail.unsubscribe_mailto or config.site.email or sender_address(config)
+
+
 def list_headers(config, unsubscribe_url: str) -> dict[str, str]:
     """The List-* headers of every message to a subscriber (newsletter and notices alike):
     List-Id, List-Unsubscribe (<the person's URL>, <mailto:ADDRESS?subject=unsubscribe>) and,
@@ -70,7 +79,7 @@ def list_headers(config, unsubscribe_url: str) -> dict[str, str]:
     host = urlsplit(config.site.url).hostname or "localhost"
     list_id = one_line(config.mail.list_id or "").strip("<> ") or f"newsletter.{host}"
     headers = {"List-Id": f"{one_line(config.site.title)} <{list_id}>"}
-    mailto = config.mail.unsubscribe_mailto or config.site.email or sender_address(config)
+    mailto = unsubscribe_mailto(config)
     targets = [f"<{unsubscribe_url}>"] if unsubscribe_url else []
     if mailto:
         targets.append(f"<mailto:{mailto}?subject=unsubscribe>")
@@ -99,9 +108,14 @@ def compose(
     msg["Date"] = format_datetime(now or datetime.now(timezone.utc))
     domain = sender_address(config).rpartition("@")[2] or "localhost"
     msg["Message-ID"] = make_msgid(domain=domain)
+    literal = b""  # ASCII values as they are: a long List-Unsubscribe must not be RFC 2047-encoded
     for key, value in (headers or {}).items():
-        msg[key] = one_line(value)
+        value = one_line(value)
+        if value.isascii() and len(key) + len(value) < 990:
+            literal += f"{key}: {value}\r\n".encode()
+        else:
+            msg[key] = value
     msg.set_content(text, charset="utf-8", cte="quoted-printable")
     if html is not None:
         msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return msg.as_bytes()
+    return literal + msg.as_bytes()

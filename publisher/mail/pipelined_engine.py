@@ -54,9 +54,9 @@ class Engine:
     outcomes not yet reported."""
 
     def __init__(self, transport, first, sender, compose, work, results, limiter, size,
-                 cancelled=frozenset()):
+                 cancelled=frozenset(), journal=None):
         self.transport, self.sender, self.compose = transport, sender, compose
-        self.cancelled = cancelled
+        self.cancelled, self.journal = cancelled, journal
         self.work, self.results, self.limiter, self.size = work, results, limiter, size
         self.where = transport.settings.where
         self.timeout = transport.settings.timeout
@@ -316,6 +316,8 @@ class Engine:
             self._lost(link, None, d)
         elif stage == "end":
             if code == 250:
+                if self.journal is not None:  # before this link's next message goes on
+                    self.journal.record(d.id)
                 self.done.append(("sent", d, None))
             else:
                 self._fail(d, refusal_error(code, text, self.where, "data"))

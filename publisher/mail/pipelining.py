@@ -58,7 +58,7 @@ def pipelined_connection(transport) -> SmtpConnection | None:
 
 
 def pipelined_worker(transport, first, sender, compose, work, results, limiter,
-                     connections, cancelled=frozenset()) -> None:
+                     connections, cancelled=frozenset(), journal=None) -> None:
     """The thread that drives all `connections` (see the module docstring). While it runs,
     a thread that wants the GIL gets it after SWITCH_INTERVAL, not the default 5 ms: this
     thread, woken by a reply, would otherwise wait out the ledger thread's Python work while
@@ -71,7 +71,7 @@ def pipelined_worker(transport, first, sender, compose, work, results, limiter,
         _running += 1
     try:
         Engine(transport, first, sender, compose, work, results, limiter, connections,
-                cancelled).run()
+               cancelled, journal).run()
     finally:
         with _switch:
             _running -= 1

@@ -10,7 +10,8 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from publisher.errors import DeliveryError
@@ -32,17 +33,25 @@ class SendSettings:
     connections: int = 4
     batch_size: int = 200
     lease: timedelta = timedelta(minutes=5)
-    max_attempts: int = 5
+    max_attempts: int = 5  # pauses in a row of a server that cannot be reached
     backoff: float = 30.0  # seconds before the first retry; doubled at each next one
+    max_backoff: float = 3600.0  # seconds: the doubling stops there
+    retry_for: timedelta = timedelta(hours=24)  # after a delivery's first try: then it fails
     rate_limit: float = 0.0  # messages per second over all connections; 0: no limit
     bounce_threshold: int = 3
+    journal: Path | None = None  # folder of the journals of accepted deliveries (var/journal)
+    journal_fsync: bool = False  # a disk flush per message: survives a power loss too
+    first_pass: bool = False  # end when what is left waits for a retry (or a lease) later
 
     @classmethod
-    def from_config(cls, mail) -> "SendSettings":
+    def from_config(cls, mail, var: Path | None = None) -> "SendSettings":
         return cls(connections=mail.connections, batch_size=mail.batch_size,
                    max_attempts=mail.max_attempts, backoff=mail.retry_backoff,
                    rate_limit=mail.rate_limit, bounce_threshold=mail.bounce_threshold,
-                   lease=timedelta(seconds=mail.lease))
+                   lease=timedelta(seconds=mail.lease), retry_for=mail.retry_for,
+                   max_backoff=max(mail.retry_backoff, mail.retry_max_backoff),
+                   journal=var / "journal" if var is not None else None,
+                   journal_fsync=mail.journal_fsync)
 
 
 @dataclass
@@ -53,6 +62,8 @@ class SendReport:
     skipped: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (address, reason)
     elapsed: float = 0.0
+    waiting: int = 0  # deliveries left for a later retry (a first pass ended before them)
+    retry_at: datetime | None = None  # when the next of them is due
 
     @property
     def rate(self) -> float:
@@ -91,7 +102,8 @@ class RateLimiter:
 
 
 def threaded_worker(transport: Transport, sender: str, compose: Compose, work: queue.Queue,
-            results: queue.Queue, limiter: RateLimiter, cancelled=frozenset()) -> None:
+            results: queue.Queue, limiter: RateLimiter, cancelled=frozenset(),
+            journal=None) -> None:
     """One connection, reused for every message it takes from `work` (in small chunks: one
     queue hand-off per chunk, not per message). Outcomes go back at the end of a chunk or
     after `REPORT_AFTER` seconds, whichever first, so they can be committed soon. A delivery
@@ -123,6 +135,8 @@ def threaded_worker(transport: Transport, sender: str, compose: Compose, work: q
                     done.append(("skipped", d, None))
                     continue
                 conn.send(sender, d.email, data)
+                if journal is not None:  # written down before the next message goes out
+                    journal.record(d.id)
                 done.append(("sent", d, None))
             except DeliveryError as exc:
                 done.append((outcome_kind(exc), d, exc))

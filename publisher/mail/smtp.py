@@ -131,6 +131,9 @@ class SmtpConnection:
                 self.smtp.login(s.username, s.password or "")
         except (smtplib.SMTPException, OSError) as exc:
             error = smtp_error(exc, s.where)
+            if isinstance(exc, smtplib.SMTPNotSupportedError):  # no AUTH, no STARTTLS: our
+                error = DeliveryError(f"SMTP {s.where}: {exc} (see mail.security and "  # config
+                                      "mail.username)", permanent=True)
             if isinstance(exc, smtplib.SMTPAuthenticationError):
                 error = DeliveryError(f"SMTP {s.where}: login as {s.username!r} refused "
                                       f"({exc.smtp_code})", permanent=500 <= exc.smtp_code < 600,

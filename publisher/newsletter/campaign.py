@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 from publisher.audience.notices import Links
 from publisher.audience.tokens import Tokens
@@ -117,31 +117,41 @@ def next_issue(config, store: Store, articles: list[Article], now: datetime, for
 
 def deliver(config, store: Store, transport: Transport, tokens: Tokens, issue: Issue, plan,
             now: datetime, progress: Progress | None = None,
-            stop: threading.Event | None = None) -> SendReport:
-    """Queue (once) and send one issue; mark it sent when every delivery is settled."""
+            stop: threading.Event | None = None, first_pass: bool = False) -> SendReport:
+    """Queue (once) and send one issue; mark it sent when every delivery is settled. With
+    `first_pass`, return once what is left waits for a later retry (`report.waiting`, due
+    at `report.retry_at`): `publisher run` and `worker` send those when due."""
+    from dataclasses import replace
+
     composer = IssueComposer(plan, config, tokens)
     if not store.issue_queued(issue.id):
         store.queue_deliveries(issue, now, wants=composer.wants)
+    settings = replace(SendSettings.from_config(config.mail, config.path("var")),
+                       first_pass=first_pass)
     report = send_in_processes(store, issue.id, composer, transport, sender_address(config),
-                               SendSettings.from_config(config.mail), config.mail.processes,
-                               progress, stop)
+                               settings, config.mail.processes, progress, stop)
     store.skip_inactive_deliveries(issue.id)
     counts = store.delivery_counts(issue.id)
-    if not counts.get("queued") and not counts.get("claimed"):
+    report.waiting = counts.get("queued", 0) + counts.get("claimed", 0)
+    if not report.waiting:
         store.mark_issue(issue.id, sent=now)
+    else:
+        report.retry_at = store.next_delivery_time(issue.id, datetime.now(timezone.utc))
     return report
 
 
 def send_newsletter(config, store: Store, transport: Transport, tokens: Tokens,
                     articles: list[Article], now: datetime, *, force: bool = False,
                     progress: Progress | None = None,
-                    stop: threading.Event | None = None) -> SendOutcome:
+                    stop: threading.Event | None = None,
+                    first_pass: bool = False) -> SendOutcome:
     """`stop` (set by a SIGTERM in `publisher run`) ends the send after the messages in
     flight; the rest stays queued for the next send."""
     outcome = SendOutcome()
     for issue in store.unfinished_issues():  # a crash or a stop left these half sent
         outcome.reports.append((issue, deliver(config, store, transport, tokens, issue,
-                                               plan_of(issue, articles), now, progress, stop)))
+                                               plan_of(issue, articles), now, progress, stop,
+                                               first_pass)))
     if stop is not None and stop.is_set():
         return outcome
     issue, plan = next_issue(config, store, articles, now, force)
@@ -149,7 +159,7 @@ def send_newsletter(config, store: Store, transport: Transport, tokens: Tokens,
         outcome.nothing_new = plan
     elif issue.sent is None and all(i.id != issue.id for i, _ in outcome.reports):
         outcome.reports.append((issue, deliver(config, store, transport, tokens, issue, plan,
-                                               now, progress, stop)))
+                                               now, progress, stop, first_pass)))
     return outcome
 
 

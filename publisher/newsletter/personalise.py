@@ -122,6 +122,8 @@ class CompiledIssue:
         shared["Subject"] = self.subject
         shared["Date"] = format_datetime(date)
         shared["List-Id"] = list_headers(cfg, "")["List-Id"]
+        if cfg.mail.feedback_id:  # Gmail's Feedback Loop: complaints by campaign
+            shared["Feedback-ID"] = cfg.mail.feedback_id
         shared["MIME-Version"] = "1.0"
         shared["Content-Language"] = cfg.newsletter.lang or cfg.site.lang
         head = bytes(shared).split(CRLF + CRLF, 1)[0] + CRLF

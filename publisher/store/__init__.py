@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from publisher.models import Issue, Subscriber
 from publisher.store.admin import AdminQueries
+from publisher.store.consent import Consent
 from publisher.store.coordination import Coordination, insert_ignoring_conflicts
 from publisher.store.engine import StoreError, database_url, make_engine, migrate, safe_url
 from publisher.store.jobs import JobRuns
@@ -39,7 +40,7 @@ def open_store(config) -> "Store":
     return Store(engine)
 
 
-class Store(Ledger, JobRuns, Coordination, AdminQueries, NoticeQueue):
+class Store(Ledger, JobRuns, Coordination, AdminQueries, NoticeQueue, Consent):
     """Subscribers and issues here; the ledger's queries in publisher.store.ledger."""
 
     def __init__(self, engine: Engine):

@@ -13,11 +13,11 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, delete, exists, func, insert, or_, select
+from sqlalchemy import Engine, and_, exists, func, or_, select
 
 from publisher.models import Subscriber
 from publisher.store.records import _subscriber
-from publisher.store.tables import admin_settings, bounces, deliveries, issues, subscribers
+from publisher.store.tables import bounces, deliveries, issues, subscribers
 
 _TOP = "\U0010ffff"  # above every character: [q, q + _TOP) is "starts with q"
 
@@ -61,20 +61,6 @@ class IssueStats:
 
 class AdminQueries:
     engine: Engine
-
-    # -- settings ---------------------------------------------------------------------------
-
-    def get_setting(self, name: str) -> str | None:
-        with self.engine.begin() as conn:
-            return conn.execute(select(admin_settings.c.value)
-                                .where(admin_settings.c.name == name)).scalar()
-
-    def set_setting(self, name: str, value: str | None) -> None:
-        """Store `value` under `name`; None removes it."""
-        with self.engine.begin() as conn:
-            conn.execute(delete(admin_settings).where(admin_settings.c.name == name))
-            if value is not None:
-                conn.execute(insert(admin_settings).values(name=name, value=value))
 
     # -- subscribers ------------------------------------------------------------------------
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Callable, Iterable
 
 from sqlalchemy import Engine, and_, bindparam, func, literal, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
 from publisher.models import Delivery, Issue, Subscriber
 from publisher.store.coordination import insert_ignoring_conflicts
+from publisher.store.engine import StoreError, safe_url
 from publisher.store.records import _DELIVERY_COLUMNS, _delivery, _subscriber
 from publisher.store.tables import deliveries, subscribers
 
@@ -22,10 +25,26 @@ _SKIPPED = update(deliveries).where(deliveries.c.id.in_(_IDS)).values(status="sk
                                                                       claimed_until=None)
 _CLAIM = (update(deliveries).where(deliveries.c.id.in_(_IDS))
           .values(status="claimed", claimed_until=bindparam("until"),
-                  claimed_by=bindparam("owner"), attempts=deliveries.c.attempts + 1))
+                  claimed_by=bindparam("owner"), attempts=deliveries.c.attempts + 1,
+                  first_attempt=func.coalesce(deliveries.c.first_attempt, bindparam("now"))))
 
 _INACTIVE = select(subscribers.c.id).where(subscribers.c.id.in_(_IDS),
                                            subscribers.c.status != "active")
+
+
+def _guarded(query):
+    """A database that fails under a send (full disk, server gone) is one StoreError line,
+    naming the database and the reason, not a driver traceback."""
+
+    @functools.wraps(query)
+    def run(self, *args, **kwargs):
+        try:
+            return query(self, *args, **kwargs)
+        except DBAPIError as exc:
+            lines = str(getattr(exc, "orig", exc)).strip().splitlines() or [type(exc).__name__]
+            raise StoreError(f"database {safe_url(str(self.engine.url))}: {lines[0]}") from None
+
+    return run
 
 
 class Ledger:
@@ -78,6 +97,7 @@ class Ledger:
         self.mark_issue(issue.id, queued=now)
         return queued
 
+    @_guarded
     def claim_deliveries(
         self, issue_id: int, limit: int, lease: timedelta, now: datetime, owner: str = ""
     ) -> list[Delivery]:
@@ -102,12 +122,16 @@ class Ledger:
             if conn.dialect.name == "postgresql":
                 pick = pick.with_for_update(of=d, skip_locked=True)
             rows = conn.execute(pick).all()
+            if len(rows) < limit:  # the end of the issue: settle those who left meanwhile
+                _skip_gone(conn, issue_id, now)
             if not rows:
                 return []
             rows.sort(key=itemgetter(0))
-            conn.execute(_CLAIM, {"ids": [r[0] for r in rows], "until": until, "owner": owner})
-        return [_claimed(r, until) for r in rows]
+            conn.execute(_CLAIM, {"ids": [r[0] for r in rows], "until": until, "owner": owner,
+                                  "now": now})
+        return [_claimed(r, until, now) for r in rows]
 
+    @_guarded
     def settle_deliveries(
         self,
         sent: Iterable[int],
@@ -141,6 +165,17 @@ class Ledger:
                     [{"b_id": i, "b_error": e[:2000]} for i, e in failures],
                 )
 
+    @_guarded
+    def record_sent(self, ids: Iterable[int], now: datetime) -> None:
+        """Mark sent what a sender's journal says the server accepted (its process died, or
+        the database failed, before the ledger heard of it)."""
+        ids, d = sorted(set(ids)), deliveries
+        with self.engine.begin() as conn:
+            for i in range(0, len(ids), 500):
+                conn.execute(update(d).where(d.c.id.in_(ids[i:i + 500]), d.c.status != "sent")
+                             .values(status="sent", sent=now, error="", claimed_until=None))
+
+    @_guarded
     def claim_owners(self, issue_id: int) -> set[str]:
         """Who holds claims on this issue's deliveries ("host:pid" of each sender)."""
         d = deliveries
@@ -149,6 +184,7 @@ class Ledger:
                 select(d.c.claimed_by).distinct().where(d.c.issue_id == issue_id, d.c.status == "claimed")
             ).scalars())
 
+    @_guarded
     def release_claims_of(self, issue_id: int, owner: str) -> int:
         """Give back every claim of a sender known to be dead (its messages may have gone out:
         at most these are sent twice). The attempt it made still counts."""
@@ -160,6 +196,7 @@ class Ledger:
             )
         return result.rowcount
 
+    @_guarded
     def release_deliveries(self, ids: Iterable[int]) -> None:
         """Give claimed deliveries back without counting the attempt (the send was stopped)."""
         ids = list(ids)
@@ -182,6 +219,7 @@ class Ledger:
             )
         return result.rowcount
 
+    @_guarded
     def inactive_subscribers(self, ids: Iterable[int]) -> set[int]:
         """Which of these subscribers are no longer active (unsubscribed, bounced): one query
         on primary keys, asked while a send holds their deliveries."""
@@ -191,6 +229,7 @@ class Ledger:
         with self.engine.begin() as conn:
             return set(conn.execute(_INACTIVE, {"ids": ids}).scalars())
 
+    @_guarded
     def delivery_counts(self, issue_id: int) -> dict[str, int]:
         with self.engine.begin() as conn:
             rows = conn.execute(
@@ -200,12 +239,14 @@ class Ledger:
             ).all()
         return {status: n for status, n in rows}
 
+    @_guarded
     def next_delivery_time(self, issue_id: int, now: datetime,
                            leases: bool = True) -> datetime | None:
         """When the next unsettled delivery of this issue comes due (a retry, or a lease;
         without `leases`, claimed deliveries are left out)."""
         d = deliveries
         with self.engine.begin() as conn:
+            _skip_gone(conn, issue_id, now)  # else they count as due, and a send never ends
             waiting = conn.execute(
                 select(func.count()).where(
                     d.c.issue_id == issue_id, d.c.status == "queued", d.c.next_attempt.is_(None)
@@ -237,17 +278,31 @@ class Ledger:
             return [_delivery(r) for r in conn.execute(query).all()]
 
 
+def _skip_gone(conn, issue_id: int, now: datetime) -> int:
+    """Settle as skipped the deliveries of people who left (unsubscribed, bounced) that no
+    live sender holds: queued ones, and claims whose lease ran out. The claim never picks
+    them, so left queued they would look due for ever."""
+    d = deliveries
+    gone = select(subscribers.c.id).where(subscribers.c.status != "active")
+    return conn.execute(
+        update(d).where(d.c.issue_id == issue_id, d.c.subscriber_id.in_(gone))
+        .where(or_(d.c.status == "queued", and_(d.c.status == "claimed", d.c.claimed_until < now)))
+        .values(status="skipped", claimed_until=None)
+    ).rowcount
+
+
 _CLAIM_COLUMNS = (deliveries.c.id, deliveries.c.issue_id, deliveries.c.subscriber_id,
                   subscribers.c.email, subscribers.c.name, subscribers.c.categories,
                   deliveries.c.attempts, deliveries.c.error, deliveries.c.sent,
-                  deliveries.c.next_attempt)
+                  deliveries.c.next_attempt, deliveries.c.first_attempt)
 
 
-def _claimed(row, until: datetime) -> Delivery:
+def _claimed(row, until: datetime, now: datetime) -> Delivery:
     """A row read by a claim (_CLAIM_COLUMNS, unpacked: much cheaper than by name), as the
     claim leaves it: claimed until `until`, one more attempt."""
-    id_, issue_id, subscriber_id, email, name, categories, attempts, error, sent, next_attempt = row
+    (id_, issue_id, subscriber_id, email, name, categories, attempts, error, sent, next_attempt,
+     first_attempt) = row
     return Delivery(  # by position: a claim makes hundreds at once
         id_, issue_id, subscriber_id, email, name,
         () if categories == "[]" else tuple(json.loads(categories)),
-        "claimed", attempts + 1, error, sent, until, next_attempt)
+        "claimed", attempts + 1, error, sent, until, next_attempt, first_attempt or now)

@@ -19,6 +19,8 @@ def _subscriber(row) -> Subscriber:
         confirmed=row.confirmed,
         unsubscribed=row.unsubscribed,
         hard_bounces=row.hard_bounces,
+        optin_source=getattr(row, "optin_source", ""),
+        optin_client=getattr(row, "optin_client", ""),
     )
 
 

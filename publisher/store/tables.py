@@ -61,6 +61,22 @@ subscribers = Table(
     Column("confirmed", UTCDateTime),
     Column("unsubscribed", UTCDateTime),
     Column("hard_bounces", Integer, nullable=False, server_default="0"),
+    Column("optin_source", String(16), nullable=False, server_default=""),  # form, import, cli
+    Column("optin_client", String(100), nullable=False, server_default=""),  # kept or hashed
+)
+
+suppressions = Table(  # forgotten addresses: a keyed hash, so import and add refuse them
+    "suppressions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+settings = Table(  # the store's own facts, e.g. the fingerprint of its secret key
+    "settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 issues = Table(
@@ -93,6 +109,7 @@ deliveries = Table(
     Column("claimed_until", UTCDateTime),  # the lease of the sender that claimed it
     Column("claimed_by", String(200), nullable=False, server_default=""),  # "host:pid"
     Column("next_attempt", UTCDateTime),
+    Column("first_attempt", UTCDateTime),  # its first claim: retries end mail.retry_for after
     Column("sent", UTCDateTime),
     UniqueConstraint("issue_id", "subscriber_id"),
     Index("ix_deliveries_claim", "issue_id", "status", "next_attempt"),
@@ -143,12 +160,6 @@ job_runs = Table(  # what `publisher run` did: one row per (job, slot), claimed 
     Index("ix_job_runs_job_started", "job", "started"),
 )
 
-admin_settings = Table(  # the dashboard's settings: the admin password's scrypt hash
-    "admin_settings",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)
 # The dashboard's indexes (migration 0007; the prefix ones are per dialect, made there).
 Index("ix_subscribers_status_id", subscribers.c.status, subscribers.c.id)
 Index("ix_subscribers_created", subscribers.c.created)

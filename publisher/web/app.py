@@ -24,6 +24,7 @@ from starlette.routing import Mount, Route
 
 from publisher import i18n
 from publisher.audience import subscribers as uc
+from publisher.audience.consent import client_record
 from publisher.audience.notices import Notices, template_env
 from publisher.audience.tokens import TokenError, Tokens, tokens_for
 from publisher.content.collate import collated
@@ -100,7 +101,8 @@ async def subscribe(request: Request) -> Response:
     """The same answer, after the same work (one INSERT), for a new, pending, active or
     departed address; the background sender decides what, if anything, to mail."""
     site: Site = request.app.state.site
-    if not site.limit.allow(client_address(request.scope, site.trusted)):
+    client = client_address(request.scope, site.trusted)
+    if not site.limit.allow(client):
         return site.page("subscribe", 429, categories=[],
                          error=site._("Too many attempts: wait a minute, then try again."))
     form = await request.form(max_fields=MAX_CATEGORIES + 10, max_files=0)
@@ -113,7 +115,9 @@ async def subscribe(request: Request) -> Response:
         return site.page("subscribe", 400, error=error, email=address, name=name,
                          categories=await run_in_threadpool(site.categories))
     chosen = await run_in_threadpool(site.chosen, form.getlist("categories"))
-    asked = {"name": uc.clean_name(name), "categories": chosen}
+    asked = {"name": uc.clean_name(name), "categories": chosen,  # and the opt-in record's
+             "client": client_record(site.config.web.keep_client_address, site.tokens.digest,
+                                     client)}
     await run_in_threadpool(site.queue, "subscribe", email, asked)
     return site.page("check_inbox", hours=site.config.web.confirm_hours)
 
@@ -121,11 +125,15 @@ async def subscribe(request: Request) -> Response:
 async def confirm(request: Request) -> Response:
     site: Site = request.app.state.site
     try:
-        address, asked = site.tokens.read_data("confirm", request.query_params.get("token", ""),
-                                               max_age=site.config.web.confirm_hours * 3600)
+        address, asked, issued = site.tokens.read_issued(
+            "confirm", request.query_params.get("token", ""),
+            max_age=site.config.web.confirm_hours * 3600)
+        sub = await run_in_threadpool(uc.confirm, site.store, address, _now(), site.welcome,
+                                      asked, issued)
     except TokenError as exc:
         return site.bad_link(exc)
-    sub = await run_in_threadpool(uc.confirm, site.store, address, _now(), site.welcome, asked)
+    except uc.ConsentLapsed:  # they left after this link was sent: they must ask again
+        return site.page("consent_lapsed", 410)
     if sub is None or sub.status not in ("active",):
         return site.bad_link(TokenError("this link is no longer valid"))
     return site.page("confirmed", subscriber=sub,

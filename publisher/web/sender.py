@@ -97,7 +97,8 @@ class NoticeSender:
             outcome = self._confirmation(notice, sub, asked, now)
 
         uc.request(self.store, notice.email, notice.data.get("name", ""),
-                   notice.data.get("categories", []), now, confirm)
+                   notice.data.get("categories", []), now, confirm,
+                   str(notice.data.get("client", "")))
         return outcome
 
     def _confirmation(self, notice: QueuedNotice, sub, asked, now: datetime) -> str:

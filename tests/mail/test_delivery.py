@@ -69,7 +69,8 @@ def test_full_send_arrives_once_each_with_the_bulk_sender_headers(project, smtp_
             assert msg[header], header
         ids.add(msg["Message-ID"])
         unsub = msg["List-Unsubscribe"]
-        assert "<https://news.example.org/unsubscribe?token=" in unsub and "<mailto:" in unsub
+        assert "<https://news.example.org/unsubscribe?token=" in unsub
+        assert "<mailto:" not in unsub  # no mailbox is read for it (mail.bounce_source)
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert msg["X-Publisher-Test"] is None and not msg["Subject"].startswith("[")
         assert msg.get_content_type() == "multipart/alternative"
@@ -304,7 +305,10 @@ def test_a_welcome_and_a_digest_carry_the_same_list_headers(project, extra):
     from publisher.mail.transport import Outbox
 
     write_articles(project.root / "content", NOW)
-    project.write(f"paths:\n  content: {project.root / 'content'}\n{extra}")
+    (project.root / "inbox").mkdir()  # a mailbox read for unsubscribe requests: a mailto:
+    read = f"mail:\n  bounce_source: {project.root / 'inbox'}\n" if not extra else ""
+    extra = extra.replace("mail:\n", f"mail:\n  bounce_source: {project.root / 'inbox'}\n")
+    project.write(f"paths:\n  content: {project.root / 'content'}\n{extra}{read}")
     subscribe(project, 1)
     outbox = project.root / "var" / "outbox"
     assert send().exit_code == 0
@@ -425,3 +429,49 @@ def test_a_server_that_never_greets_costs_one_connection_a_pause(project, pipeli
     assert server.connections == 3  # the first try and the two after a pause
     store = open_store(project.config())
     assert store.delivery_counts(store.last_issue().id) == {"queued": len(emails)}
+
+
+def test_auth_not_offered_stops_the_send_at_once_in_one_line(project, smtp_server):
+    """A configuration error (a login set, no AUTH offered) is not retried as if temporary."""
+    configure(project, smtp_server.port, extra="  username: news\n  password: secret\n")
+    subscribe(project, 5)
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["newsletter", "send"])
+    assert result.exit_code == 1 and time.monotonic() - started < 10
+    [line] = result.output.strip().splitlines()
+    assert "AUTH" in line and "mail.username" in line and "secret" not in line
+    assert smtp_server.messages == []
+
+
+def test_a_cli_send_ends_its_first_pass_and_says_what_waits_for_a_retry(project, smtp_server):
+    configure(project, smtp_server.port)
+    project.write(project.path.read_text().replace("retry_backoff: 0.02", "retry_backoff: 600"))
+    emails = subscribe(project, 30)
+    smtp_server.fail_every = 4  # a 451 to every 4th message
+    started = time.monotonic()
+    result = send()
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started < 30
+    waiting = 30 - len(smtp_server.messages)
+    assert waiting > 0 and f"{waiting} wait for a retry, the next at " in result.output
+    store = open_store(project.config())
+    assert store.last_issue().sent is None
+    assert set(smtp_server.by_recipient()) < set(emails)
+
+
+def test_temporary_failures_are_retried_for_mail_retry_for_then_fail(project, smtp_server):
+    """Retries by time, as an MTA does: a server that answers 451 to everything is tried
+    again (backoff capped at retry_max_backoff) until mail.retry_for after the first try."""
+    configure(project, smtp_server.port,
+              "  retry_backoff: 0.1\n  retry_max_backoff: 0.2\n  retry_for: 1.5s\n")
+    emails = subscribe(project, 3)
+    smtp_server.fail_every = 1
+    started = time.monotonic()
+    result = send()
+    took = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    assert 1.0 < took < 20, took
+    store = open_store(project.config())
+    failed = store.list_deliveries(store.last_issue().id, "failed")
+    assert {d.email for d in failed} == set(emails)
+    assert all(d.attempts >= 5 and "in 0:00:01.5" in d.error for d in failed), failed

@@ -21,7 +21,8 @@ URL = "https://example.org/blog/"
 
 @pytest.fixture(scope="module")
 def config():
-    return make_config(extra='mail:\n  unsubscribe_mailto: "desabo@example.org"\n')
+    return make_config(extra='mail:\n  unsubscribe_mailto: "desabo@example.org"\n'
+                              '  bounce_source: inbox\n')
 
 
 @pytest.fixture(scope="module")

@@ -143,8 +143,20 @@ def test_unsubscribed_are_never_claimed_and_get_skipped(store: Store):
     store.update_subscriber("leave@example.org", status="unsubscribed", unsubscribed=NOW)
     claimed = store.claim_deliveries(issue.id, 10, LEASE, NOW)
     assert [d.email for d in claimed] == ["stay@example.org"]
-    assert store.skip_inactive_deliveries(issue.id) == 1
+    # a claim that finds fewer than it asked for settles those who left: nothing stays due
     assert store.delivery_counts(issue.id) == {"claimed": 1, "skipped": 1}
+    assert store.skip_inactive_deliveries(issue.id) == 0
+
+
+def test_deliveries_of_those_who_left_are_not_due(store: Store):
+    """The idle send loop asks when the next delivery is due: those of people who left must
+    not count, or a send polls for ever (they are settled skipped instead)."""
+    store.add_subscriber("leave@example.org", "", [], "active", NOW)
+    issue = _issue(store)
+    store.queue_deliveries(issue, NOW)
+    store.update_subscriber("leave@example.org", status="unsubscribed", unsubscribed=NOW)
+    assert store.next_delivery_time(issue.id, NOW) is None
+    assert store.delivery_counts(issue.id) == {"skipped": 1}
 
 
 def test_release_gives_back_a_claim(store: Store):

@@ -1,9 +1,9 @@
-"""The admin dashboard: a settings row for the admin password's hash, and the indexes its
+"""The admin dashboard: the indexes its
 pages need to stay fast at a million subscribers (keyset pages by status, prefix search by
 address and by name, growth by week, a subscriber's deliveries and bounces).
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-03
 """
 
@@ -17,12 +17,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "admin_settings",
-        sa.Column("name", sa.String(64), nullable=False),
-        sa.Column("value", sa.Text, nullable=False),
-        sa.PrimaryKeyConstraint("name", name="pk_admin_settings"),
-    )
     op.create_index("ix_subscribers_status_id", "subscribers", ["status", "id"])
     op.create_index("ix_subscribers_created", "subscribers", ["created"])
     op.create_index("ix_subscribers_unsubscribed", "subscribers", ["unsubscribed"])
@@ -46,4 +40,3 @@ def downgrade() -> None:
     op.drop_index("ix_subscribers_unsubscribed", "subscribers")
     op.drop_index("ix_subscribers_created", "subscribers")
     op.drop_index("ix_subscribers_status_id", "subscribers")
-    op.drop_table("admin_settings")
