@@ -11,7 +11,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "publisher"
 # Lowest first. A module may import its own subpackage and any floor below its own, never one
 # above it nor another subpackage on its own floor.
 FLOORS = [
-    {"publisher"},  # config, models, errors, cron: the vocabulary everything shares
+    {"publisher"},  # models, errors, cron, i18n: the vocabulary everything shares
+    {"config"},  # config.yaml and the environment -> one validated Config
     {"store"},
     {"content"},
     {"site"},
