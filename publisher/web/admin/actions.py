@@ -76,6 +76,24 @@ async def unsubscribe(request: Request) -> Response:
 
 
 @guarded
+async def forget(request: Request) -> Response:
+    """Erase the person (`subscribers remove --forget`): their row, deliveries and bounces go,
+    a keyed hash of the address stays so no import brings them back. Irreversible: the form
+    asks for a ticked box, and without it nothing happens."""
+    from publisher.audience.consent import Suppressions
+    from publisher.audience.consent import forget as forget_person
+
+    admin, sub = await _subscriber(request)
+    if sub is None:
+        return admin.render(request, "missing", 404)
+    if request.state.form.get("sure") != "yes":
+        return _back(f"subscribers/{sub.id}", done="not-sure")
+    guard = Suppressions(admin.store, admin.notices.links.tokens.digest)
+    await run_in_threadpool(forget_person, admin.store, guard, sub.email, admin.now())
+    return _back("subscribers", done="forgotten")
+
+
+@guarded
 async def resend_confirmation(request: Request) -> Response:
     """Only to someone pending: the email asks them to confirm, nothing is decided for them."""
     admin, sub = await _subscriber(request)

@@ -74,7 +74,8 @@ async def subscribers(request: Request) -> Response:
     next_url = f"?{urlencode({**keep, 'after': found[-1].id})}" if more and found else ""
     return admin.render(request, "subscribers", subscribers=found, q=q, status=status,
                         category=category, states=SUBSCRIBER_STATES, next_url=next_url,
-                        first_url=f"?{urlencode(keep)}" if after else "")
+                        first_url=f"?{urlencode(keep)}" if after else "",
+                        done=params.get("done", ""))
 
 
 def _subscriber_data(admin: Admin, subscriber_id: int) -> dict | None:

@@ -248,3 +248,21 @@ def test_a_test_copy_goes_to_one_address_and_nowhere_else(admin):
     assert b"To: me@example.org" in new.read_bytes()
     assert admin.store.issue_stats(number=1)[0].total == 3  # the ledger is untouched
     assert "La copie de test a été envoyée." in admin.get(sent.headers["location"].removeprefix(SITE)).text
+
+
+def test_forget_erases_the_person_and_keeps_them_out(admin):
+    from publisher.audience.consent import Suppressions
+    from publisher.audience.tokens import tokens_for
+
+    admin.login()
+    sub = admin.store.get_subscriber("reader1@example.org")
+    path = f"/admin/subscribers/{sub.id}/forget"
+    unsure = admin.post(path, data={"csrf": admin.csrf()})  # the box is not ticked
+    assert unsure.status_code == 303 and admin.store.get_subscriber("reader1@example.org")
+    done = admin.post(path, data={"csrf": admin.csrf(), "sure": "yes"})
+    assert done.status_code == 303 and done.headers["location"].endswith("done=forgotten")
+    assert admin.store.get_subscriber("reader1@example.org") is None
+    guard = Suppressions(admin.store, tokens_for(admin.project.config(), admin.store).digest)
+    assert guard.blocked(["reader1@example.org"]) == {"reader1@example.org"}
+    page = admin.get(done.headers["location"].removeprefix(SITE)).text
+    assert "Oubliée" in page and "reader1@example.org" not in page
