@@ -78,6 +78,7 @@ def test_a_second_secret_key_is_refused_in_one_line_naming_both(project):
     assert "PUBLISHER_SECRET_KEY" in refused.stderr and "Traceback" not in refused.stderr
     assert not (project.root / "var" / "secret.key").exists()  # no second key made
     key = project.root / "var" / "secret.key"
+    key.parent.mkdir(parents=True, exist_ok=True)  # on PostgreSQL nothing made var/ yet
     key.write_text("another-key-0123456789abcdefghijklmnopqrstuvwxyz\n")
     key.chmod(stat.S_IRUSR | stat.S_IWUSR)
     other = subprocess.run(cmd, env=without, capture_output=True, text=True, timeout=60)
