@@ -41,7 +41,9 @@ def preview(ctx, open_browser: bool) -> None:
 
     config = ctx.config
     now = datetime.now(config.site.tz)
-    last, sent = _history(config)
+    from publisher.newsletter.archive import issue_history
+
+    last, sent = issue_history(config)
     number = last.number + 1 if last else 1
     plan = plan_issue(load_articles(config).published(now), last.created if last else None,
                       number, now, config, sent=sent)
@@ -66,21 +68,3 @@ def preview(ctx, open_browser: bool) -> None:
         import webbrowser
 
         webbrowser.open(html_path.as_uri())
-
-
-def _history(config):
-    """(last stored issue, ids it and earlier ones carried); (None, empty) without a database:
-    a preview never creates one."""
-    from publisher.newsletter.archive import _sqlite_file_exists
-    from publisher.store.engine import database_url
-
-    url = database_url(config)
-    if url.startswith("sqlite") and not _sqlite_file_exists(url):
-        return None, frozenset()
-    from publisher.store import open_store
-
-    store = open_store(config)
-    try:
-        return store.last_issue(), store.sent_article_ids()
-    finally:
-        store.close()

@@ -24,20 +24,10 @@ class NextIssue:
 
 
 def history(config):
-    """(last stored issue, ids earlier issues carried); (None, empty) without a database: the
-    doctor never creates one."""
-    from publisher.newsletter.archive import _sqlite_file_exists
-    from publisher.store import open_store
-    from publisher.store.engine import database_url
+    """(last stored issue, ids earlier issues carried), never creating a database."""
+    from publisher.newsletter.archive import issue_history
 
-    url = database_url(config)
-    if url.startswith("sqlite") and not _sqlite_file_exists(url):
-        return None, frozenset()
-    store = open_store(config)
-    try:
-        return store.last_issue(), store.sent_article_ids()
-    finally:
-        store.close()
+    return issue_history(config)
 
 
 def next_issue(config, articles, now: datetime, last=None, sent=frozenset()) -> NextIssue | None:

@@ -245,3 +245,19 @@ def _sqlite_file_exists(url: str) -> bool:
 
     path = url.split(":///", 1)[-1].split("?", 1)[0]
     return bool(path) and path != ":memory:" and Path(path).is_file()
+
+
+def issue_history(config):
+    """(last stored issue, ids it and earlier ones carried); (None, empty) without a database:
+    a preview or a doctor's check never creates one."""
+    from publisher.store import open_store
+    from publisher.store.engine import database_url
+
+    url = database_url(config)
+    if url.startswith("sqlite") and not _sqlite_file_exists(url):
+        return None, frozenset()
+    store = open_store(config)
+    try:
+        return store.last_issue(), store.sent_article_ids()
+    finally:
+        store.close()
