@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -118,7 +119,7 @@ def test_french_text_gets_non_breaking_spaces_and_tables_keep_alignment():
              "| n | v |\n|--:|---|\n| 1 | 2 |\n")
     assert "«\u00a0Oui\u00a0», dit-il\u00a0: " in a.html and "vraiment\u202f?" in a.html
     assert 'title="a : b"' in a.html  # attributes are left alone
-    assert '<td style="text-align:right">1</td>' in a.html
+    assert re.search(r'<td style="text-align: ?right">1</td>', a.html)
 
 
 LINE_VALUES = st.one_of(

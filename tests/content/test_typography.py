@@ -54,3 +54,41 @@ def test_a_long_slug_does_not_end_on_an_elided_word():
     title = "L'alliance stratégique entre la Russie et la Corée du Nord : une menace pour l'ordre mondial"
     assert make_slug(title).endswith("-une-menace-pour")
     assert make_slug("Vitamine D") == "vitamine-d"
+
+
+def _chunk_by_chunk(html: str, lang: str) -> str:
+    """The rules run over each text chunk on its own: what typeset_html did before it ran them
+    once over all of a page's text (issue 20). The two must agree on every input."""
+    from html import escape, unescape
+
+    from publisher.content.typography import TAG, VERBATIM, _rule
+
+    rule, out, verbatim, pos = _rule(lang), [], 0, 0
+
+    def text(chunk: str) -> str:
+        if verbatim or not chunk or chunk.isspace():
+            return chunk
+        return escape(rule(unescape(chunk)), quote=False)
+
+    for m in TAG.finditer(html):
+        out.append(text(html[pos:m.start()]))
+        name = (m[2] or "").lower()
+        if name in VERBATIM:
+            verbatim = max(0, verbatim + (-1 if m[1] else 1))
+        out.append(m[0])
+        pos = m.end()
+    out.append(text(html[pos:]))
+    return "".join(out)
+
+
+PIECES = st.sampled_from([
+    "<p>", "</p>", "<em>", "</em>", "<code>", "</code>", "<pre>", "</pre>", '<a href="x?a=1&amp;b">',
+    "</a>", "<br />", "<!-- c -->", "'", '"', "&quot;", "&amp;", "&lt;", "«", "»", " ", "\u00a0",
+    ";", "!", "?", ":", "%", "8", "000", " 000", "12 345", "l", "été", "word", ".", "\n", "\x1f",
+])
+
+
+@given(st.lists(PIECES, max_size=40), st.sampled_from(["fr", "en"]))
+def test_one_pass_over_the_text_equals_chunk_by_chunk(pieces, lang):
+    html = "".join(pieces)
+    assert typeset_html(html, lang) == _chunk_by_chunk(html, lang)
