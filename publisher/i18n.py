@@ -56,4 +56,28 @@ def install(env, language: str | None) -> None:
     `{{ _("%(n)s articles", n=3) }}`, autoescaped)."""
     if "jinja2.ext.InternationalizationExtension" not in env.extensions:
         env.add_extension("jinja2.ext.i18n")
-    env.install_gettext_translations(translations(language), newstyle=True)
+    found = translations(language)
+    env.install_gettext_translations(found, newstyle=True)
+    env.globals["gettext"] = env.globals["_"] = _cached_gettext(found)
+
+
+def _cached_gettext(found: gettext.NullTranslations):
+    """Jinja's new-style gettext, with each string's translation looked up and marked safe
+    once per environment rather than on every call (a 13,000-page site calls it 100,000
+    times): `_("Page %(n)s", n=2)` formats with escaping in an autoescaped template, and
+    plainly in a text one, exactly as Jinja's own does (`%%` included)."""
+    from jinja2 import pass_eval_context
+    from markupsafe import Markup
+
+    cache: dict[tuple[str, bool], str] = {}
+
+    @pass_eval_context
+    def cached(eval_ctx, string: str, **variables) -> str:
+        key = (string, eval_ctx.autoescape)
+        rv = cache.get(key)
+        if rv is None:
+            rv = found.gettext(string)
+            rv = cache[key] = Markup(rv) if eval_ctx.autoescape else rv
+        return rv % variables
+
+    return cached

@@ -204,7 +204,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     categories = categories_of(published, config)
     report.pages, report.feeds = len(pages), len(feeds)
     static = _static_files(config, assets)
-    made = {"sitemap.xml": sitemap_xml(published, pages, config)}
+    made = sitemap_xml(published, pages, config)
     if redirects := redirects_of(pages):
         made["_redirects"] = redirects_file(redirects)
     if "robots.txt" not in static:  # the user's own wins

@@ -83,32 +83,43 @@ def category_path(slug: str, config: Config) -> str:
 
 
 def _page_path(base: str, number: int) -> str:
-    """Page N of a listing: `base/page/N/` (Hugo's layout), or `baseN.html` for a listing
-    at `base.html` (Pelican's)."""
+    """Where a listing's page goes: the front page (number 0) at `base`, archive page N at
+    `base/page/N/` (Hugo's layout), or `baseN.html` for a listing at `base.html` (Pelican's)."""
     if base.endswith(".html"):
-        return base if number == 1 else f"{base.removesuffix('.html')}{number}.html"
+        return base if number == 0 else f"{base.removesuffix('.html')}{number}.html"
     base = base.strip("/")
     prefix = f"{base}/" if base else ""
-    return f"{prefix}index.html" if number == 1 else f"{prefix}page/{number}/index.html"
+    return f"{prefix}index.html" if number == 0 else f"{prefix}page/{number}/index.html"
 
 
 def _listing(base: str, template: str, title: str, articles: list[Article], config: Config,
              feeds: tuple, category: tuple[str, str] | None = None,
              term: tuple[str, str, str] | None = None) -> list[Page]:
-    """A paginated list of articles: page 1 at `base`, then `base/page/N/`."""
+    """A list of articles (newest first) as a front page and numbered archive pages.
+
+    Archive pages are numbered from the oldest and hold exactly `per_page` articles each, as
+    the feeds' RFC 5005 archives do: a new article changes the front page only, never the
+    archive pages (every `per_page` new articles one more is made, and the one before it
+    gets its "newer" link). The front page shows the rest: `per_page` to twice that, less one.
+    Archive pages say their own number only, never the count, which would change them all."""
     per = config.pages.per_page
-    count = max(1, -(-len(articles) // per))
+    archived = max(0, len(articles) // per - 1)
+    front = len(articles) - archived * per
 
     def url(n: int) -> str:
         return config.site.url + _page_path(base, n).removesuffix("index.html")
 
-    return [
-        Page(path=_page_path(base, n), template=template, title=title,
-             articles=tuple(articles[(n - 1) * per : n * per]), category=category,
-             number=n, pages=count, prev_url=url(n - 1) if n > 1 else None,
-             next_url=url(n + 1) if n < count else None, feeds=feeds, term=term)
-        for n in range(1, count + 1)
-    ]
+    def page(n: int, shown: list[Article], newer: str | None, older: str | None, count: int) -> Page:
+        return Page(path=_page_path(base, n), template=template, title=title,
+                    articles=tuple(shown), category=category, number=n, pages=count,
+                    prev_url=newer, next_url=older, feeds=feeds, term=term)
+
+    pages = [page(0, articles[:front], None, url(archived) if archived else None, archived + 1)]
+    for n in range(archived, 0, -1):  # newest first, as the site lists them
+        end = len(articles) - (n - 1) * per
+        pages.append(page(n, articles[end - per : end], url(n + 1) if n < archived else url(0),
+                          url(n - 1) if n > 1 else None, 0))
+    return pages
 
 
 def _feed_links(title: str, stream: str, config: Config, kinds=("atom", "rss", "json")) -> tuple:

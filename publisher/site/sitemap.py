@@ -27,16 +27,35 @@ from publisher.site.pages import Page
 LISTINGS = ("index.html", "category.html", "tag.html", "author.html")
 
 
-def sitemap_xml(articles: list[Article], pages: list[Page], config: Config) -> bytes:
-    """<urlset> of the listings' first pages, then every listed article and static page."""
+SITEMAP_LIMIT = 50_000  # URLs in one sitemap file (sitemaps.org); past it, an index of files
+
+
+def sitemap_xml(articles: list[Article], pages: list[Page], config: Config,
+                limit: int = SITEMAP_LIMIT) -> dict[str, bytes]:
+    """sitemap.xml: a <urlset> of the listings' front pages, then every listed article and
+    static page; past `limit` URLs, a <sitemapindex> of sitemap-N.xml files of `limit` each,
+    numbered from the oldest article so that a new one only changes the last file."""
     base = config.site.url
     rows: list[tuple[str, datetime | None]] = []
     for p in pages:
-        if p.template in LISTINGS and p.number == 1:
+        if p.template in LISTINGS and p.number == 0:
             rows.append((base + p.url, max((a.updated for a in p.articles), default=None)))
         elif p.article and p.template == "page.html":
             rows.append((p.article.url, None if p.article.date.year == 1970 else p.article.updated))
-    rows += [(a.url, a.updated) for a in articles]
+    if len(rows) + len(articles) <= limit:
+        return {"sitemap.xml": _urlset(rows + [(a.url, a.updated) for a in articles])}
+    oldest_first = [(a.url, a.updated) for a in reversed(articles)]
+    files = {"sitemap-0.xml": _urlset(rows)}  # the listings and static pages
+    for n, start in enumerate(range(0, len(oldest_first), limit), start=1):
+        files[f"sitemap-{n}.xml"] = _urlset(oldest_first[start : start + limit])
+    index = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    index += [f"<sitemap><loc>{escape(base + name)}</loc></sitemap>" for name in files]
+    index.append("</sitemapindex>\n")
+    return {"sitemap.xml": "\n".join(index).encode(), **files}
+
+
+def _urlset(rows: list[tuple[str, datetime | None]]) -> bytes:
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
     for url, when in rows:
