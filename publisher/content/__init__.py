@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 
 from publisher.config import Config
+from publisher.content.scan import EXTRA, ROOT_FILES, scan, signature  # noqa: F401 - re-exported
 from publisher.content.source import ARTICLE_SUFFIXES  # noqa: F401 - re-exported
 from publisher.errors import ContentError
 from publisher.models import Article
-
-# Files of the site's root that are never articles (a robots.txt is the user's, copied as it
-# is), and Pelican's `extra/` folder, whose files are copied to the root of the site.
-ROOT_FILES = frozenset({"robots.txt", "humans.txt", "ads.txt", "security.txt", "llms.txt"})
-EXTRA = "extra/"
-log = logging.getLogger("publisher.content")
 
 
 @lru_cache(maxsize=1)
@@ -51,45 +44,6 @@ def read_article(raw: bytes, path: str, config: Config) -> Article:
         line = raw[: exc.start].count(b"\n") + 1
         raise ContentError(path, line, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
     return assemble(reader(text, path), path, raw, config)
-
-
-def scan(root: Path) -> tuple[list[tuple[str, os.stat_result]], list[tuple[str, os.stat_result]]]:
-    """(articles, assets): relative path and stat of every file, hidden ones skipped, sorted.
-
-    Assets (images, PDFs...) are copied to the same path in the output, as Pelican and Hugo do
-    with their static folders, so `/images/photo.jpg` in an article resolves. A robots.txt
-    at the root and everything under extra/ are assets, whatever their suffix.
-    """
-    articles: list[tuple[str, os.stat_result]] = []
-    assets: list[tuple[str, os.stat_result]] = []
-    folders = [(os.fspath(root), "")]
-    inside = os.path.realpath(root) + os.sep
-    while folders:  # os.scandir, relative paths by concatenation: the walk is serial work
-        folder, prefix = folders.pop()
-        try:
-            entries = os.scandir(folder)
-        except (FileNotFoundError, NotADirectoryError):
-            continue  # no content folder (yet): nothing to read, as os.walk
-        with entries:
-            for entry in entries:
-                name = entry.name
-                if entry.is_dir():  # one linked from elsewhere is not walked, as os.walk
-                    if not name.startswith((".", "_")) and not entry.is_symlink():
-                        folders.append((entry.path, f"{prefix}{name}/"))
-                    continue
-                if name.startswith((".", "~")) or name.endswith("~"):
-                    continue
-                if entry.is_symlink() and not os.path.realpath(entry.path).startswith(inside):
-                    # a link to var/secret.key or /etc/passwd must not be published
-                    log.warning("warning: %s%s links outside the content folder: skipped",
-                                prefix, name)
-                    continue
-                is_article = (os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES
-                              and not (prefix == "" and name in ROOT_FILES)
-                              and not prefix.startswith(EXTRA))
-                (articles if is_article else assets).append((prefix + name, entry.stat()))
-    return sorted(articles), sorted(assets)
-
 
 
 @dataclass

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from publisher.config import Config
-from publisher.content import EXTRA, Loaded, scan
+from publisher.content import EXTRA, Loaded, scan, signature
 from publisher.errors import ContentError
 from publisher.site.cache import (
     BuildState,
@@ -32,9 +32,10 @@ from publisher.site.cache import (
     environment_key,
     fingerprint,
     intact,
+    load_outputs,
     load_records,
     load_state,
-    outputs_intact,
+    looks_intact,
     read_record,
     save_state,
 )
@@ -107,14 +108,13 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     files, assets = scan(root) if root.is_dir() else ([], [])
     if not root.is_dir():
         report.warnings.append(f"{root}: content folder not found; building an empty site")
-    stats = {rel: (st.st_size, st.st_mtime_ns) for rel, st in files}
-    asset_stats = tuple((rel, st.st_size, st.st_mtime_ns) for rel, st in assets)
+    sources_signature = signature(files)
 
     # Fast path: nothing changed and no scheduled article came due.
-    extras = fingerprint(extras, asset_stats)
-    if (cache.key == key and cache.extras == extras and cache.stats == stats
+    extras = fingerprint(extras, tuple(assets))
+    if (cache.key == key and cache.extras == extras and cache.signature == sources_signature
             and (cache.next_publication is None or now < cache.next_publication)
-            and outputs_intact(out, cache.outputs)):
+            and looks_intact(out, cache, cache_file)):
         report.articles, report.drafts_or_scheduled, report.feeds, report.pages = cache.counts
         report.warnings += cache.warnings
         report.next_publication = cache.next_publication
@@ -142,6 +142,9 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
 
     forget_partials()
     forget_entries()
+    if use_cache and not cache.outputs:
+        cache.outputs = load_outputs(cache_file, cache)
+    stats = dict(files)
     loaded = Loaded()
     to_read = []
     sources: dict[str, tuple[tuple[int, int], object]] = {}
@@ -256,7 +259,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     report.seconds = time.perf_counter() - started
     if use_cache:
         save_state(cache_file, BuildState(
-            key=key, extras=extras, stats=stats, outputs=outputs,
+            key=key, extras=extras, signature=sources_signature, outputs=outputs,
             next_publication=report.next_publication, warnings=report.warnings,
             counts=(report.articles, report.drafts_or_scheduled, report.feeds, report.pages)))
     return report

@@ -20,21 +20,30 @@ from publisher.config import Config
 from publisher.models import Article
 from publisher.site.theme import theme_files
 
-CACHE_FORMAT = 4  # bump when what the cache holds changes shape
+CACHE_FORMAT = 5  # bump when what the cache holds changes shape
+# Up to this many outputs, the nothing-changed check stat()s every one (a file deleted by hand
+# is written again); past it, a few (the front page, the main feeds, the sitemap), since
+# 145,000 stat() calls cost half a second: `publisher build --full` repairs the rest.
+VERIFY_EVERY_OUTPUT = 20_000
+Output = tuple[str, int, int]  # (fingerprint, size, mtime_ns) of a file written
 
 
 @dataclass
 class BuildState:
-    """What the last build saw. Kept apart from the (large) parsed articles, so that the
-    nothing-changed check loads a small file and the articles are loaded only when needed."""
+    """What the last build saw, in two files: this small one, all that the nothing-changed
+    check reads (the sources' signature, not their 100,000 stats), and `outputs`, loaded
+    apart (load_outputs) only when something changed or there are few of them."""
 
     key: str = ""
     extras: str = ""
-    stats: dict[str, tuple[int, int]] = field(default_factory=dict)  # source -> size, mtime
-    outputs: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # fp, size, mtime
+    signature: str = ""  # content.signature() of the sources
+    outputs: dict[str, Output] = field(default_factory=dict)  # kept in the second file
     next_publication: datetime | None = None
     warnings: list[str] = field(default_factory=list)
     counts: tuple[int, int, int, int] = (0, 0, 0, 0)
+    generation: str = ""  # ties the two files together: a mismatch means a full build
+    total: int = 0  # how many outputs
+    sentinels: dict[str, Output] = field(default_factory=dict)  # checked on a large site
 
 
 def environment_key(config: Config) -> str:
@@ -63,9 +72,25 @@ def intact(target: str | Path, recorded: tuple[str, int, int]) -> bool:
     return (st.st_size, st.st_mtime_ns) == recorded[1:]
 
 
-def outputs_intact(out: Path, outputs: dict[str, tuple[str, int, int]]) -> bool:
+def outputs_intact(out: Path, outputs: dict[str, Output]) -> bool:
     base = os.path.join(out, "")  # joined as text: pathlib costs more than the stat itself
     return out.is_dir() and all(intact(base + p, rec) for p, rec in outputs.items())
+
+
+def sentinels_of(outputs: dict[str, Output]) -> dict[str, Output]:
+    """The outputs a large site's nothing-changed check looks at: the files at the root of
+    the site (front page, sitemap, 404) and the site-wide feeds."""
+    return {p: rec for p, rec in outputs.items()
+            if "/" not in p or p.startswith("feeds/all.")}
+
+
+def looks_intact(out: Path, state: BuildState, path: Path) -> bool:
+    """The nothing-changed check's look at the output folder (see VERIFY_EVERY_OUTPUT)."""
+    if state.total <= VERIFY_EVERY_OUTPUT:
+        if not state.outputs:
+            state.outputs = load_outputs(path, state)
+        return len(state.outputs) == state.total and outputs_intact(out, state.outputs)
+    return outputs_intact(out, state.sentinels)
 
 
 def load_state(path: Path) -> BuildState:
@@ -75,6 +100,21 @@ def load_state(path: Path) -> BuildState:
         return value if isinstance(value, BuildState) else BuildState()
     except Exception:  # a stale or corrupt cache only costs a full build
         return BuildState()
+
+
+def outputs_file(path: Path) -> Path:
+    return path.with_name(path.stem + "-outputs.pickle")
+
+
+def load_outputs(path: Path, state: BuildState) -> dict[str, Output]:
+    """The outputs of the build that wrote `state`; empty (a full build) if the file is of
+    another build, or unreadable."""
+    try:
+        with outputs_file(path).open("rb") as f:
+            generation, outputs = pickle.load(f)
+        return outputs if generation == state.generation and state.generation else {}
+    except Exception:  # a stale or corrupt cache only costs a full build
+        return {}
 
 
 def pack_record(rel: str, stat: tuple[int, int], result: object) -> bytes:
@@ -162,7 +202,19 @@ class RecordsWriter:
 
 
 def save_state(path: Path, value: BuildState) -> None:
+    """The outputs file first, then the small one that names its generation."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    value.generation = os.urandom(8).hex()
+    value.total, value.sentinels = len(value.outputs), sentinels_of(value.outputs)
+    outputs, value.outputs = value.outputs, {}
+    try:
+        _dump(outputs_file(path), (value.generation, outputs))
+        _dump(path, value)
+    finally:
+        value.outputs = outputs
+
+
+def _dump(path: Path, value: object) -> None:
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as f:
         pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)

@@ -87,3 +87,35 @@ def test_a_sitemap_past_the_limit_is_an_index_of_files(tmp_path, load):
     assert b"<sitemapindex" in files["sitemap.xml"] and b"sitemap-3.xml" in files["sitemap.xml"]
     assert b"/a0/" in files["sitemap-1.xml"] and b"/a6/" in files["sitemap-3.xml"]
     assert sitemap_xml(articles, pages, config)["sitemap.xml"].count(b"<url>") == 7 + 1
+
+
+def test_stat_in_two_processes_equals_stat_in_one(tmp_path, monkeypatch):
+    from publisher.content import scan as scan_module
+
+    for i in range(60):
+        (tmp_path / f"f{i:02}.md").write_text("x" * i, encoding="utf-8")
+    serial = scan_module.scan(tmp_path)
+    monkeypatch.setattr(scan_module, "PARALLEL_STAT", 10)
+    assert scan_module.scan(tmp_path) == serial
+    assert serial[0][5] == ("f05.md", (5, (tmp_path / "f05.md").stat().st_mtime_ns))
+    assert scan_module.signature(serial[0]) != scan_module.signature(serial[0][1:])
+
+
+def test_a_large_site_checks_its_front_files_only_when_nothing_changed(tmp_path, load,
+                                                                     monkeypatch):
+    from publisher.site import cache
+
+    monkeypatch.setattr(cache, "VERIFY_EVERY_OUTPUT", 0)  # every site is "large"
+    content = tmp_path / "content"
+    content.mkdir()
+    for i in range(3):
+        _article(content, i)
+    config = load(write_config(tmp_path, content=content))
+    build(config, NOW)
+    out = config.path("output")
+    (out / "2024/01/papier-1/index.html").unlink()  # deep: trusted until something changes
+    assert build(config, NOW).up_to_date
+    (out / "index.html").unlink()  # the front page is looked at
+    report = build(config, NOW)
+    assert not report.up_to_date and (out / "index.html").exists()
+    assert (out / "2024/01/papier-1/index.html").exists()  # a real build checks every output
