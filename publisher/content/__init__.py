@@ -8,8 +8,8 @@ from datetime import datetime
 from functools import lru_cache
 
 from publisher.config import Config
-from publisher.content.scan import EXTRA, ROOT_FILES, scan, signature  # noqa: F401 - re-exported
 from publisher.content.source import ARTICLE_SUFFIXES  # noqa: F401 - re-exported
+from publisher.content.walk import EXTRA, ROOT_FILES, scan, signature  # noqa: F401 - re-exported
 from publisher.errors import ContentError
 from publisher.models import Article
 

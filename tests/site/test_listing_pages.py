@@ -90,7 +90,7 @@ def test_a_sitemap_past_the_limit_is_an_index_of_files(tmp_path, load):
 
 
 def test_stat_in_two_processes_equals_stat_in_one(tmp_path, monkeypatch):
-    from publisher.content import scan as scan_module
+    from publisher.content import walk as scan_module
 
     for i in range(60):
         (tmp_path / f"f{i:02}.md").write_text("x" * i, encoding="utf-8")
