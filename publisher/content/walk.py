@@ -70,15 +70,16 @@ def _walk(root: str) -> list[tuple[str, str, bool]]:
                     if not name.startswith((".", "_")) and not entry.is_symlink():
                         folders.append((entry.path, f"{prefix}{name}/"))
                     continue
-                if name.startswith((".", "~")) or name.endswith("~"):
+                if name[0] in ".~" or name[-1] == "~":
                     continue
                 if entry.is_symlink() and not os.path.realpath(entry.path).startswith(inside):
                     # a link to var/secret.key or /etc/passwd must not be published
                     log.warning("warning: %s%s links outside the content folder: skipped",
                                 prefix, name)
                     continue
-                is_article = (os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES
-                              and not (prefix == "" and name in ROOT_FILES)
+                dot = name.rfind(".")  # os.path.splitext's suffix, at a tenth of its cost
+                is_article = (dot > 0 and name[dot:].lower() in ARTICLE_SUFFIXES
+                              and not (not prefix and name in ROOT_FILES)
                               and not prefix.startswith(EXTRA))
                 found.append((prefix + name, entry.path, is_article))
     return found

@@ -80,8 +80,11 @@ def outputs_intact(out: Path, outputs: dict[str, Output]) -> bool:
 def sentinels_of(outputs: dict[str, Output]) -> dict[str, Output]:
     """The outputs a large site's nothing-changed check looks at: the files at the root of
     the site (front page, sitemap, 404) and the site-wide feeds."""
-    return {p: rec for p, rec in outputs.items()
-            if "/" not in p or p.startswith("feeds/all.")}
+    return {p: rec for p, rec in outputs.items() if is_sentinel(p)}
+
+
+def is_sentinel(path: str) -> bool:
+    return "/" not in path or path.startswith("feeds/all.")
 
 
 def looks_intact(out: Path, state: BuildState, path: Path) -> bool:
