@@ -37,10 +37,12 @@ class FeedDoc:
     links: dict[str, str] = field(default_factory=dict)  # rel -> absolute URL
     podcast: bool = False  # with the iTunes tags of feeds.podcast
 
-    def fingerprint_parts(self) -> tuple:
-        return (self.kind, self.path, self.title, self.alternate, self.full_content,
-                self.archive, tuple(sorted(self.links.items())), self.podcast,
-                tuple((a.id, a.digest, a.url) for a in self.articles))
+    def fingerprint_parts(self) -> str:
+        """Everything the document holds, as text (see Page.fingerprint_parts)."""
+        return "\x1f".join((self.kind, self.path, self.title, self.alternate,
+                            str(self.full_content), str(self.archive),
+                            repr(sorted(self.links.items())), str(self.podcast),
+                            *[f"{a.id}\x1e{a.digest}\x1e{a.url}" for a in self.articles]))
 
 
 def plan_feeds(

@@ -9,6 +9,7 @@ ready for the cache file as it is. build() chooses how many processes: one means
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Union
 
 from publisher.content import read_article
 from publisher.errors import ContentError
-from publisher.site.cache import fingerprint, pack_record
+from publisher.site.cache import pack_record
 from publisher.site.writer import write_if_changed
 
 if TYPE_CHECKING:
@@ -55,7 +56,8 @@ def job_path(job: Job) -> str:
 def job_fingerprint(job: Page | FeedDoc, key: str, page_key: str) -> str:
     from publisher.site.pages import Page
 
-    return fingerprint(page_key if isinstance(job, Page) else key, job.fingerprint_parts())
+    text = f"{page_key if isinstance(job, Page) else key}\x1d{job.fingerprint_parts()}"
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def end_with_parent(parent: int) -> None:
