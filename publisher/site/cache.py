@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import mmap
 import os
 import pickle
 from dataclasses import dataclass, field, fields
@@ -155,11 +156,12 @@ def load_records(path: Path) -> Records:
     the records back as they are. A record cut short (a build killed while appending) ends
     the file there: every record before it stands on its own."""
     records = Records()
-    try:
-        raw = path.read_bytes()
-    except OSError:
+    try:  # mapped, not read into memory: 250 MB at 100,000 articles; each kept article is
+        with path.open("rb") as f:  # unpickled from the map, its record copied from it
+            raw = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
         return records
-    data, stream = memoryview(raw), io.BytesIO(raw)
+    data, stream = memoryview(raw), raw  # pickle.load reads the map as a file
     start = 0
     try:
         while start < len(data):
