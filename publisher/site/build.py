@@ -239,7 +239,8 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
             todo.append(i)
     # What the forked render workers inherit (nothing of it is pickled).
     render_jobs = RenderJobs(jobs=jobs, prints=prints, config=config, categories=categories,
-                             out=os.fspath(out), key=key, page_key=page_key)
+                             out=os.fspath(out), key=key, page_key=page_key,
+                             fresh=not os.path.isdir(out) or not os.listdir(out))
     # Freeze what exists now (the articles, the plan): forked workers then share those pages
     # instead of copying them when the collector walks them, and no collection rescans them.
     gc.freeze()

@@ -47,6 +47,7 @@ class RenderJobs:
     out: str  # the output folder
     key: str  # the environment key: what every output depends on (versions, config, theme)
     page_key: str  # the key and the categories, which every page shows
+    fresh: bool = False  # the output folder was empty: write without reading first
 
 
 def job_path(job: Job) -> str:
@@ -122,7 +123,7 @@ def _render_job(ctx: RenderJobs, index: int) -> Rendered:
         data = job[1]
     else:  # (path, source file to copy)
         data = Path(job[1]).read_bytes()
-    return (index, fp, *write_if_changed(os.path.join(ctx.out, job_path(job)), data))
+    return (index, fp, *write_if_changed(os.path.join(ctx.out, job_path(job)), data, ctx.fresh))
 
 
 def _render_many(ctx: RenderJobs, indexes: list[int]) -> list[Rendered]:

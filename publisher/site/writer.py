@@ -21,14 +21,17 @@ def temporary_name(target: str) -> str:
     return os.path.join(folder, f".{name}.tmp{os.getpid()}")
 
 
-def write_if_changed(target: str | Path, data: bytes) -> tuple[bool, int, int]:
+def write_if_changed(target: str | Path, data: bytes, fresh: bool = False) -> tuple[bool, int, int]:
     """Write atomically unless the file already holds these bytes: (written, size, mtime_ns).
 
     Every write, a first build's too, goes to a temporary name and is renamed over the
     target: a reader (the web server, a feed reader polling) sees the old file or the new
     one, never half of one, and a killed build leaves no broken file behind. One open() tells
-    a new file from an old one: a clean build writes 13,000 files."""
+    a new file from an old one: a clean build writes 13,000 files. `fresh`: the output
+    folder was empty when the build began, there is nothing to compare with."""
     target = os.fspath(target)
+    if fresh:
+        return _replace(target, data)
     try:
         with open(target, "rb") as f:
             st = os.fstat(f.fileno())
@@ -49,6 +52,7 @@ def _replace(target: str, data: bytes) -> tuple[bool, int, int]:
     try:
         try:
             _write_all(fd, data)
+            st = os.fstat(fd)  # what rename() keeps: one stat() of the target less
         finally:
             os.close(fd)
         os.replace(tmp, target)
@@ -58,7 +62,6 @@ def _replace(target: str, data: bytes) -> tuple[bool, int, int]:
         if isinstance(exc, OSError) and exc.filename is None:  # write(): name the file
             raise OSError(exc.errno, exc.strerror, target) from None
         raise
-    st = os.stat(target)
     return True, st.st_size, st.st_mtime_ns
 
 
