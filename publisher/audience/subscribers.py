@@ -85,7 +85,8 @@ LEFT = ("unsubscribed", "bounced")  # final until the person subscribes again th
 
 def add(store: Store, email: str, name: str, categories: Iterable[str], now: datetime,
         *, pending: bool = False, notify: Notify | None = None,
-        force: bool = False, guard=None, source: str = "cli") -> tuple[Subscriber, bool]:
+        force: bool = False, guard=None, source: str = "cli",
+        rhythm: str = "") -> tuple[Subscriber, bool]:
     """Add someone the publisher vouches for (active), or pending with a confirmation email.
 
     Returns (subscriber, whether anything changed). An existing active subscriber is left as
@@ -102,7 +103,8 @@ def add(store: Store, email: str, name: str, categories: Iterable[str], now: dat
         guard.lift(email)
     existing = store.get_subscriber(email)
     if existing is None:
-        sub = store.add_subscriber(email, clean_name(name), clean_categories(categories), status, now)
+        sub = store.add_subscriber(email, clean_name(name), clean_categories(categories), status,
+                                   now, rhythm=rhythm)
         store.record_optin(email, source)
     elif existing.status == "active" or (pending and existing.status == "pending"):
         return existing, False
@@ -114,6 +116,7 @@ def add(store: Store, email: str, name: str, categories: Iterable[str], now: dat
             email, status=status, confirmed=None if pending else now, unsubscribed=None,
             hard_bounces=0, **({"name": clean_name(name)} if name else {}),
             **({"categories": clean_categories(categories)} if categories else {}),
+            **({"rhythm": rhythm} if rhythm else {}),
         )
         assert sub is not None
     if pending and notify:

@@ -31,6 +31,7 @@ class IssueTooLarge(PublisherError):
 class SendOutcome:
     reports: list[tuple[Issue, SendReport]] = field(default_factory=list)
     nothing_new: str = ""  # why no new issue was created, when none was
+    queued: list[tuple[Issue, int]] = field(default_factory=list)  # (issue, deliveries added)
 
 
 def plan_of(issue: Issue, articles: list[Article]):
@@ -38,9 +39,11 @@ def plan_of(issue: Issue, articles: list[Article]):
     from publisher.newsletter.issue import IssuePlan
 
     by_id = {a.id: a for a in articles}
-    since = datetime.fromisoformat(issue.period.split("/")[0]) if "/" in issue.period else issue.created
+    since = datetime.fromisoformat(issue.period.split("/")[0]) \
+        if "/" in issue.period and not issue.rhythm else issue.created
     chosen = tuple(by_id[i] for i in issue.article_ids if i in by_id)
-    return IssuePlan(number=issue.number, now=issue.created, since=since, articles=chosen)
+    return IssuePlan(number=issue.number, now=issue.created, since=since, articles=chosen,
+                     rhythm=issue.rhythm)
 
 
 class IssueComposer:
@@ -61,9 +64,9 @@ class IssueComposer:
     def __call__(self, d: Delivery) -> bytes | Prepared | None:
         from publisher.newsletter.personalise import Recipient
 
-        if d.categories:
+        if d.articles or d.categories:
             with self.lock:  # Audiences renders lazily and caches: one thread at a time
-                compiled = self.audiences.compiled(d.categories)
+                compiled = self.audiences.compiled(d.categories, d.articles)
         else:
             compiled = self.everyone
         if compiled is None:
@@ -123,6 +126,9 @@ def deliver(config, store: Store, transport: Transport, tokens: Tokens, issue: I
     at `report.retry_at`): `publisher run` and `worker` send those when due."""
     from dataclasses import replace
 
+    from publisher.newsletter.issue import issue_config
+
+    config = issue_config(config, issue.rhythm)  # an on-publish rhythm's own templates
     composer = IssueComposer(plan, config, tokens)
     if not store.issue_queued(issue.id):
         store.queue_deliveries(issue, now, wants=composer.wants)

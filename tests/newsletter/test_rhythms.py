@@ -1,0 +1,100 @@
+"""Each subscriber's own rhythm (issue 17), through the CLI against the outbox: every
+article exactly once, whatever rhythm each subscriber had when it was published."""
+
+from __future__ import annotations
+
+import email
+from datetime import datetime, timedelta, timezone
+from email.policy import default
+
+from click.testing import CliRunner
+
+from publisher.cli import main
+
+RHYTHMS = """newsletter:
+  rhythms:
+    instant: on-publish
+    daily: "0 7 * * *"
+    weekly: "0 8 * * mon"
+  default_rhythm: daily
+"""
+
+
+def cli(*args):
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def write_article(folder, name: str, title: str, when: datetime, category: str = "Tech"):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.md").write_text(
+        f"---\ntitle: \"{title}\"\ndate: {when.replace(microsecond=0).isoformat()}\n"
+        f"category: {category}\nsummary: \"About {title}\"\n---\n\nBody of {title}.\n",
+        encoding="utf-8")
+
+
+class Outbox:
+    """The mails written to var/outbox since the last look: [(recipient, subject, text)]."""
+
+    def __init__(self, folder):
+        self.folder, self.seen = folder, set()
+
+    def new(self) -> list[tuple[str, str, str]]:
+        found = []
+        for path in sorted(self.folder.glob("*.eml")) if self.folder.exists() else ():
+            data = path.read_bytes()
+            if (path.name, data) in self.seen:
+                continue
+            self.seen.add((path.name, data))
+            msg = email.message_from_bytes(data, policy=default)
+            text = msg.get_body(("plain",)).get_content()
+            found.append((str(msg["To"]), str(msg["Subject"]), text))
+        return sorted(found)
+
+
+def titles(text: str, *candidates: str) -> set[str]:
+    return {t for t in candidates if t in text}
+
+
+def test_done_when_each_rhythm_gets_its_own_and_a_switch_neither_loses_nor_repeats(project):
+    content = project.root / "content"
+    project.write(f"paths:\n  content: {content}\nmail:\n  doctor: false\n" + RHYTHMS)
+    now = datetime.now(timezone.utc)
+    write_article(content, "one", "First story", now - timedelta(hours=2))
+    write_article(content, "two", "Second story", now - timedelta(hours=1), "Art")
+    cli("subscribers", "add", "dan@example.org", "--rhythm", "daily")
+    cli("subscribers", "add", "wes@example.org", "--rhythm", "weekly")
+    cli("subscribers", "add", "ina@example.org", "--rhythm", "instant")
+    box = Outbox(project.root / "var" / "outbox")
+    both = {"First story", "Second story"}
+
+    cli("newsletter", "send", "--rhythm", "daily")
+    [(to, _, text)] = box.new()
+    assert to == "dan@example.org" and titles(text, *both) == both
+
+    cli("newsletter", "send", "--rhythm", "weekly")
+    [(to, _, text)] = box.new()
+    assert to == "wes@example.org" and titles(text, *both) == both
+
+    cli("newsletter", "send", "--rhythm", "instant")
+    mails = box.new()
+    assert [to for to, _, _ in mails] == ["ina@example.org"] * 2
+    assert sorted(subject for _, subject, _ in mails) == ["First story", "Second story"]
+    assert all(len(titles(text, *both)) == 1 for _, _, text in mails)
+
+    assert "dan@example.org: weekly" in cli("subscribers", "set", "dan@example.org",
+                                            "--rhythm", "weekly")
+    write_article(content, "three", "Third story", now - timedelta(minutes=30))
+    cli("newsletter", "send", "--rhythm", "weekly")
+    mails = box.new()
+    assert [to for to, _, _ in mails] == ["dan@example.org", "wes@example.org"]
+    for _, subject, text in mails:
+        assert subject == "Third story"
+        assert titles(text, "First story", "Second story", "Third story") == {"Third story"}
+
+    assert "nothing new for the daily rhythm" in cli("newsletter", "send", "--rhythm", "daily")
+    cli("newsletter", "send", "--rhythm", "instant")
+    [(to, subject, _)] = box.new()
+    assert (to, subject) == ("ina@example.org", "Third story")
+    assert box.new() == []
