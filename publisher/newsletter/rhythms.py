@@ -138,20 +138,29 @@ def _new_issues(config, store: Store, rhythm: str, articles: list[Article], now:
     since = last.created if last else now - timedelta(days=config.newsletter.first_window_days)
     instant = config.newsletter.rhythms[rhythm] == ON_PUBLISH
     for group in [[a] for a in reversed(chosen)] if instant else [chosen]:
-        # on-publish: one issue per article, oldest first, its period naming the article
-        slot = hashlib.blake2b(group[0].id.encode(), digest_size=12).hexdigest() if instant else ""
+        # on-publish: one issue per article, oldest first (another, later, for whoever
+        # becomes due to it afterwards: a switch, a new subscriber)
+        slot = f"{now.isoformat()}:{_short(group[0].id)}" if instant else ""
         for _ in range(5):
             plan = IssuePlan(number=number, now=now, since=since, articles=tuple(group),
                              rhythm=rhythm, slot=slot)
             rendered = render_issue(plan, cfg)
             check_size(rendered.html, cfg, force)
             issue, _ = store.save_issue(rendered.issue())
-            if issue.period == plan.period or not instant:
-                break  # (a digest: a racing sender's issue of the same number is this one)
+            if issue.article_ids == plan_ids(plan) or not instant:
+                break  # (a racing sender's issue of this number, with the same articles, is this one)
             number = issue.number + 1  # another article's issue took the number
         made.append((issue, shares))
         number = issue.number + 1
     return made, ""
+
+
+def _short(article_id: str) -> str:
+    return hashlib.blake2b(article_id.encode(), digest_size=12).hexdigest()
+
+
+def plan_ids(plan) -> tuple[str, ...]:
+    return tuple(a.id for a in plan.articles)
 
 
 def send_rhythm(config, store: Store, transport: Transport | None, tokens: Tokens | None,
@@ -163,19 +172,26 @@ def send_rhythm(config, store: Store, transport: Transport | None, tokens: Token
     `send` is false: then `outcome.queued` lists (issue, deliveries queued))."""
     check_rhythm(config, rhythm)
     outcome = SendOutcome()
-    pending = [(i, None) for i in store.unfinished_issues(rhythm)]
+    pending = store.unfinished_issues(rhythm)
+    for issue in pending:  # a queueing a crash cut short: finished before anything new
+        assert issue.id is not None
+        if not store.issue_queued(issue.id):
+            outcome.queued.append((issue, _queue(config, store, issue, articles, now)))
     if not (stop is not None and stop.is_set()):
         made, why = _new_issues(config, store, rhythm, articles, now, force)
         outcome.nothing_new = why
-        seen = {i.id for i, _ in pending}
-        pending += [(i, s) for i, s in made if i.id not in seen and i.sent is None]
-    for issue, shares in pending:
-        assert issue.id is not None
-        if not store.issue_queued(issue.id):
-            count = _queue(config, store, issue, articles, now, shares)
-            outcome.queued.append((issue, count))
-        if not send or (stop is not None and stop.is_set()):
-            continue
+        seen = {i.id for i in pending}
+        for issue, shares in made:
+            assert issue.id is not None
+            if issue.id in seen or issue.sent is not None:
+                continue
+            pending.append(issue)
+            if not store.issue_queued(issue.id):
+                outcome.queued.append((issue, _queue(config, store, issue, articles, now,
+                                                     shares)))
+    for issue in pending if send else ():
+        if stop is not None and stop.is_set():
+            break
         assert transport is not None and tokens is not None
         outcome.reports.append((issue, deliver(config, store, transport, tokens, issue,
                                                plan_of(issue, articles), now, progress, stop,

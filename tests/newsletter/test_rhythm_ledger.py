@@ -150,6 +150,6 @@ class Machine(RhythmLedger):
 def test_every_article_exactly_once_whatever_the_rhythms(tmp_path):
     Machine.folder = tmp_path
     Machine.TestCase.settings = settings(
-        max_examples=12, stateful_step_count=14, deadline=None,
+        max_examples=25, stateful_step_count=16, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
     Machine.TestCase().runTest()
