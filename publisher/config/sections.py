@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-RHYTHM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+RHYTHM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,19}")  # "newsletter:NAME" names its job
 ON_PUBLISH = "on-publish"
 EMAIL = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+")
 
@@ -218,7 +218,7 @@ class Newsletter(_Section):
 
         for name, when in v.items():
             if not RHYTHM_NAME.fullmatch(str(name)):
-                raise ValueError(f"rhythm name {name!r}: use lower-case letters, digits and -")
+                raise ValueError(f"rhythm name {name!r}: use up to 20 lower-case letters, digits and -")
             if when != ON_PUBLISH:
                 try:
                     cron_trigger(when)

@@ -130,7 +130,7 @@ def deliver(config, store: Store, transport: Transport, tokens: Tokens, issue: I
 
     config = issue_config(config, issue.rhythm)  # an on-publish rhythm's own templates
     composer = IssueComposer(plan, config, tokens)
-    if not store.issue_queued(issue.id):
+    if not store.issue_queued(issue.id) and not issue.rhythm:  # a rhythm's: `rhythms._queue`
         store.queue_deliveries(issue, now, wants=composer.wants)
     settings = replace(SendSettings.from_config(config.mail, config.path("var")),
                        first_pass=first_pass)

@@ -5,8 +5,8 @@ or repeated when they change it (issue 17).
     queued = send_rhythm(..., "weekly", send=False)        # queue for `publisher worker`s
 
 What is due to a subscriber is decided by the ledger, not by the calendar: the published
-articles in their categories, dated after they joined (less newsletter.first_window_days, so
-a first letter is not empty: as the first issue always did) and within newsletter.max_age_days,
+articles in their categories, dated since they joined (a new subscriber does not get the
+archive, nor a burst of mails on an on-publish rhythm) and within newsletter.max_age_days,
 that no issue has queued to them yet, whatever its rhythm. So a switch from daily to weekly
 neither loses what the daily letter had not carried yet nor repeats what it had.
 
@@ -81,14 +81,13 @@ def due_shares(config, store: Store, subscribers: list[Subscriber], articles: li
         return {}
     oldest = pool[-1].date
     received = store.received_articles(horizon(config, now), [s.id for s in subscribers])
-    window = timedelta(days=config.newsletter.first_window_days)
     limit = config.newsletter.max_articles
     slugs = [(a, {make_slug(c) for c in a.categories}) for a in pool]
     pool_ids = {a.id for a in pool}
     cache: dict[tuple, tuple[str, ...]] = {}
     shares: dict[int, tuple[str, ...]] = {}
     for sub in subscribers:
-        floor = sub.created - window
+        floor = sub.created
         had = received.get(sub.id, set())
         key = (sub.categories, frozenset(had & pool_ids), floor if floor >= oldest else None)
         share = cache.get(key)
@@ -96,7 +95,7 @@ def due_shares(config, store: Store, subscribers: list[Subscriber], articles: li
             wanted = {make_slug(c) for c in sub.categories}
             share = cache[key] = tuple(
                 a.id for a, cats in slugs
-                if a.id not in had and a.date > floor and (not wanted or cats & wanted)
+                if a.id not in had and a.date >= floor and (not wanted or cats & wanted)
             )[:limit]
         if share:
             shares[sub.id] = share
@@ -153,6 +152,14 @@ def _new_issues(config, store: Store, rhythm: str, articles: list[Article], now:
         made.append((issue, shares))
         number = issue.number + 1
     return made, ""
+
+
+def finish_queueing(config, store: Store, articles: list[Article], now: datetime) -> int:
+    """Queue the rhythms' issues whose queueing a crash cut short (before a resumption sends
+    them): deliveries added."""
+    return sum(_queue(config, store, issue, articles, now)
+               for issue in store.unfinished_issues()
+               if issue.rhythm and issue.id is not None and not store.issue_queued(issue.id))
 
 
 def _short(article_id: str) -> str:
