@@ -103,3 +103,13 @@ def test_done_when_each_rhythm_gets_its_own_and_a_switch_neither_loses_nor_repea
     [(to, subject, _)] = box.new()
     assert (to, subject) == ("ina@example.org", "Third story")
     assert box.new() == []
+
+    from publisher.newsletter.archive import archive_outputs
+
+    files = archive_outputs(project.config())  # each rhythm's issues, numbered per rhythm
+    pages = {p for p in files if p.startswith("newsletter/") and p != "newsletter/index.html"}
+    assert pages == {"newsletter/daily/1/index.html", "newsletter/weekly/1/index.html",
+                     "newsletter/weekly/2/index.html", "newsletter/instant/1/index.html",
+                     "newsletter/instant/2/index.html", "newsletter/instant/3/index.html"}
+    index = files["newsletter/index.html"].decode()
+    assert "weekly · " in index and "https://news.example.org/newsletter/weekly/2/" in index
