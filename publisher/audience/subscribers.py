@@ -308,7 +308,8 @@ def remove(store: Store, email: str) -> None:
 
 
 def request(store: Store, email: str, name: str, categories: Iterable[str], now: datetime,
-            notify: Callable[[Subscriber, dict], None], client: str = "") -> None:
+            notify: Callable[[Subscriber, dict], None], client: str = "",
+            rhythm: str = "") -> None:
     """The web form: a confirmation email for anyone not already active, the same answer for
     all (the caller cannot tell whether the address was known). A known address is never
     changed here: the request (name, categories) rides in the confirmation link, applied only
@@ -316,13 +317,15 @@ def request(store: Store, email: str, name: str, categories: Iterable[str], now:
     "form" from `client` (the client address as web.keep_client_address says: kept, hashed
     or "")."""
     email = normalise(email)
-    asked = {"name": clean_name(name), "categories": clean_categories(categories)}
+    asked = {"name": clean_name(name), "categories": clean_categories(categories),
+             **({"rhythm": rhythm} if rhythm else {})}  # (a name of newsletter.rhythms)
     existing = store.get_subscriber(email)
     if existing is None:
         try:
-            sub = store.add_subscriber(email, asked["name"], asked["categories"], "pending", now)
+            sub = store.add_subscriber(email, asked["name"], asked["categories"], "pending", now,
+                                       rhythm=rhythm)
         except KeyError:  # added meanwhile
-            return request(store, email, name, categories, now, notify, client)
+            return request(store, email, name, categories, now, notify, client, rhythm)
         store.record_optin(email, "form", client)
     elif existing.status == "active":
         return
@@ -352,6 +355,8 @@ def confirm(store: Store, email: str, now: datetime, welcome: Notify | None = No
             changes["categories"] = clean_categories(asked.get("categories") or [])
             if clean_name(asked.get("name")):
                 changes["name"] = clean_name(asked.get("name"))
+            if asked.get("rhythm"):
+                changes["rhythm"] = str(asked["rhythm"])[:32]
         sub = store.update_subscriber(email, status="active", confirmed=now, unsubscribed=None,
                                       hard_bounces=0, **changes)
         if asked is not None and sub is not None and sub.optin_source != "form":
