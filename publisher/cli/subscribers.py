@@ -97,12 +97,14 @@ def set_(ctx, email: str, rhythm: str | None, categories: tuple[str, ...],
 @click.option("--pending", is_flag=True, help="Send each new address a confirmation email.")
 @pass_context
 def import_(ctx, file: Path, pending: bool) -> None:
-    """Import FILE.csv: email, name, categories (one per column or comma-separated)."""
+    """Import FILE.csv: email, name, categories (one per column or comma-separated); with a
+    header row, also status and rhythm columns."""
     from publisher.audience import subscribers as uc
 
     store = _store(ctx)
     report = uc.import_csv(store, file, datetime.now(timezone.utc), pending=pending,
-                           notify=_notify(ctx, pending, store), guard=_guard(ctx, store))
+                           notify=_notify(ctx, pending, store), guard=_guard(ctx, store),
+                           rhythms=ctx.config.newsletter.rhythms)
     for problem in report.problems:
         click.secho(f"skipped {problem}", fg="yellow", err=True)
     left = f" ({report.left} of them as unsubscribed or bounced)" if report.left else ""

@@ -8,11 +8,11 @@ import json
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select, update
 
 from publisher.models import Issue
 from publisher.store.coordination import insert_ignoring_conflicts
-from publisher.store.tables import deliveries, issues
+from publisher.store.tables import deliveries, issues, subscribers
 
 
 class Received:
@@ -66,8 +66,10 @@ class Received:
         self.mark_issue(issue.id, queued=now)
         return queued
 
-    def rhythm_issue_counts(self) -> dict[str, int]:
-        """Rhythm -> how many issues it has."""
-        with self.engine.begin() as conn:
-            rows = conn.execute(select(issues.c.rhythm, func.count()).group_by(issues.c.rhythm))
-            return {rhythm: n for rhythm, n in rows}
+    def set_rhythm(self, emails: list[str], rhythm: str, chunk: int = 1000) -> None:
+        """Give these subscribers `rhythm` (an import's rhythm column)."""
+        s = subscribers
+        for k in range(0, len(emails), chunk):
+            with self.engine.begin() as conn:
+                conn.execute(update(s).where(s.c.email.in_(emails[k:k + chunk]))
+                             .values(rhythm=rhythm))
