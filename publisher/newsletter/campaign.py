@@ -80,6 +80,13 @@ class IssueComposer:
         return compiled.prepared(recipient)
 
 
+def one_digest(config) -> None:
+    """The one digest for everyone exists only without newsletter.rhythms (issue 17)."""
+    if config.newsletter.rhythms:
+        raise PublisherError("newsletter.rhythms is set in config.yaml: each rhythm is sent on "
+                             "its own (`publisher newsletter send --rhythm NAME`)")
+
+
 def check_size(html: str, config, force: bool) -> None:
     size = len(html.encode("utf-8"))
     limit = config.mail.max_html_bytes
@@ -153,6 +160,7 @@ def send_newsletter(config, store: Store, transport: Transport, tokens: Tokens,
                     first_pass: bool = False) -> SendOutcome:
     """`stop` (set by a SIGTERM in `publisher run`) ends the send after the messages in
     flight; the rest stays queued for the next send."""
+    one_digest(config)
     outcome = SendOutcome()
     for issue in store.unfinished_issues():  # a crash or a stop left these half sent
         outcome.reports.append((issue, deliver(config, store, transport, tokens, issue,
@@ -179,6 +187,7 @@ def queue_newsletter(config, store: Store, articles: list[Article], now: datetim
                      force: bool = False) -> QueueOutcome:
     """Create the next issue (if anything is new) and queue it for `publisher worker`s to
     send; an issue whose queueing a crash interrupted is finished first. Idempotent."""
+    one_digest(config)
     outcome = QueueOutcome()
     stored = [(i, plan_of(i, articles)) for i in store.unfinished_issues()
               if not store.issue_queued(i.id)]
