@@ -36,7 +36,7 @@ def send(ctx, dry_run: bool, to: str | None, force: bool, queue_only: bool,
 
     config = ctx.config
     console = Console(stderr=True)
-    if rhythm or config.newsletter.rhythms:
+    if rhythm or (config.newsletter.rhythms and not to):  # (--to: a test copy of the digest)
         _send_rhythm(ctx, rhythm, dry_run, to, force, queue_only, skip_doctor)
         return
     now = datetime.now(config.site.tz)
