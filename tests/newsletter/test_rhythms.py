@@ -113,3 +113,28 @@ def test_done_when_each_rhythm_gets_its_own_and_a_switch_neither_loses_nor_repea
                      "newsletter/instant/2/index.html", "newsletter/instant/3/index.html"}
     index = files["newsletter/index.html"].decode()
     assert "weekly · " in index and "https://news.example.org/newsletter/weekly/2/" in index
+
+
+def test_a_rhythm_queued_for_the_workers_goes_out_with_its_own_shares(project):
+    content = project.root / "content"
+    project.write(f"paths:\n  content: {content}\nmail:\n  doctor: false\n" + RHYTHMS)
+    cli("subscribers", "add", "dan@example.org", "--rhythm", "daily")
+    cli("subscribers", "add", "art@example.org", "--rhythm", "daily", "--category", "Art")
+    cli("subscribers", "add", "ina@example.org", "--rhythm", "instant")
+    now = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
+    write_article(content, "one", "First story", now)
+    write_article(content, "two", "Second story", now, "Art")
+    time.sleep(max(0.0, (now - datetime.now(timezone.utc)).total_seconds() + 0.05))
+    out = cli("newsletter", "send", "--rhythm", "daily", "--queue-only")
+    assert "daily issue 1: 'Second story + 1 autre', 2 queued" in out
+    assert "instant issue 1: 'First story'" in cli("newsletter", "send", "--rhythm", "instant",
+                                                    "--queue-only")
+    box = Outbox(project.root / "var" / "outbox")
+    assert box.new() == []
+    cli("worker", "--drain")
+    mails = box.new()
+    assert [(to, subject) for to, subject, _ in mails] == [
+        ("art@example.org", "Second story"), ("dan@example.org", "Second story + 1 autre"),
+        ("ina@example.org", "First story"), ("ina@example.org", "Second story")]
+    art = mails[0][2]
+    assert "Second story" in art and "First story" not in art  # only the Art share
