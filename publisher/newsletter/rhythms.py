@@ -22,12 +22,16 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Iterator
 
 from publisher.audience.tokens import Tokens
 from publisher.config.sections import ON_PUBLISH
 from publisher.content.article import make_slug
 from publisher.errors import PublisherError
+from publisher.mail.delivery import OWNER
 from publisher.mail.sending import Progress
 from publisher.mail.transport import Transport
 from publisher.models import Article, Issue, Subscriber
@@ -37,6 +41,29 @@ from publisher.store import Store
 
 class UnknownRhythm(PublisherError):
     pass
+
+
+LEDGER_LEASE = "rhythm-ledger"
+LEDGER_WAIT = 300.0  # seconds a send waits for another one's queueing
+
+
+@contextmanager
+def ledger_lock(store: Store, wait: float | None = None) -> Iterator[None]:
+    """One process at a time reads the ledger and queues from it (a lease in the store):
+    otherwise a subscriber switching rhythm between two rhythms' sends could be queued the
+    same article by both, each having read the ledger before the other wrote it."""
+    owner = f"{OWNER}:{threading.get_ident()}"
+    deadline = time.monotonic() + (LEDGER_WAIT if wait is None else wait)
+    while not store.take_lease(LEDGER_LEASE, owner, 600):
+        if time.monotonic() > deadline:
+            holder = store.lease_holder(LEDGER_LEASE)
+            raise PublisherError(f"another send ({holder[0] if holder else '?'}) is queueing "
+                                 "from the ledger: try again when it has finished")
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        store.drop_lease(LEDGER_LEASE, owner)
 
 
 def check_rhythm(config, rhythm: str) -> str:
@@ -157,9 +184,10 @@ def _new_issues(config, store: Store, rhythm: str, articles: list[Article], now:
 def finish_queueing(config, store: Store, articles: list[Article], now: datetime) -> int:
     """Queue the rhythms' issues whose queueing a crash cut short (before a resumption sends
     them): deliveries added."""
-    return sum(_queue(config, store, issue, articles, now)
-               for issue in store.unfinished_issues()
-               if issue.rhythm and issue.id is not None and not store.issue_queued(issue.id))
+    with ledger_lock(store):
+        return sum(_queue(config, store, issue, articles, now)
+                   for issue in store.unfinished_issues()
+                   if issue.rhythm and issue.id is not None and not store.issue_queued(issue.id))
 
 
 def _short(article_id: str) -> str:
@@ -179,23 +207,24 @@ def send_rhythm(config, store: Store, transport: Transport | None, tokens: Token
     `send` is false: then `outcome.queued` lists (issue, deliveries queued))."""
     check_rhythm(config, rhythm)
     outcome = SendOutcome()
-    pending = store.unfinished_issues(rhythm)
-    for issue in pending:  # a queueing a crash cut short: finished before anything new
-        assert issue.id is not None
-        if not store.issue_queued(issue.id):
-            outcome.queued.append((issue, _queue(config, store, issue, articles, now)))
-    if not (stop is not None and stop.is_set()):
-        made, why = _new_issues(config, store, rhythm, articles, now, force)
-        outcome.nothing_new = why
-        seen = {i.id for i in pending}
-        for issue, shares in made:
+    with ledger_lock(store):
+        pending = store.unfinished_issues(rhythm)
+        for issue in pending:  # a queueing a crash cut short: finished before anything new
             assert issue.id is not None
-            if issue.id in seen or issue.sent is not None:
-                continue
-            pending.append(issue)
             if not store.issue_queued(issue.id):
-                outcome.queued.append((issue, _queue(config, store, issue, articles, now,
-                                                     shares)))
+                outcome.queued.append((issue, _queue(config, store, issue, articles, now)))
+        if not (stop is not None and stop.is_set()):
+            made, why = _new_issues(config, store, rhythm, articles, now, force)
+            outcome.nothing_new = why
+            seen = {i.id for i in pending}
+            for issue, shares in made:
+                assert issue.id is not None
+                if issue.id in seen or issue.sent is not None:
+                    continue
+                pending.append(issue)
+                if not store.issue_queued(issue.id):
+                    outcome.queued.append((issue, _queue(config, store, issue, articles, now,
+                                                         shares)))
     for issue in pending if send else ():
         if stop is not None and stop.is_set():
             break

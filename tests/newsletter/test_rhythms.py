@@ -138,3 +138,23 @@ def test_a_rhythm_queued_for_the_workers_goes_out_with_its_own_shares(project):
         ("ina@example.org", "First story"), ("ina@example.org", "Second story")]
     art = mails[0][2]
     assert "Second story" in art and "First story" not in art  # only the Art share
+
+
+def test_one_send_at_a_time_reads_and_writes_the_ledger(project, monkeypatch):
+    """Two rhythms' sends racing a switch could each read the ledger before the other wrote
+    it: the second waits for the first's lease, and says so when it waits too long."""
+    from publisher.newsletter import rhythms
+    from publisher.store import open_store
+
+    project.write(f"paths:\n  content: {project.root / 'content'}\nmail:\n  doctor: false\n"
+                  + RHYTHMS)
+    store = open_store(project.config())
+    assert store.take_lease(rhythms.LEDGER_LEASE, "elsewhere:1", 60)
+    monkeypatch.setattr(rhythms, "LEDGER_WAIT", 0.2)
+    result = CliRunner().invoke(main, ["newsletter", "send", "--rhythm", "daily"])
+    assert result.exit_code == 1 and "another send (elsewhere:1) is queueing" in result.output
+    assert "Traceback" not in result.output
+    store.drop_lease(rhythms.LEDGER_LEASE, "elsewhere:1")
+    assert "nothing new for the daily rhythm" in cli("newsletter", "send", "--rhythm", "daily")
+    assert store.lease_holder(rhythms.LEDGER_LEASE) is None  # given back after the send
+    store.close()
