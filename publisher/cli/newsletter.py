@@ -69,7 +69,8 @@ def preview(ctx, open_browser: bool, rhythm: str | None) -> None:
     html_path, text_path = folder / f"issue-{name}.html", folder / f"issue-{name}.txt"
     html_path.write_text(html, encoding="utf-8")
     text_path.write_text(text, encoding="utf-8")
-    click.echo(f"issue {number}: {rendered.subject!r}, {len(plan.articles)} articles")
+    what = f"{rhythm} issue" if rhythm else "issue"
+    click.echo(f"{what} {number}: {rendered.subject!r}, {len(plan.articles)} articles")
     size = len(html.encode())
     if size > config.mail.max_html_bytes:
         click.secho(f"warning: the HTML is {size // 1024} KB; Gmail clips messages over "

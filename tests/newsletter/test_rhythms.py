@@ -125,6 +125,12 @@ def test_a_rhythm_queued_for_the_workers_goes_out_with_its_own_shares(project):
     write_article(content, "one", "First story", now)
     write_article(content, "two", "Second story", now, "Art")
     time.sleep(max(0.0, (now - datetime.now(timezone.utc)).total_seconds() + 0.05))
+    shown = cli("newsletter", "preview", "--rhythm", "instant")  # its own template, in French
+    assert "instant issue 1: 'First story', 1 articles" in shown
+    text = (project.root / "var" / "preview" / "issue-instant-1.txt").read_text(encoding="utf-8")
+    assert "Nouveau sur Example News" in text and "Second story" not in text
+    assert "daily issue 1: 2 articles" in cli("newsletter", "send", "--rhythm", "daily",
+                                              "--dry-run")
     out = cli("newsletter", "send", "--rhythm", "daily", "--queue-only")
     assert "daily issue 1: 'Second story + 1 autre', 2 queued" in out
     assert "instant issue 1: 'First story'" in cli("newsletter", "send", "--rhythm", "instant",
