@@ -269,3 +269,23 @@ def test_forget_erases_the_person_and_keeps_them_out(admin):
     assert guard.blocked(["reader1@example.org"]) == {"reader1@example.org"}
     page = admin.get(done.headers["location"].removeprefix(SITE)).text
     assert "Oubliée" in page and "reader1@example.org" not in page
+
+
+def test_a_rhythms_issues_have_their_own_numbers_and_pages(admin):
+    from datetime import datetime, timezone
+
+    from publisher.models import Issue
+
+    daily, _ = admin.store.save_issue(Issue(1, datetime.now(timezone.utc), "Daily one", (),
+                                            "<p>d</p>", "d", period="daily:x", rhythm="daily"))
+    reader = admin.store.get_subscriber("reader1@example.org")
+    admin.store.queue_shares(daily, [(reader.id, ())], datetime.now(timezone.utc))
+    admin.login()
+    page = admin.get("/admin/issues").text
+    assert '<a href="/admin/issues/daily-1">daily 1</a>' in page
+    assert '<a href="/admin/issues/1">1</a>' in page
+    issue = admin.get("/admin/issues/daily-1")
+    assert issue.status_code == 200 and "Daily one" in issue.text
+    assert "https://news.example.org/newsletter/daily/1/" in issue.text
+    assert "Daily one" not in admin.get("/admin/issues/1").text
+    assert admin.get("/admin/issues/weekly-1").status_code == 404
