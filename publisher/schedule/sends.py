@@ -31,9 +31,13 @@ class Sends:
         rhythm = rhythm_of_job(name)
         return (lambda: self._rhythm(rhythm)) if rhythm else self._newsletter
 
+    _live: frozenset[str] | None = None  # the published articles at the last on_publish
+
     def on_publish(self) -> None:
         """Send each on-publish rhythm's new articles, when there are some (claimed as
-        "newsletter:NAME" at this second: once over processes)."""
+        "newsletter:NAME" at this second: once over processes). The ledger is read only when
+        the published articles changed since the last look (and at start): what a switch or
+        a new subscriber made due goes with the next article."""
         from publisher.content import load_articles
         from publisher.newsletter.rhythms import preview_plan
 
@@ -42,12 +46,19 @@ class Sends:
             return
         now = datetime.now(timezone.utc).replace(microsecond=0)
         articles = load_articles(self.config).published(now)
+        live = frozenset(a.id + a.digest for a in articles)
+        if live == self._live:
+            return
+        self._live = live
         sent = False
         for name in instant:
             if preview_plan(self.config, self.store, name, articles, now) is None:
                 continue  # nothing due: no run recorded
             job = f"newsletter:{name}"
-            sent |= self.record(job, now, "publish", self.send_job(job)) == "ok"
+            status = self.record(job, now, "publish", self.send_job(job))
+            sent |= status == "ok"
+            if status == "error":
+                self._live = None  # try again at the next build
         if sent and not self.stopping.is_set():
             self.build("newsletter archive")
 
