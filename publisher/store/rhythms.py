@@ -25,7 +25,8 @@ class Received:
                           chunk: int = 5000) -> dict[int, set[str]]:
         """Subscriber id -> ids of the articles queued to them by an issue created since
         `since` (whatever its rhythm, whatever the delivery's outcome: queued is promised).
-        A delivery with no list of its own carried every article of its issue."""
+        A delivery with no list of its own carried every article of its issue. The sets are
+        shared by subscribers who got the same deliveries: do not change them."""
         d, i = deliveries, issues
         with self.engine.begin() as conn:
             recent = {row.id: json.loads(row.article_ids) for row in conn.execute(
@@ -38,12 +39,20 @@ class Received:
         wanted = None if subscriber_ids is None else list(subscriber_ids)
         batches = [None] if wanted is None else [wanted[k:k + chunk]
                                                  for k in range(0, len(wanted), chunk)]
+        got: dict[int, list] = {}  # subscriber -> [(issue, their share)]: the rows as read
         with self.engine.begin() as conn:
             for batch in batches:
                 q = query if batch is None else query.where(d.c.subscriber_id.in_(batch))
                 for subscriber_id, issue_id, articles in conn.execute(q):
-                    ids = json.loads(articles) if articles else recent[issue_id]
-                    found.setdefault(subscriber_id, set()).update(ids)
+                    got.setdefault(subscriber_id, []).append((issue_id, articles))
+        unions: dict[frozenset, set[str]] = {}  # most subscribers got the same issues alike
+        for subscriber_id, rows in got.items():
+            key = frozenset(rows)
+            union = unions.get(key)
+            if union is None:
+                union = unions[key] = {a for issue_id, articles in rows for a in
+                                       (json.loads(articles) if articles else recent[issue_id])}
+            found[subscriber_id] = union
         return found
 
     def queue_shares(self, issue: Issue, shares: Iterable[tuple[int, tuple[str, ...]]],
