@@ -5,8 +5,8 @@ or repeated when they change it (issue 17).
     queued = send_rhythm(..., "weekly", send=False)        # queue for `publisher worker`s
 
 What is due to a subscriber is decided by the ledger, not by the calendar: the published
-articles in their categories, dated since they joined (a new subscriber does not get the
-archive, nor a burst of mails on an on-publish rhythm) and within newsletter.max_age_days,
+articles in their categories, dated since they joined (confirmed: a new or returning
+subscriber does not get the archive, nor a burst of mails on an on-publish rhythm) and within newsletter.max_age_days,
 that no issue has queued to them yet, whatever its rhythm. So a switch from daily to weekly
 neither loses what the daily letter had not carried yet nor repeats what it had.
 
@@ -114,7 +114,7 @@ def due_shares(config, store: Store, subscribers: list[Subscriber], articles: li
     cache: dict[tuple, tuple[str, ...]] = {}
     shares: dict[int, tuple[str, ...]] = {}
     for sub in subscribers:
-        floor = sub.created
+        floor = sub.confirmed or sub.created  # (re)joined: a return brings no backlog
         had = received.get(sub.id, set())
         key = (sub.categories, frozenset(had & pool_ids), floor if floor >= oldest else None)
         share = cache.get(key)

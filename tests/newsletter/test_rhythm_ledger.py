@@ -88,6 +88,10 @@ class RhythmLedger(RuleBasedStateMachine):
                                       rhythm=RHYTHMS[i % len(RHYTHMS)])
         self.joined = {address: self.clock for address, _ in PEOPLE[:-1]}
         self.follows = dict(PEOPLE)
+        self.away: set[str] = set()  # unsubscribed now
+        self.returned: set[str] = set()  # came back after leaving: no backlog
+        self.gaps: list[tuple[str, datetime, datetime]] = []  # (address, left, came back)
+        self.left: dict[str, datetime] = {}
 
     def teardown(self):
         if hasattr(self, "engine"):
@@ -117,6 +121,26 @@ class RhythmLedger(RuleBasedStateMachine):
         send_rhythm(CONFIG, self.store, self.transport, self.tokens, self.articles, self.clock,
                     rhythm)
 
+    @rule(person=st.integers(0, len(PEOPLE) - 2))
+    def leaves(self, person):
+        address = PEOPLE[person][0]
+        if address not in self.away:
+            self.store.update_subscriber(address, status="unsubscribed", unsubscribed=self.clock)
+            self.away.add(address)
+            self.left[address] = self.clock
+
+    @rule(person=st.integers(0, len(PEOPLE) - 2), minutes=st.integers(1, 3 * 24 * 60))
+    def comes_back(self, person, minutes):
+        address = PEOPLE[person][0]
+        if address in self.away:
+            self.clock += timedelta(minutes=minutes)
+            self.store.update_subscriber(address, status="active", confirmed=self.clock,
+                                         unsubscribed=None)
+            self.away.discard(address)
+            self.returned.add(address)
+            self.joined[address] = self.clock
+            self.gaps.append((address, self.left[address], self.clock))
+
     @rule(rhythm=st.sampled_from(RHYTHMS))
     def someone_joins(self, rhythm):
         address, categories = PEOPLE[-1]
@@ -139,14 +163,20 @@ class RhythmLedger(RuleBasedStateMachine):
             send_rhythm(CONFIG, self.store, self.transport, self.tokens, self.articles,
                         self.clock, rhythm)
         got = Counter((to, title) for to, titles in self.transport.mails for title in titles)
+        for address, left, back in self.gaps:  # published while they were away: never theirs
+            for a in self.articles:
+                if left < a.date < back:
+                    assert got[(address, a.title)] == 0, (address, a.title, "while away")
         for address, _ in PEOPLE:
             if address not in self.joined:
                 continue
             categories = self.follows[address]
             for a in self.articles:
                 mine = not categories or a.category in categories
-                if a.date < self.joined[address]:
-                    assert got[(address, a.title)] == 0, (address, a.title)
+                if address in self.away:  # nothing since they left; before: at most once
+                    assert got[(address, a.title)] <= 1, (address, a.title)
+                elif a.date < self.joined[address]:  # before they (re)joined
+                    assert got[(address, a.title)] <= int(address in self.returned), (address, a.title)
                 elif mine:
                     assert got[(address, a.title)] == 1, (address, a.title, a.category)
                 else:
