@@ -8,7 +8,7 @@ from datetime import time
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 RHYTHM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,19}")  # "newsletter:NAME" names its job
 ON_PUBLISH = "on-publish"
@@ -226,13 +226,14 @@ class Newsletter(_Section):
                     raise ValueError(f"rhythm {name!r}: {exc} (or {ON_PUBLISH!r})") from None
         return v
 
-    @model_validator(mode="after")
-    def _default_rhythm(self) -> "Newsletter":
-        if self.default_rhythm is not None and self.default_rhythm not in self.rhythms:
-            known = ", ".join(self.rhythms) or "none: newsletter.rhythms is not set"
-            raise ValueError(f"default_rhythm {self.default_rhythm!r} is not one of "
-                             f"newsletter.rhythms ({known})")
-        return self
+    @field_validator("default_rhythm")
+    @classmethod
+    def _default_rhythm(cls, v: str | None, info) -> str | None:
+        rhythms = info.data.get("rhythms") or {}
+        if v is not None and v not in rhythms:
+            known = ", ".join(rhythms) or "none: newsletter.rhythms is not set"
+            raise ValueError(f"{v!r} is not one of newsletter.rhythms ({known})")
+        return v
 
     @property
     def default(self) -> str:

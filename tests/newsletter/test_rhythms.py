@@ -164,3 +164,17 @@ def test_one_send_at_a_time_reads_and_writes_the_ledger(project, monkeypatch):
     assert "nothing new for the daily rhythm" in cli("newsletter", "send", "--rhythm", "daily")
     assert store.lease_holder(rhythms.LEDGER_LEASE) is None  # given back after the send
     store.close()
+
+
+def test_config_names_a_bad_rhythm_by_its_line(tmp_path):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text('newsletter:\n  rhythms:\n    daily: "0 7 * * *"\n    weekly: "0 8 * * xyz"\n'
+                   "  default_rhythm: monthly\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(cfg), "check"], env={})
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "config.yaml:2: key 'newsletter.rhythms': rhythm 'weekly':" in result.output
+    cfg.write_text('newsletter:\n  rhythms:\n    daily: "0 7 * * *"\n  default_rhythm: monthly\n',
+                   encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(cfg), "check"], env={})
+    assert "config.yaml:4: key 'newsletter.default_rhythm': 'monthly' is not one of " \
+           "newsletter.rhythms (daily)" in result.output
