@@ -206,7 +206,7 @@ class Newsletter(_Section):
     # Each subscriber's own rhythm: name -> "on-publish" (one mail per article) or a crontab.
     # Empty: one digest for everyone, on schedule.newsletter (as before rhythms existed).
     rhythms: dict[str, str] = Field(default_factory=dict)
-    default_rhythm: str | None = None  # of new subscribers and those who chose none; default: the first
+    default_rhythm: str | None = None  # of those who chose none; default: the first digest rhythm
     article_mjml_template: str = "article.mjml.j2"  # an on-publish rhythm's mail
     article_text_template: str = "article.txt.j2"
     max_age_days: int = Field(40, ge=1)  # with rhythms: an older article is never mailed
@@ -237,8 +237,10 @@ class Newsletter(_Section):
 
     @property
     def default(self) -> str:
-        """The rhythm of a subscriber who chose none ("" without rhythms)."""
-        return self.default_rhythm or next(iter(self.rhythms), "")
+        """The rhythm of a subscriber who chose none ("" without rhythms): default_rhythm,
+        else the first digest (those who subscribed to a digest keep getting one)."""
+        digests = (name for name, when in self.rhythms.items() if when != ON_PUBLISH)
+        return self.default_rhythm or next(digests, next(iter(self.rhythms), ""))
 
     def rhythm_of(self, chosen: str) -> str:
         """The rhythm a subscriber follows: theirs if it still exists, else the default."""

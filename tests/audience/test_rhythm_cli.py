@@ -56,3 +56,9 @@ def test_without_rhythms_the_option_says_what_to_set(project):
     assert result.exit_code != 0 and "newsletter.rhythms is not set" in result.output
     sent = cli("newsletter", "send", "--rhythm", "daily")
     assert sent.exit_code != 0 and "newsletter.rhythms is not set" in sent.output
+
+
+def test_those_who_chose_none_get_the_first_digest_not_a_mail_per_article(project):
+    project.write(RHYTHMS.replace("  default_rhythm: weekly\n", ""))
+    assert cli("subscribers", "add", "old@example.org").exit_code == 0  # as if from before
+    assert "old@example.org\tactive\t*\tdaily" in cli("subscribers", "list").output
