@@ -2,12 +2,19 @@
 """Render a 50-article issue and personalise it for 100,000 subscribers: complete MIME
 messages as bytes, ready for SMTP, built and dropped one at a time (nothing is sent).
 
-    python bench/digest.py [--subscribers 100000] [--articles 50] [--naive 300]
+    python bench/digest.py [--subscribers 100000] [--articles 50] [--naive 300] [--rhythms 4]
 
 Prints, from the same run: the cost of one MJML compile, the naive way (a fresh
 EmailMessage per recipient, measured on --naive recipients) and the splice, in messages per
 second, with the process's resident memory early and at the end (flat: the stream holds one
 message at a time). A sample of the spliced messages is parsed back and checked.
+
+With --rhythms N (default 4: instant, daily, weekly, monthly) and --categories 5, the same
+subscribers also go through each rhythm's send path, ledger excepted (issue 17): each one's
+due share (newsletter.rhythms.due_shares, a seventh having received the newest articles
+already: a rhythm switch), then `IssueComposer` for a delivery of that share, as the sender
+calls it (its unsubscribe and preferences tokens made per message). Printed beside the splice:
+the cost stays per audience (rhythm x categories x share), not per subscriber.
 """
 
 from __future__ import annotations
@@ -93,6 +100,8 @@ def main() -> None:
     ap.add_argument("--subscribers", type=int, default=100_000)
     ap.add_argument("--articles", type=int, default=50)
     ap.add_argument("--naive", type=int, default=300, help="recipients for the naive measure")
+    ap.add_argument("--rhythms", type=int, default=4, help="rhythms for the rhythm measure (0: none)")
+    ap.add_argument("--categories", type=int, default=5, help="categories of the rhythm measure")
     a = ap.parse_args()
 
     config = parse_config('site: {url: "https://lefil.example.org/", title: "Le Fil", '
@@ -155,6 +164,77 @@ def main() -> None:
     early = f"{rss_early:.1f} MB after 1,000 messages, " if rss_early is not None else ""
     print(f"resident memory: {early}{rss_end:.1f} MB after "
           f"{a.subscribers:,}; {len(checks)} sampled messages parsed back and checked")
+    if a.rhythms:
+        count, audiences, seconds = rhythm_run(a)
+        print(f"rhythms, {a.rhythms} x {a.categories} categories, {a.subscribers:,} subscribers: "
+              f"{count / seconds:,.0f} messages/s ({count:,} messages, {audiences} audiences, "
+              f"{seconds:.1f} s with the due shares; the splice above: {rate:,.0f}/s)")
+
+
+class _Ledger:
+    """What `due_shares` asks the store: a seventh already had the two newest articles."""
+
+    def __init__(self, newest: list[str]):
+        self.newest = set(newest)
+
+    def received_articles(self, since, ids):
+        return {i: self.newest for i in ids if i % 7 == 0}
+
+
+def rhythm_run(a) -> tuple[int, int, float]:
+    from publisher.audience.tokens import Tokens
+    from publisher.models import Delivery, Subscriber
+    from publisher.newsletter.campaign import IssueComposer
+    from publisher.newsletter.issue import IssuePlan, issue_config
+    from publisher.newsletter.rhythms import due_shares
+
+    crons = ["on-publish", '"0 7 * * *"', '"0 8 * * mon"', '"0 8 1 * *"', '"0 9 * * *"',
+             '"0 10 * * *"']
+    names = ["instant", "daily", "weekly", "monthly", "noon", "evening"][:a.rhythms]
+    config = parse_config('site: {url: "https://lefil.example.org/", title: "Le Fil", '
+                          'postal_address: "Le Fil, 1 rue de l\'Exemple, 75001 Paris"}\n'
+                          "newsletter:\n  rhythms:\n" + "".join(
+                              f"    {n}: {c}\n" for n, c in zip(names, crons)),
+                          "bench", ROOT, {})
+    cats = CATEGORIES[:a.categories]
+    pool = [replace_category(x, cats[i % len(cats)]) for i, x in
+            enumerate(articles(a.articles, config))]
+    by_id = {x.id: x for x in pool}
+    tokens = Tokens("bench-secret-0123456789abcdefghijklmnopqrstuvwxyz")
+    people = [Subscriber(i, f"lecteur{i}@example.org", FIRST_NAMES[i % len(FIRST_NAMES)],
+                         "active", (cats[k],) if (k := i // len(names) % (len(cats) + 1)) < len(cats)
+                         else (), NOW - timedelta(days=30), rhythm=names[i % len(names)])
+              for i in range(a.subscribers)]
+    ledger = _Ledger([x.id for x in pool[:2]])
+    count, audiences = 0, 0
+    t = time.perf_counter()
+    for name in names:
+        members = [p for p in people if p.rhythm == name]
+        shares = due_shares(config, ledger, members, pool, NOW)
+        due = sorted({i for share in shares.values() for i in share},
+                     key=lambda i: by_id[i].date, reverse=True)
+        instant = config.newsletter.rhythms[name] == "on-publish"
+        cfg = issue_config(config, name)
+        for group in ([[i] for i in due] if instant else [due]):
+            plan = IssuePlan(number=1, now=NOW, since=NOW, articles=tuple(by_id[i] for i in group),
+                             rhythm=name)
+            composer = IssueComposer(plan, cfg, tokens)
+            inside = set(group)
+            for p in members:
+                mine = tuple(i for i in shares.get(p.id, ()) if i in inside)
+                if not mine:
+                    continue
+                d = Delivery(p.id, 1, p.id, p.email, p.name, p.categories, "claimed",
+                             articles=() if mine == tuple(group) else mine)
+                count += bool(bytes(composer(d)))
+            audiences += len(composer.audiences)
+    return count, audiences, time.perf_counter() - t
+
+
+def replace_category(article: Article, category: str) -> Article:
+    from dataclasses import replace
+
+    return replace(article, categories=(category,))
 
 
 if __name__ == "__main__":

@@ -102,6 +102,7 @@ class Subscriber:
     hard_bounces: int = 0
     optin_source: str = ""  # where the consent came from: form, import, cli
     optin_client: str = ""  # the client address of the opt-in (or its hash), if kept
+    rhythm: str = ""  # a name of newsletter.rhythms; "": the default rhythm
 
     def wants(self, categories: tuple[str, ...] | frozenset[str] | list[str]) -> bool:
         """Whether a digest with articles in `categories` holds anything for this person."""
@@ -128,6 +129,7 @@ class Delivery:
     claimed_until: datetime | None = None  # the lease: after it, another sender may claim it
     next_attempt: datetime | None = None
     first_attempt: datetime | None = None  # its first claim: retries stop mail.retry_for later
+    articles: tuple[str, ...] = ()  # the issue's articles for this subscriber; (): all theirs
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,3 +148,4 @@ class Issue:
     period: str = ""  # the window it covers, "since/now" in ISO 8601: one issue per period
     sent: datetime | None = None  # every delivery settled
     id: int | None = None  # the store's key, once stored
+    rhythm: str = ""  # the rhythm it went to ("": the one digest); numbers are per rhythm

@@ -85,7 +85,8 @@ LEFT = ("unsubscribed", "bounced")  # final until the person subscribes again th
 
 def add(store: Store, email: str, name: str, categories: Iterable[str], now: datetime,
         *, pending: bool = False, notify: Notify | None = None,
-        force: bool = False, guard=None, source: str = "cli") -> tuple[Subscriber, bool]:
+        force: bool = False, guard=None, source: str = "cli",
+        rhythm: str = "") -> tuple[Subscriber, bool]:
     """Add someone the publisher vouches for (active), or pending with a confirmation email.
 
     Returns (subscriber, whether anything changed). An existing active subscriber is left as
@@ -102,7 +103,8 @@ def add(store: Store, email: str, name: str, categories: Iterable[str], now: dat
         guard.lift(email)
     existing = store.get_subscriber(email)
     if existing is None:
-        sub = store.add_subscriber(email, clean_name(name), clean_categories(categories), status, now)
+        sub = store.add_subscriber(email, clean_name(name), clean_categories(categories), status,
+                                   now, rhythm=rhythm)
         store.record_optin(email, source)
     elif existing.status == "active" or (pending and existing.status == "pending"):
         return existing, False
@@ -114,6 +116,7 @@ def add(store: Store, email: str, name: str, categories: Iterable[str], now: dat
             email, status=status, confirmed=None if pending else now, unsubscribed=None,
             hard_bounces=0, **({"name": clean_name(name)} if name else {}),
             **({"categories": clean_categories(categories)} if categories else {}),
+            **({"rhythm": rhythm} if rhythm else {}),
         )
         assert sub is not None
     if pending and notify:
@@ -138,12 +141,15 @@ class _Row:
     categories: list[str]
     status: str  # the status this row asks for
     where: str  # "FILE:LINE"
+    rhythm: str = ""  # a name of newsletter.rhythms, from a `rhythm` column
 
 
 def import_csv(store: Store, path: Path, now: datetime, *, pending: bool = False,
-               notify: Notify | None = None, chunk: int = 5000, guard=None) -> ImportReport:
-    """Rows of email, name, categories[, status] (a header row is optional); bad rows reported
-    and skipped.
+               notify: Notify | None = None, chunk: int = 5000, guard=None,
+               rhythms: Iterable[str] = ()) -> ImportReport:
+    """Rows of email, name, categories[, status][, rhythm] (a header row is optional; status
+    and rhythm are read by its names); bad rows reported and skipped. A new address takes the
+    row's rhythm when it is one of `rhythms` (else the default, reported).
 
     Streamed: `chunk` rows at a time are checked, looked up and inserted in one statement, so
     a million rows take flat memory. New addresses are added, in the state the file's status
@@ -180,7 +186,12 @@ def import_csv(store: Store, path: Path, now: datetime, *, pending: bool = False
                     continue
                 wanted = _status(row, columns)
                 status = wanted if wanted in (*LEFT, "pending") else mode
-                rows[email] = _Row(name, cats, status, f"{path}:{line}")
+                rhythm = _status(row, columns, "rhythm")
+                if rhythm and rhythm not in rhythms:
+                    report.problems.append(f"{path}:{line}: no rhythm {rhythm!r} in "
+                                           "newsletter.rhythms: the default one instead")
+                    rhythm = ""
+                rows[email] = _Row(name, cats, status, f"{path}:{line}", rhythm)
                 if len(rows) >= chunk:
                     _import_chunk(store, _allowed(rows, guard, report), now, pending, notify,
                                   report)
@@ -201,10 +212,10 @@ def _allowed(rows: dict[str, _Row], guard, report: ImportReport) -> dict[str, _R
     return rows
 
 
-def _status(row: list[str], columns: dict[str, int] | None) -> str:
-    """The status cell of a row (only with a header naming a status column), lower-cased."""
-    if columns and "status" in columns and columns["status"] < len(row):
-        return row[columns["status"]].strip().lower()
+def _status(row: list[str], columns: dict[str, int] | None, key: str = "status") -> str:
+    """The status (or `key`) cell of a row (only with a header naming it), lower-cased."""
+    if columns and key in columns and columns[key] < len(row):
+        return row[columns[key]].strip().lower()
     return ""
 
 
@@ -220,6 +231,8 @@ def _import_chunk(store: Store, rows: dict[str, _Row], now: datetime,
                  for email, r in rows.items() if r.status == status]
         new, seen = store.merge_subscribers(batch, status, now)
         store.record_optin(new, "import")
+        for rhythm in {rows[e].rhythm for e in new} - {""}:
+            store.set_rhythm([e for e in new if rows[e].rhythm == rhythm], rhythm)
         known.update(seen)
         report.added += len(new)
         inserted += len(new)
@@ -279,19 +292,19 @@ def uncell(value: str) -> str:
 
 
 def export_csv(store: Store, path: Path, status: str | None = None) -> int:
-    """Write email, name, categories, status, created (UTF-8 CSV, mode 0600: personal data);
-    the import reads it back."""
+    """Write email, name, categories, status, created, rhythm (UTF-8 CSV, mode 0600: personal
+    data; an empty rhythm is the default one); the import reads it back."""
     count = 0
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)  # an older file of the same name may have been readable
         with open(fd, "w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
-            writer.writerow(["email", "name", "categories", "status", "created"])
+            writer.writerow(["email", "name", "categories", "status", "created", "rhythm"])
             for sub in store.list_subscribers(status):
                 writer.writerow([cell(sub.email), cell(sub.name),
                                  cell(",".join(sub.categories)), sub.status,
-                                 sub.created.isoformat()])
+                                 sub.created.isoformat(), sub.rhythm])
                 count += 1
     except OSError as exc:
         raise SubscriberError(f"{path}: {exc.strerror}") from None
@@ -305,7 +318,8 @@ def remove(store: Store, email: str) -> None:
 
 
 def request(store: Store, email: str, name: str, categories: Iterable[str], now: datetime,
-            notify: Callable[[Subscriber, dict], None], client: str = "") -> None:
+            notify: Callable[[Subscriber, dict], None], client: str = "",
+            rhythm: str = "") -> None:
     """The web form: a confirmation email for anyone not already active, the same answer for
     all (the caller cannot tell whether the address was known). A known address is never
     changed here: the request (name, categories) rides in the confirmation link, applied only
@@ -313,13 +327,15 @@ def request(store: Store, email: str, name: str, categories: Iterable[str], now:
     "form" from `client` (the client address as web.keep_client_address says: kept, hashed
     or "")."""
     email = normalise(email)
-    asked = {"name": clean_name(name), "categories": clean_categories(categories)}
+    asked = {"name": clean_name(name), "categories": clean_categories(categories),
+             **({"rhythm": rhythm} if rhythm else {})}  # (a name of newsletter.rhythms)
     existing = store.get_subscriber(email)
     if existing is None:
         try:
-            sub = store.add_subscriber(email, asked["name"], asked["categories"], "pending", now)
+            sub = store.add_subscriber(email, asked["name"], asked["categories"], "pending", now,
+                                       rhythm=rhythm)
         except KeyError:  # added meanwhile
-            return request(store, email, name, categories, now, notify, client)
+            return request(store, email, name, categories, now, notify, client, rhythm)
         store.record_optin(email, "form", client)
     elif existing.status == "active":
         return
@@ -349,6 +365,8 @@ def confirm(store: Store, email: str, now: datetime, welcome: Notify | None = No
             changes["categories"] = clean_categories(asked.get("categories") or [])
             if clean_name(asked.get("name")):
                 changes["name"] = clean_name(asked.get("name"))
+            if asked.get("rhythm"):
+                changes["rhythm"] = str(asked["rhythm"])[:32]
         sub = store.update_subscriber(email, status="active", confirmed=now, unsubscribed=None,
                                       hard_bounces=0, **changes)
         if asked is not None and sub is not None and sub.optin_source != "form":

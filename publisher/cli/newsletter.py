@@ -30,34 +30,47 @@ def newsletter() -> None:
 
 @newsletter.command()
 @click.option("--open", "open_browser", is_flag=True, help="Also open the HTML in the default browser.")
+@click.option("--rhythm", metavar="NAME", help="The next issue of this rhythm (newsletter.rhythms).")
 @pass_context
-def preview(ctx, open_browser: bool) -> None:
+def preview(ctx, open_browser: bool, rhythm: str | None) -> None:
     """Render the next issue; print the paths of its .html and .txt."""
     from datetime import datetime
 
     from publisher.content import load_articles
     from publisher.newsletter.campaign import nothing_new
-    from publisher.newsletter.issue import plan_issue, render_issue
+    from publisher.newsletter.issue import issue_config, plan_issue, render_issue
 
     config = ctx.config
     now = datetime.now(config.site.tz)
     from publisher.newsletter.archive import issue_history
 
-    last, sent = issue_history(config)
-    number = last.number + 1 if last else 1
-    plan = plan_issue(load_articles(config).published(now), last.created if last else None,
-                      number, now, config, sent=sent)
-    if plan is None:
-        click.echo(f"{nothing_new(config, last)}: there is no issue to send")
-        return
+    if rhythm:
+        from publisher.newsletter.rhythms import rhythm_preview
+
+        plan = rhythm_preview(config, rhythm, load_articles(config).published(now), now)
+        if plan is None:
+            click.echo(f"nothing new for the {rhythm} rhythm: there is no issue to send")
+            return
+        number, name = plan.number, f"{rhythm}-{plan.number}"
+        config = issue_config(config, rhythm)
+    else:
+        last, sent = issue_history(config)
+        number = last.number + 1 if last else 1
+        name = str(number)
+        plan = plan_issue(load_articles(config).published(now), last.created if last else None,
+                          number, now, config, sent=sent)
+        if plan is None:
+            click.echo(f"{nothing_new(config, last)}: there is no issue to send")
+            return
     rendered = render_issue(plan, config)
     html, text = rendered.personal("", config.site.url + "unsubscribe", config.site.url + "preferences")
     folder = config.path("var") / "preview"
     folder.mkdir(parents=True, exist_ok=True)
-    html_path, text_path = folder / f"issue-{number}.html", folder / f"issue-{number}.txt"
+    html_path, text_path = folder / f"issue-{name}.html", folder / f"issue-{name}.txt"
     html_path.write_text(html, encoding="utf-8")
     text_path.write_text(text, encoding="utf-8")
-    click.echo(f"issue {number}: {rendered.subject!r}, {len(plan.articles)} articles")
+    what = f"{rhythm} issue" if rhythm else "issue"
+    click.echo(f"{what} {number}: {rendered.subject!r}, {len(plan.articles)} articles")
     size = len(html.encode())
     if size > config.mail.max_html_bytes:
         click.secho(f"warning: the HTML is {size // 1024} KB; Gmail clips messages over "

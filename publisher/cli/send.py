@@ -15,9 +15,11 @@ from publisher.cli import pass_context
 @click.option("--force", is_flag=True, help="Send even an issue whose HTML is over mail.max_html_bytes.")
 @click.option("--queue-only", is_flag=True, help="Create and queue the issue; `publisher worker`s send it.")
 @click.option("--skip-doctor", is_flag=True, help="Send even when a `publisher doctor` check fails.")
+@click.option("--rhythm", metavar="NAME", help="The rhythm to send (newsletter.rhythms): its "
+              "subscribers get what they have not received yet.")
 @pass_context
 def send(ctx, dry_run: bool, to: str | None, force: bool, queue_only: bool,
-         skip_doctor: bool) -> None:
+         skip_doctor: bool, rhythm: str | None) -> None:
     """Create the next issue (if anything is new), queue it for every subscriber, send it.
 
     Resumable: after a crash or a stop, run it again; nobody is lost or sent twice (except
@@ -34,6 +36,9 @@ def send(ctx, dry_run: bool, to: str | None, force: bool, queue_only: bool,
 
     config = ctx.config
     console = Console(stderr=True)
+    if rhythm or (config.newsletter.rhythms and not to):  # (--to: a test copy of the digest)
+        _send_rhythm(ctx, rhythm, dry_run, to, force, queue_only, skip_doctor)
+        return
     now = datetime.now(config.site.tz)
     articles = load_articles(config).published(now)
     store = open_store(config)
@@ -62,6 +67,57 @@ def send(ctx, dry_run: bool, to: str | None, force: bool, queue_only: bool,
                                            force=force, progress=progress, first_pass=True)
     for issue, report in outcome.reports:
         _summary(console, issue, report, transport.name)
+    if outcome.nothing_new:
+        click.echo(f"{outcome.nothing_new}: no new issue")
+
+
+def _send_rhythm(ctx, rhythm: str | None, dry_run: bool, to: str | None, force: bool,
+                 queue_only: bool, skip_doctor: bool) -> None:
+    """`send --rhythm NAME`: the rhythm's new issue(s) to its subscribers."""
+    from rich.console import Console
+
+    from publisher.content import load_articles
+    from publisher.mail.transport import make_transport
+    from publisher.newsletter.rhythms import check_rhythm, members, preview_plan, send_rhythm
+    from publisher.store import open_store
+
+    config = ctx.config
+    if not rhythm:
+        raise click.UsageError("newsletter.rhythms is set: name the rhythm to send with "
+                               f"--rhythm ({', '.join(config.newsletter.rhythms)})")
+    if to:
+        raise click.UsageError("--to sends a test copy of the digest: leave out --rhythm")
+    check_rhythm(config, rhythm)
+    now = datetime.now(config.site.tz)
+    articles = load_articles(config).published(now)
+    store = open_store(config)
+    if dry_run:
+        plan = preview_plan(config, store, rhythm, articles, now)
+        if plan is None:
+            click.echo(f"nothing new for the {rhythm} rhythm: no new issue")
+        else:
+            people = len(members(config, store, rhythm))
+            click.echo(f"{rhythm} issue {plan.number}: {len(plan.articles)} articles, "
+                       f"{people} subscribers follow this rhythm")
+        return
+    if config.mail.doctor and not skip_doctor:
+        from publisher.doctor import check_before_send
+
+        check_before_send(config, now, articles, store)  # raises DoctorRefused: one line
+    if queue_only:
+        outcome = send_rhythm(config, store, None, None, articles, now, rhythm, force=force,
+                              send=False)
+        for issue, count in outcome.queued:
+            click.echo(f"{rhythm} issue {issue.number}: {issue.subject!r}, {count} queued")
+    else:
+        from publisher.audience.tokens import tokens_for
+
+        transport = make_transport(config)
+        with _progress(Console(stderr=True)) as progress:
+            outcome = send_rhythm(config, store, transport, tokens_for(config, store), articles,
+                                  now, rhythm, force=force, progress=progress, first_pass=True)
+        for issue, report in outcome.reports:
+            _summary(None, issue, report, transport.name)
     if outcome.nothing_new:
         click.echo(f"{outcome.nothing_new}: no new issue")
 
@@ -114,7 +170,8 @@ def _summary(console, issue, report, transport: str) -> None:
     from rich.table import Table
 
     out = Console()
-    table = Table(title=f"Issue {issue.number}: {issue.subject}", title_justify="left")
+    title = f"{issue.rhythm.capitalize()} issue" if issue.rhythm else "Issue"
+    table = Table(title=f"{title} {issue.number}: {issue.subject}", title_justify="left")
     table.add_column("outcome")
     table.add_column("count", justify="right")
     table.add_row("sent", str(report.sent))

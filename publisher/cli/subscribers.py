@@ -47,15 +47,20 @@ def subscribers() -> None:
 @click.option("--category", "categories", multiple=True, help="A category to follow (repeatable; none: all).")
 @click.option("--pending", is_flag=True, help="Send a confirmation email instead of activating at once.")
 @click.option("--force", is_flag=True, help="Add again someone who unsubscribed or bounced.")
+@click.option("--rhythm", metavar="NAME", help="How often they hear from you: a name of "
+              "newsletter.rhythms (default: newsletter.default_rhythm).")
 @pass_context
-def add(ctx, email: str, name: str, categories: tuple[str, ...], pending: bool, force: bool) -> None:
+def add(ctx, email: str, name: str, categories: tuple[str, ...], pending: bool, force: bool,
+        rhythm: str | None) -> None:
     """Add EMAIL, active at once (or pending with --pending)."""
     from publisher.audience import subscribers as uc
+    from publisher.audience.rhythm import chosen_rhythm as rhythm_of_choice
 
     store = _store(ctx)
     sub, changed = uc.add(store, email, name, categories, datetime.now(timezone.utc),
                           pending=pending, notify=_notify(ctx, pending, store), force=force,
-                          guard=_guard(ctx, store))
+                          guard=_guard(ctx, store),
+                          rhythm=rhythm_of_choice(ctx.config, rhythm))
     if not changed:
         click.echo(f"{sub.email} is already {sub.status}")
     elif pending:
@@ -64,17 +69,42 @@ def add(ctx, email: str, name: str, categories: tuple[str, ...], pending: bool, 
         click.echo(f"{sub.email} is active")
 
 
+@subscribers.command("set")
+@click.argument("email")
+@click.option("--rhythm", metavar="NAME", help="Their new rhythm (a name of newsletter.rhythms): "
+              "what the old one had not sent yet comes with the new one, nothing twice.")
+@click.option("--category", "categories", multiple=True,
+              help="Their categories, replacing the old ones (repeatable).")
+@click.option("--all-categories", is_flag=True, help="Follow every category.")
+@pass_context
+def set_(ctx, email: str, rhythm: str | None, categories: tuple[str, ...],
+         all_categories: bool) -> None:
+    """Change what EMAIL receives: their rhythm or categories."""
+    from publisher.audience.rhythm import change
+    from publisher.audience.rhythm import chosen_rhythm as rhythm_of_choice
+
+    if not rhythm and not categories and not all_categories:
+        raise click.UsageError("nothing to change: give --rhythm, --category or --all-categories")
+    store = _store(ctx)
+    sub = change(store, email, rhythm=rhythm_of_choice(ctx.config, rhythm) if rhythm else None,
+                    categories=() if all_categories else (categories or None))
+    shown = ctx.config.newsletter.rhythm_of(sub.rhythm) or "digest"
+    click.echo(f"{sub.email}: {shown}, {','.join(sub.categories) or 'every category'}")
+
+
 @subscribers.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--pending", is_flag=True, help="Send each new address a confirmation email.")
 @pass_context
 def import_(ctx, file: Path, pending: bool) -> None:
-    """Import FILE.csv: email, name, categories (one per column or comma-separated)."""
+    """Import FILE.csv: email, name, categories (one per column or comma-separated); with a
+    header row, also status and rhythm columns."""
     from publisher.audience import subscribers as uc
 
     store = _store(ctx)
     report = uc.import_csv(store, file, datetime.now(timezone.utc), pending=pending,
-                           notify=_notify(ctx, pending, store), guard=_guard(ctx, store))
+                           notify=_notify(ctx, pending, store), guard=_guard(ctx, store),
+                           rhythms=ctx.config.newsletter.rhythms)
     for problem in report.problems:
         click.secho(f"skipped {problem}", fg="yellow", err=True)
     left = f" ({report.left} of them as unsubscribed or bounced)" if report.left else ""
@@ -86,9 +116,11 @@ def import_(ctx, file: Path, pending: bool) -> None:
 @click.option("--status", type=click.Choice(["pending", "active", "unsubscribed", "bounced"]))
 @pass_context
 def list_(ctx, status: str | None) -> None:
-    """One line per subscriber: address, state, categories."""
+    """One line per subscriber: address, state, categories (and rhythm, with rhythms)."""
+    of = ctx.config.newsletter.rhythm_of
     for sub in _store(ctx).list_subscribers(status):
-        click.echo(f"{sub.email}\t{sub.status}\t{','.join(sub.categories) or '*'}")
+        rhythm = f"\t{of(sub.rhythm)}" if ctx.config.newsletter.rhythms else ""
+        click.echo(f"{sub.email}\t{sub.status}\t{','.join(sub.categories) or '*'}{rhythm}")
 
 
 @subscribers.command()

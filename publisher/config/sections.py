@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+RHYTHM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,19}")  # "newsletter:NAME" names its job
+ON_PUBLISH = "on-publish"
 EMAIL = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+")
 
 
@@ -201,6 +203,48 @@ class Newsletter(_Section):
     mjml_template: str = "newsletter.mjml.j2"  # under paths.templates
     text_template: str = "newsletter.txt.j2"
     accent: str | None = None  # links and kickers of the digest; default: theme.accent
+    # Each subscriber's own rhythm: name -> "on-publish" (one mail per article) or a crontab.
+    # Empty: one digest for everyone, on schedule.newsletter (as before rhythms existed).
+    rhythms: dict[str, str] = Field(default_factory=dict)
+    default_rhythm: str | None = None  # of those who chose none; default: the first digest rhythm
+    article_mjml_template: str = "article.mjml.j2"  # an on-publish rhythm's mail
+    article_text_template: str = "article.txt.j2"
+    max_age_days: int = Field(40, ge=1)  # with rhythms: an older article is never mailed
+
+    @field_validator("rhythms")
+    @classmethod
+    def _rhythms(cls, v: dict[str, str]) -> dict[str, str]:
+        from publisher.cron import cron_trigger
+
+        for name, when in v.items():
+            if not RHYTHM_NAME.fullmatch(str(name)):
+                raise ValueError(f"rhythm name {name!r}: use up to 20 lower-case letters, digits and -")
+            if when != ON_PUBLISH:
+                try:
+                    cron_trigger(when)
+                except ValueError as exc:
+                    raise ValueError(f"rhythm {name!r}: {exc} (or {ON_PUBLISH!r})") from None
+        return v
+
+    @field_validator("default_rhythm")
+    @classmethod
+    def _default_rhythm(cls, v: str | None, info) -> str | None:
+        rhythms = info.data.get("rhythms") or {}
+        if v is not None and v not in rhythms:
+            known = ", ".join(rhythms) or "none: newsletter.rhythms is not set"
+            raise ValueError(f"{v!r} is not one of newsletter.rhythms ({known})")
+        return v
+
+    @property
+    def default(self) -> str:
+        """The rhythm of a subscriber who chose none ("" without rhythms): default_rhythm,
+        else the first digest (those who subscribed to a digest keep getting one)."""
+        digests = (name for name, when in self.rhythms.items() if when != ON_PUBLISH)
+        return self.default_rhythm or next(digests, next(iter(self.rhythms), ""))
+
+    def rhythm_of(self, chosen: str) -> str:
+        """The rhythm a subscriber follows: theirs if it still exists, else the default."""
+        return chosen if chosen in self.rhythms else self.default
 
     @field_validator("accent")
     @classmethod

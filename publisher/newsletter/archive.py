@@ -22,8 +22,10 @@ INDEX = "newsletter/index.html"
 FEED = "feeds/newsletter.atom.xml"
 
 
-def issue_path(number: int) -> str:
-    return f"newsletter/{number}/index.html"
+def issue_path(number: int, rhythm: str = "") -> str:
+    """An issue's page; numbers are per rhythm (newsletter.rhythms), so a rhythm's issues
+    live under its name: newsletter/daily/3/."""
+    return f"newsletter/{rhythm}/{number}/index.html" if rhythm else f"newsletter/{number}/index.html"
 
 
 def render_archive(
@@ -33,7 +35,7 @@ def render_archive(
     reached someone (see `published_issues`)."""
     from babel.dates import format_date  # here, not at the top: every `publisher build`
 
-    ordered = sorted(issues, key=lambda i: i.number, reverse=True)
+    ordered = sorted(issues, key=lambda i: (i.created, i.number), reverse=True)
     if not ordered:
         return {}
     articles = articles or {}
@@ -44,17 +46,18 @@ def render_archive(
         listed = [articles[a] for a in i.article_ids if a in articles]
         views.append({
             "number": i.number,
+            "rhythm": i.rhythm,
             "subject": i.subject,
             "date": i.sent or i.created,
             "date_text": format_date((i.sent or i.created).astimezone(site.tz).date(), format="long", locale=lang),
-            "url": f"{site.url}newsletter/{i.number}/",
+            "url": site.url + issue_path(i.number, i.rhythm).removesuffix("index.html"),
             "count": len(i.article_ids),
             "lead": listed[0] if listed else None,
             "articles": listed,
         })
     files = {INDEX: _index_page(views, ordered, config, lang), FEED: _atom(views, config)}
     for issue in ordered:
-        files[issue_path(issue.number)] = issue.html.encode("utf-8")
+        files[issue_path(issue.number, issue.rhythm)] = issue.html.encode("utf-8")
     return files
 
 
@@ -101,7 +104,8 @@ def _atom(views: list[dict], config: Config) -> bytes:
     fg.updated(max(v["date"] for v in views))
     for v in views:  # newest first, appended in that order
         entry = fg.add_entry(order="append")
-        entry.id(f"tag:{host},{v['date']:%Y-%m-%d}:/newsletter/{v['number']}")
+        where = f"{v['rhythm']}/{v['number']}" if v["rhythm"] else v["number"]
+        entry.id(f"tag:{host},{v['date']:%Y-%m-%d}:/newsletter/{where}")
         entry.title(v["subject"])
         entry.link(href=v["url"])
         entry.published(v["date"])

@@ -31,6 +31,7 @@ class IssueTooLarge(PublisherError):
 class SendOutcome:
     reports: list[tuple[Issue, SendReport]] = field(default_factory=list)
     nothing_new: str = ""  # why no new issue was created, when none was
+    queued: list[tuple[Issue, int]] = field(default_factory=list)  # (issue, deliveries added)
 
 
 def plan_of(issue: Issue, articles: list[Article]):
@@ -38,9 +39,11 @@ def plan_of(issue: Issue, articles: list[Article]):
     from publisher.newsletter.issue import IssuePlan
 
     by_id = {a.id: a for a in articles}
-    since = datetime.fromisoformat(issue.period.split("/")[0]) if "/" in issue.period else issue.created
+    since = datetime.fromisoformat(issue.period.split("/")[0]) \
+        if "/" in issue.period and not issue.rhythm else issue.created
     chosen = tuple(by_id[i] for i in issue.article_ids if i in by_id)
-    return IssuePlan(number=issue.number, now=issue.created, since=since, articles=chosen)
+    return IssuePlan(number=issue.number, now=issue.created, since=since, articles=chosen,
+                     rhythm=issue.rhythm)
 
 
 class IssueComposer:
@@ -61,9 +64,9 @@ class IssueComposer:
     def __call__(self, d: Delivery) -> bytes | Prepared | None:
         from publisher.newsletter.personalise import Recipient
 
-        if d.categories:
+        if d.articles or d.categories:
             with self.lock:  # Audiences renders lazily and caches: one thread at a time
-                compiled = self.audiences.compiled(d.categories)
+                compiled = self.audiences.compiled(d.categories, d.articles)
         else:
             compiled = self.everyone
         if compiled is None:
@@ -75,6 +78,13 @@ class IssueComposer:
         if self.signer:
             return self.signer.sign(compiled.message_bytes(recipient))
         return compiled.prepared(recipient)
+
+
+def one_digest(config) -> None:
+    """The one digest for everyone exists only without newsletter.rhythms (issue 17)."""
+    if config.newsletter.rhythms:
+        raise PublisherError("newsletter.rhythms is set in config.yaml: each rhythm is sent on "
+                             "its own (`publisher newsletter send --rhythm NAME`)")
 
 
 def check_size(html: str, config, force: bool) -> None:
@@ -123,8 +133,11 @@ def deliver(config, store: Store, transport: Transport, tokens: Tokens, issue: I
     at `report.retry_at`): `publisher run` and `worker` send those when due."""
     from dataclasses import replace
 
+    from publisher.newsletter.issue import issue_config
+
+    config = issue_config(config, issue.rhythm)  # an on-publish rhythm's own templates
     composer = IssueComposer(plan, config, tokens)
-    if not store.issue_queued(issue.id):
+    if not store.issue_queued(issue.id) and not issue.rhythm:  # a rhythm's: `rhythms._queue`
         store.queue_deliveries(issue, now, wants=composer.wants)
     settings = replace(SendSettings.from_config(config.mail, config.path("var")),
                        first_pass=first_pass)
@@ -147,6 +160,7 @@ def send_newsletter(config, store: Store, transport: Transport, tokens: Tokens,
                     first_pass: bool = False) -> SendOutcome:
     """`stop` (set by a SIGTERM in `publisher run`) ends the send after the messages in
     flight; the rest stays queued for the next send."""
+    one_digest(config)
     outcome = SendOutcome()
     for issue in store.unfinished_issues():  # a crash or a stop left these half sent
         outcome.reports.append((issue, deliver(config, store, transport, tokens, issue,
@@ -173,6 +187,7 @@ def queue_newsletter(config, store: Store, articles: list[Article], now: datetim
                      force: bool = False) -> QueueOutcome:
     """Create the next issue (if anything is new) and queue it for `publisher worker`s to
     send; an issue whose queueing a crash interrupted is finished first. Idempotent."""
+    one_digest(config)
     outcome = QueueOutcome()
     stored = [(i, plan_of(i, articles)) for i in store.unfinished_issues()
               if not store.issue_queued(i.id)]

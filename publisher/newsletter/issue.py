@@ -100,10 +100,26 @@ class IssuePlan:
     since: datetime
     articles: tuple[Article, ...]  # newest first
     audience: frozenset[str] = frozenset()
+    rhythm: str = ""  # the rhythm it goes to ("": the one digest of a config without rhythms)
+    slot: str = ""  # with a rhythm, what makes its period unique (default: `now`)
 
     @property
     def period(self) -> str:
+        if self.rhythm:  # one issue per rhythm and time (an article, for an on-publish one)
+            return f"{self.rhythm}:{self.slot or self.now.isoformat()}"
         return f"{self.since.isoformat()}/{self.now.isoformat()}"
+
+    @property
+    def web_path(self) -> str:
+        """Its page in the archive, under site.url: numbers are per rhythm."""
+        return f"newsletter/{self.rhythm}/{self.number}/" if self.rhythm else \
+            f"newsletter/{self.number}/"
+
+    def for_articles(self, ids: Iterable[str]) -> IssuePlan | None:
+        """The same issue holding only the articles `ids` (a subscriber's share of it)."""
+        wanted = set(ids)
+        kept = tuple(a for a in self.articles if a.id in wanted)
+        return replace(self, articles=kept, audience=frozenset(wanted)) if kept else None
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -132,6 +148,19 @@ def plan_issue(
 
 
 # ---------------------------------------------------------------------------- rendering
+
+
+def issue_config(config: Config, rhythm: str) -> Config:
+    """The config an issue of `rhythm` renders with: an on-publish rhythm's mail (one article)
+    comes from newsletter.article_mjml_template and article_text_template."""
+    from publisher.config.sections import ON_PUBLISH
+
+    nl = config.newsletter
+    if nl.rhythms.get(rhythm) != ON_PUBLISH:
+        return config
+    swapped = nl.model_copy(update={"mjml_template": nl.article_mjml_template,
+                                    "text_template": nl.article_text_template})
+    return config.model_copy(update={"newsletter": swapped})
 
 
 @dataclass(frozen=True)
@@ -163,6 +192,7 @@ class RenderedIssue:
             text=text,
             categories=self.plan.categories,
             period=self.plan.period,
+            rhythm=self.plan.rhythm,
         )
 
     def personal(self, name: str, unsubscribe_url: str, preferences_url: str) -> tuple[str, str]:
@@ -218,7 +248,7 @@ def render_issue(plan: IssuePlan, config: Config) -> RenderedIssue:
 
 def _tokens(plan: IssuePlan) -> dict[str, str]:
     """Alphanumeric tokens (HTML, MJML, URLs and QP leave them intact), stable for a plan."""
-    seed = f"{plan.number}|{plan.now.isoformat()}|" + "|".join(a.id + a.digest for a in plan.articles)
+    seed = f"{plan.rhythm}|" * bool(plan.rhythm) + f"{plan.number}|{plan.now.isoformat()}|" + "|".join(a.id + a.digest for a in plan.articles)
     nonce = hashlib.blake2b(seed.encode(), digest_size=8).hexdigest()
     return {key: f"PUBLISHER{nonce}{key}" for key in TOKEN_KEYS}
 
@@ -264,7 +294,7 @@ def _context(plan: IssuePlan, config: Config, subject: str, preheader: str, *, w
     groups: dict[str, list[dict[str, Any]]] = {}
     for view in articles:
         groups.setdefault(view["category"], []).append(view)
-    issue_url = f"{site.url}newsletter/{plan.number}/"
+    issue_url = site.url + plan.web_path
     theme = {
         "accent": config.newsletter.accent or config.theme.accent,
         "accent_dark": config.theme.accent_dark,
@@ -284,6 +314,7 @@ def _context(plan: IssuePlan, config: Config, subject: str, preheader: str, *, w
         },
         "issue": {
             "number": plan.number,
+            "rhythm": plan.rhythm,
             "date": plan.now,
             "date_text": format_date(plan.now.astimezone(site.tz).date(), format="long", locale=lang),
             "count": len(articles),

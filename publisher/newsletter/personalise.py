@@ -90,6 +90,7 @@ class CompiledIssue:
             self.subject = f"{_('[Test]')} {rendered.subject}"
         self.config = config
         self.number = rendered.plan.number
+        self.rhythm = rendered.plan.rhythm
         self.host = urlsplit(config.site.url).hostname or "localhost"
         nonce = rendered.tokens["NAME"][len("PUBLISHER") : -len("NAME")]
         self.boundary = f"=_publisher_{nonce}"
@@ -236,7 +237,8 @@ class CompiledIssue:
 
     def message_id(self, email: str) -> str:
         digest = hashlib.blake2b(email.lower().encode(), digest_size=8).hexdigest()
-        return f"<issue-{self.number}.{digest}@{self.host}>"
+        rhythm = f"{self.rhythm}-" if self.rhythm else ""
+        return f"<issue-{rhythm}{self.number}.{digest}@{self.host}>"
 
 
 
@@ -293,8 +295,12 @@ class Audiences:
         self.plan, self.config, self.date = plan, config, date
         self._cache: dict[tuple[str, ...], CompiledIssue] = {}
 
-    def compiled(self, categories: Iterable[str] | None) -> CompiledIssue | None:
-        plan = self.plan.for_categories(categories)
+    def compiled(self, categories: Iterable[str] | None,
+                 articles: Iterable[str] | None = None) -> CompiledIssue | None:
+        """For someone following `categories`; with `articles`, their share of the issue
+        (a rhythm's subscriber who already had some of it, or who needs only some)."""
+        plan = self.plan.for_articles(articles) if articles else \
+            self.plan.for_categories(categories)
         if plan is None:
             return None
         key = tuple(a.id for a in plan.articles)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
+from publisher.config.sections import ON_PUBLISH
 from publisher.cron import cron_trigger
 
 JOBS = ("build", "newsletter")  # the cron jobs config.yaml may schedule, in display order
@@ -24,11 +25,26 @@ class CronJob:
     trigger: Any  # apscheduler CronTrigger, in the site's time zone
 
 
+def newsletter_jobs(config) -> list[tuple[str, str | None]]:
+    """(job, crontab or None) of the sends: "newsletter" on schedule.newsletter, or with
+    newsletter.rhythms one "newsletter:NAME" per rhythm on its own crontab (an on-publish
+    rhythm has none: it runs after every build that made an article go live)."""
+    rhythms = config.newsletter.rhythms
+    if not rhythms:
+        return [("newsletter", config.schedule.newsletter)]
+    return [(f"newsletter:{name}", when) for name, when in rhythms.items()
+            if when != ON_PUBLISH]
+
+
+def rhythm_of_job(name: str) -> str:
+    """"newsletter:daily" -> "daily"; "newsletter" -> "" (the one digest)."""
+    return name.partition(":")[2]
+
+
 def cron_jobs(config) -> list[CronJob]:
     """The scheduled jobs of config.yaml (those not disabled with null)."""
     found = []
-    for name in JOBS:
-        expr = getattr(config.schedule, name)
+    for name, expr in [("build", config.schedule.build), *newsletter_jobs(config)]:
         if expr:
             found.append(CronJob(name, expr, cron_trigger(expr, config.site.tz)))
     return found
@@ -66,9 +82,14 @@ def job_table(config, store, now: datetime, next_publication: datetime | None) -
     last = store.last_runs()
     rows = [JobStatus(job.name, job.expr, job.trigger.get_next_fire_time(None, now),
                       last.get(job.name)) for job in cron_jobs(config)]
-    for name in JOBS:
-        if getattr(config.schedule, name) is None:
+    for name, expr in [("build", config.schedule.build), *newsletter_jobs(config)]:
+        if expr is None:
             rows.append(JobStatus(name, "disabled", None, last.get(name)))
+    for name, when in config.newsletter.rhythms.items():
+        if when == ON_PUBLISH:  # runs when the next scheduled article goes live
+            rows.append(JobStatus(f"newsletter:{name}", "on publish",
+                                  next_publication.astimezone(config.site.tz)
+                                  if next_publication else None, last.get(f"newsletter:{name}")))
     rows.append(JobStatus("publish", "next scheduled article",
                           next_publication.astimezone(config.site.tz) if next_publication else None,
                           last.get("publish")))

@@ -26,6 +26,7 @@ from publisher.errors import PublisherError, os_error_line
 from publisher.mail.delivery import OWNER
 from publisher.schedule.jobs import CronJob, cron_jobs, make_scheduler
 from publisher.schedule.lease import Leadership
+from publisher.schedule.sends import Sends
 
 log = logging.getLogger("publisher.run")
 Work = Callable[[], tuple[str, str]]  # -> (status, summary): ok, skipped, stopped
@@ -35,7 +36,7 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class Runner:
+class Runner(Sends):
     wrap_app: Callable | None = None  # `run --dev`: wraps the web app (the reload script)
 
     def __init__(self, config, store=None, transport=None, tokens=None):
@@ -121,18 +122,24 @@ class Runner:
     def run_job(self, name: str, slot: datetime, trigger: str) -> None:
         if name == "build":
             self.record(name, slot, trigger, self._build)
-        elif (self.record(name, slot, trigger, self._newsletter) == "ok"
+        elif (self.record(name, slot, trigger, self.send_job(name)) == "ok"
               and not self.stopping.is_set()):
             self.build("newsletter archive")  # the new issue's page and the archive's feed
 
     # -- the jobs ---------------------------------------------------------------------------
 
     def build(self, trigger: str) -> str | None:
-        return self.record("build", utcnow(), trigger, self._build)
+        status = self.record("build", utcnow(), trigger, self._build)
+        if status == "ok" and trigger != "newsletter archive":
+            self.on_publish()  # the on-publish rhythms: what this build made go live
+        return status
 
     def publish(self, when: datetime) -> None:
         """The one-off job at an article's publication time: rebuild, once over processes."""
-        if self.record("publish", when, "publish", self._build) is None:
+        status = self.record("publish", when, "publish", self._build)
+        if status == "ok":
+            self.on_publish()
+        if status is None:
             from publisher.content import load_articles
 
             self.arm_publication(load_articles(self.config).next_publication(when))
@@ -185,78 +192,6 @@ class Runner:
                                name="publish", replace_existing=True,
                                misfire_grace_time=None)
 
-    def _newsletter(self) -> tuple[str, str]:
-        from publisher.content import load_articles
-        from publisher.newsletter.campaign import send_newsletter
-
-        with self._send_lock:
-            now = datetime.now(self.config.site.tz).replace(microsecond=0)
-            articles = load_articles(self.config).published(now)
-            if not self.store.unfinished_issues():
-                waiting = self._too_few(articles, now)
-                if waiting:
-                    return "skipped", waiting
-            if self.config.mail.doctor:  # refuses (an "error" run) when a check fails
-                from publisher.doctor import check_before_send
-
-                check_before_send(self.config, now, articles, self.store)
-            outcome = send_newsletter(self.config, self.store, self.transport, self.tokens,
-                                      articles, now, stop=self.stopping)
-        status, summary = self._sent(outcome.reports)
-        if outcome.nothing_new:
-            summary = "; ".join(filter(None, [summary, outcome.nothing_new]))
-        return status, summary
-
-    def _too_few(self, articles, now: datetime) -> str:
-        """Why the digest waits, when fewer than schedule.min_articles are new."""
-        from publisher.newsletter.campaign import plan_next
-
-        least = self.config.schedule.min_articles
-        if least <= 1:
-            return ""  # send_newsletter itself says "nothing new"
-        plan, last = plan_next(self.config, self.store, articles, now)
-        count = len(plan.articles) if plan else 0
-        if count >= least:
-            return ""
-        since = f"issue {last.number}" if last else "the start"
-        return f"{count} new since {since}, waiting for {least} (schedule.min_articles)"
-
-    def _sent(self, reports) -> tuple[str, str]:
-        if not reports:
-            return "skipped", ""
-        parts, status = [], "ok"
-        for issue, report in reports:
-            counts = self.store.delivery_counts(issue.id)
-            left = counts.get("queued", 0) + counts.get("claimed", 0)
-            sent, failed = counts.get("sent", 0), counts.get("failed", 0)
-            here = f", {report.sent} by this run" if report.sent != sent else ""
-            if left and self.stopping.is_set():
-                status = "stopped"
-                text = (f"issue {issue.number} stopped: {sent} of {sum(counts.values())} sent"
-                        f"{here}, {left} left for the next start")
-            elif left:
-                text = f"issue {issue.number}: {sent} sent{here}, {left} with another sender"
-            else:
-                text = f"issue {issue.number} sent to {sent} ({failed} failed){here}"
-            if counts.get("skipped"):
-                text += f", {counts['skipped']} with nothing for them"
-            parts.append(text)
-        return status, "; ".join(parts)
-
-    def _resume(self) -> tuple[str, str]:
-        """Finish the issues a stop or a crash left half sent (no new issue)."""
-        from publisher.content import load_articles
-        from publisher.newsletter.campaign import deliver, plan_of
-
-        with self._send_lock:
-            now = datetime.now(self.config.site.tz).replace(microsecond=0)
-            articles = load_articles(self.config).published(now)
-            reports = [(issue, deliver(self.config, self.store, self.transport, self.tokens,
-                                       issue, plan_of(issue, articles), now, stop=self.stopping))
-                       for issue in self.store.unfinished_issues()]
-        status, summary = self._sent(reports)
-        return status, summary or "nothing to resume"
-
     # -- start and catch-up -----------------------------------------------------------------
 
     def missed(self, now: datetime) -> list[tuple[CronJob, datetime]]:
@@ -278,7 +213,8 @@ class Runner:
         for job, slot in missed:
             if not self.stopping.is_set():
                 self.run_job(job.name, slot, "catch-up")
-        if self.stopping.is_set() or self.config.schedule.newsletter is None:
+        if self.stopping.is_set() or (self.config.schedule.newsletter is None
+                                      and not self.config.newsletter.rhythms):
             return
         if any(job.name == "newsletter" for job, _ in missed):
             return  # that send resumed the unfinished issues first

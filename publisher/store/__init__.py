@@ -23,6 +23,7 @@ from publisher.store.jobs import JobRuns
 from publisher.store.ledger import Ledger
 from publisher.store.notices import NoticeQueue, QueuedNotice
 from publisher.store.records import _issue, _subscriber
+from publisher.store.rhythms import Received
 from publisher.store.tables import bounces, issues, subscribers
 
 __all__ = ["QueuedNotice", "Store", "StoreError", "open_store"]
@@ -40,7 +41,7 @@ def open_store(config) -> "Store":
     return Store(engine)
 
 
-class Store(Ledger, JobRuns, Coordination, AdminQueries, NoticeQueue, Consent):
+class Store(Ledger, JobRuns, Coordination, AdminQueries, NoticeQueue, Consent, Received):
     """Subscribers and issues here; the ledger's queries in publisher.store.ledger."""
 
     def __init__(self, engine: Engine):
@@ -52,7 +53,8 @@ class Store(Ledger, JobRuns, Coordination, AdminQueries, NoticeQueue, Consent):
     # -- subscribers ------------------------------------------------------------------------
 
     def add_subscriber(
-        self, email: str, name: str, categories: Iterable[str], status: str, now: datetime
+        self, email: str, name: str, categories: Iterable[str], status: str, now: datetime,
+        rhythm: str = "",
     ) -> Subscriber:
         """Insert a new subscriber; raises KeyError when the address is already known."""
         values = dict(
@@ -62,6 +64,7 @@ class Store(Ledger, JobRuns, Coordination, AdminQueries, NoticeQueue, Consent):
             categories=json.dumps(sorted(set(categories))),
             created=now,
             confirmed=now if status == "active" else None,
+            rhythm=rhythm,
         )
         try:
             with self.engine.begin() as conn:
@@ -193,9 +196,9 @@ class Store(Ledger, JobRuns, Coordination, AdminQueries, NoticeQueue, Consent):
     def save_issue(self, issue: Issue) -> tuple[Issue, bool]:
         """Store `issue` unless a racing sender stored it first: (the stored issue, whether new).
 
-        Idempotent twice over: the unique period (a scheduler's run) and the unique number (two
-        senders who both saw issue N last both make N+1: the second gets the first's). A
-        number below 1 takes the next free one.
+        Idempotent twice over: the unique period (a scheduler's run) and the unique number in
+        its rhythm (two senders who both saw issue N last both make N+1: the second gets the
+        first's). A number below 1 takes the next free one of its rhythm.
         """
         for _ in range(5):
             existing = self._issue_for_period(issue.period)
@@ -205,19 +208,22 @@ class Store(Ledger, JobRuns, Coordination, AdminQueries, NoticeQueue, Consent):
                 with self.engine.begin() as conn:
                     number = issue.number
                     if number < 1:
-                        number = (conn.execute(select(func.max(issues.c.number))).scalar() or 0) + 1
+                        number = (conn.execute(select(func.max(issues.c.number))
+                                               .where(issues.c.rhythm == issue.rhythm))
+                                  .scalar() or 0) + 1
                     conn.execute(
                         insert(issues).values(
                             number=number, period=issue.period, subject=issue.subject,
                             article_ids=json.dumps(list(issue.article_ids)),
                             categories=json.dumps(sorted(set(issue.categories))),
                             html=issue.html, text=issue.text, created=issue.created,
-                            sent=issue.sent,
+                            sent=issue.sent, rhythm=issue.rhythm,
                         )
                     )
                 return self._issue_for_period(issue.period), True  # type: ignore[return-value]
             except IntegrityError:
-                if issue.number >= 1 and (taken := self.get_issue(issue.number)) is not None:
+                if issue.number >= 1 and (taken := self.get_issue(issue.number,
+                                                                  issue.rhythm)) is not None:
                     return taken, False
         raise StoreError(f"could not save the issue for period {issue.period!r}")
 
@@ -226,14 +232,17 @@ class Store(Ledger, JobRuns, Coordination, AdminQueries, NoticeQueue, Consent):
             row = conn.execute(select(issues).where(issues.c.period == period)).first()
         return _issue(row) if row else None
 
-    def get_issue(self, number: int) -> Issue | None:
+    def get_issue(self, number: int, rhythm: str = "") -> Issue | None:
         with self.engine.begin() as conn:
-            row = conn.execute(select(issues).where(issues.c.number == number)).first()
+            row = conn.execute(select(issues).where(issues.c.number == number,
+                                                    issues.c.rhythm == rhythm)).first()
         return _issue(row) if row else None
 
-    def last_issue(self) -> Issue | None:
+    def last_issue(self, rhythm: str = "") -> Issue | None:
+        """The newest issue of a rhythm ("": the one digest of a config without rhythms)."""
         with self.engine.begin() as conn:
-            row = conn.execute(select(issues).order_by(issues.c.number.desc()).limit(1)).first()
+            row = conn.execute(select(issues).where(issues.c.rhythm == rhythm)
+                               .order_by(issues.c.number.desc()).limit(1)).first()
         return _issue(row) if row else None
 
     def sent_article_ids(self) -> frozenset[str]:
@@ -243,17 +252,21 @@ class Store(Ledger, JobRuns, Coordination, AdminQueries, NoticeQueue, Consent):
         return frozenset(i for ids in rows for i in json.loads(ids))
 
     def list_issues(self) -> list[Issue]:
-        """Every issue, newest first."""
+        """Every issue, newest first (by rhythm, then number)."""
         with self.engine.begin() as conn:
-            rows = conn.execute(select(issues).order_by(issues.c.number.desc())).all()
+            rows = conn.execute(select(issues).order_by(issues.c.rhythm,
+                                                        issues.c.number.desc())).all()
         return [_issue(r) for r in rows]
 
-    def unfinished_issues(self) -> list[Issue]:
-        """Issues whose sending has not settled every delivery, oldest first."""
+    def unfinished_issues(self, rhythm: str | None = None) -> list[Issue]:
+        """Issues (of one rhythm, or all) whose sending has not settled every delivery,
+        oldest first."""
+        query = select(issues).where(issues.c.sent.is_(None)).order_by(issues.c.created,
+                                                                       issues.c.id)
+        if rhythm is not None:
+            query = query.where(issues.c.rhythm == rhythm)
         with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(issues).where(issues.c.sent.is_(None)).order_by(issues.c.number)
-            ).all()
+            rows = conn.execute(query).all()
         return [_issue(r) for r in rows]
 
     def issue_queued(self, issue_id: int) -> bool:

@@ -53,6 +53,12 @@ class IssueStats:
     counts: dict[str, int] = field(default_factory=dict)
     bounced: int = 0
     unsubscribed_after: int = 0
+    rhythm: str = ""  # numbers are per rhythm (newsletter.rhythms)
+
+    @property
+    def key(self) -> str:
+        """Its name in the dashboard's URLs: "7", or "daily-7" for a rhythm's."""
+        return f"{self.rhythm}-{self.number}" if self.rhythm else str(self.number)
 
     @property
     def total(self) -> int:
@@ -120,16 +126,19 @@ class AdminQueries:
 
     # -- issues -----------------------------------------------------------------------------
 
-    def issue_stats(self, limit: int = 20, number: int | None = None) -> list[IssueStats]:
-        """The last `limit` issues (or issue `number`), newest first, with their outcomes.
+    def issue_stats(self, limit: int = 20, number: int | None = None,
+                    rhythm: str = "") -> list[IssueStats]:
+        """The last `limit` issues (or issue `number` of `rhythm`), newest first, with their
+        outcomes.
 
         "Unsubscribed after": recipients of the issue who left between it and the next one."""
         i, d, s = issues, deliveries, subscribers
-        query = select(i.c.id, i.c.number, i.c.subject, i.c.created, i.c.sent)
+        query = select(i.c.id, i.c.number, i.c.subject, i.c.created, i.c.sent, i.c.rhythm)
         if number is not None:
-            query = query.where(i.c.number == number)
+            query = query.where(i.c.number == number, i.c.rhythm == rhythm)
         with self.engine.begin() as conn:
-            rows = conn.execute(query.order_by(i.c.number.desc()).limit(limit)).all()
+            rows = conn.execute(query.order_by(i.c.created.desc(), i.c.number.desc())
+                                .limit(limit)).all()
             found = []
             for row in rows:
                 counts = dict(conn.execute(select(d.c.status, func.count())
@@ -139,7 +148,8 @@ class AdminQueries:
                 bounced = conn.execute(select(func.count()).select_from(bounces).where(
                     bounces.c.source >= key, bounces.c.source < key + _TOP)).scalar() or 0
                 until = conn.execute(select(func.min(i.c.created))
-                                     .where(i.c.number > row.number)).scalar()
+                                     .where(i.c.number > row.number,
+                                            i.c.rhythm == row.rhythm)).scalar()
                 left = select(func.count()).select_from(s).where(
                     s.c.unsubscribed >= row.created,
                     exists().where(d.c.issue_id == row.id, d.c.subscriber_id == s.c.id,
@@ -147,7 +157,8 @@ class AdminQueries:
                 if until is not None:
                     left = left.where(s.c.unsubscribed < until)
                 found.append(IssueStats(row.id, row.number, row.subject, row.created, row.sent,
-                                        counts, bounced, conn.execute(left).scalar() or 0))
+                                        counts, bounced, conn.execute(left).scalar() or 0,
+                                        row.rhythm))
         return found
 
     def issue_failures(self, issue_id: int, limit: int = 100) -> list[tuple[str, str, int]]:

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from publisher.errors import PublisherError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD = "0007"  # the newest revision in publisher/store/migrations/versions
+HEAD = "0008"  # the newest revision in publisher/store/migrations/versions
 
 
 class StoreError(PublisherError):

@@ -294,15 +294,16 @@ def _skip_gone(conn, issue_id: int, now: datetime) -> int:
 _CLAIM_COLUMNS = (deliveries.c.id, deliveries.c.issue_id, deliveries.c.subscriber_id,
                   subscribers.c.email, subscribers.c.name, subscribers.c.categories,
                   deliveries.c.attempts, deliveries.c.error, deliveries.c.sent,
-                  deliveries.c.next_attempt, deliveries.c.first_attempt)
+                  deliveries.c.next_attempt, deliveries.c.first_attempt, deliveries.c.articles)
 
 
 def _claimed(row, until: datetime, now: datetime) -> Delivery:
     """A row read by a claim (_CLAIM_COLUMNS, unpacked: much cheaper than by name), as the
     claim leaves it: claimed until `until`, one more attempt."""
     (id_, issue_id, subscriber_id, email, name, categories, attempts, error, sent, next_attempt,
-     first_attempt) = row
+     first_attempt, articles) = row
     return Delivery(  # by position: a claim makes hundreds at once
         id_, issue_id, subscriber_id, email, name,
         () if categories == "[]" else tuple(json.loads(categories)),
-        "claimed", attempts + 1, error, sent, until, next_attempt, first_attempt or now)
+        "claimed", attempts + 1, error, sent, until, next_attempt, first_attempt or now,
+        tuple(json.loads(articles)) if articles else ())

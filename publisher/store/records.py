@@ -21,6 +21,7 @@ def _subscriber(row) -> Subscriber:
         hard_bounces=row.hard_bounces,
         optin_source=getattr(row, "optin_source", ""),
         optin_client=getattr(row, "optin_client", ""),
+        rhythm=getattr(row, "rhythm", ""),
     )
 
 
@@ -36,6 +37,7 @@ def _issue(row) -> Issue:
         text=row.text,
         created=row.created,
         sent=row.sent,
+        rhythm=row.rhythm,
     )
 
 
@@ -52,6 +54,7 @@ _DELIVERY_COLUMNS = (
     deliveries.c.sent,
     deliveries.c.claimed_until,
     deliveries.c.next_attempt,
+    deliveries.c.articles,
 )
 
 
@@ -69,4 +72,5 @@ def _delivery(row) -> Delivery:
         sent=row.sent,
         claimed_until=row.claimed_until,
         next_attempt=row.next_attempt,
+        articles=tuple(json.loads(row.articles)) if row.articles else (),
     )

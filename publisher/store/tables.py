@@ -63,6 +63,7 @@ subscribers = Table(
     Column("hard_bounces", Integer, nullable=False, server_default="0"),
     Column("optin_source", String(16), nullable=False, server_default=""),  # form, import, cli
     Column("optin_client", String(100), nullable=False, server_default=""),  # kept or hashed
+    Column("rhythm", String(32), nullable=False, server_default=""),  # "": the default rhythm
 )
 
 suppressions = Table(  # forgotten addresses: a keyed hash, so import and add refuse them
@@ -83,7 +84,8 @@ issues = Table(
     "issues",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("number", Integer, nullable=False, unique=True),
+    Column("rhythm", String(32), nullable=False, server_default=""),  # "": the one digest
+    Column("number", Integer, nullable=False),  # per rhythm
     Column("period", String(200), nullable=False, unique=True),  # two racing senders: one issue
     Column("subject", Text, nullable=False),
     Column("article_ids", Text, nullable=False, server_default="[]"),  # JSON list
@@ -93,6 +95,7 @@ issues = Table(
     Column("created", UTCDateTime, nullable=False),
     Column("queued", UTCDateTime),  # every delivery is in the ledger
     Column("sent", UTCDateTime),  # every delivery is settled
+    UniqueConstraint("rhythm", "number", name="uq_issues_rhythm_number"),
 )
 
 deliveries = Table(
@@ -111,6 +114,9 @@ deliveries = Table(
     Column("next_attempt", UTCDateTime),
     Column("first_attempt", UTCDateTime),  # its first claim: retries end mail.retry_for after
     Column("sent", UTCDateTime),
+    # JSON list of the issue's articles this subscriber gets; "": all those in their
+    # categories. With the issue's article_ids, what each subscriber has received.
+    Column("articles", Text, nullable=False, server_default=""),
     UniqueConstraint("issue_id", "subscriber_id"),
     Index("ix_deliveries_claim", "issue_id", "status", "next_attempt"),
 )

@@ -54,7 +54,7 @@ class Site:
         self.trusted = networks(config.web.trusted_proxies)
         self._categories: tuple[float, list[str]] = (0.0, [])
 
-    def page(self, template: str, status: int = 200, **ctx) -> HTMLResponse:
+    def _page(self, template: str, status: int = 200, **ctx) -> HTMLResponse:
         html = self.env.get_template(f"web/{template}.html").render(site=self.config.site, **ctx)
         return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
@@ -78,6 +78,25 @@ class Site:
         offered = {c.casefold(): c for c in self.categories()}
         return [offered[c.casefold()] for c in map(str, values[:MAX_CATEGORIES])
                 if c.casefold() in offered]
+
+    def rhythms(self) -> list[tuple[str, str]]:
+        """(name, how it reads) of each rhythm of newsletter.rhythms, for the forms."""
+        from publisher.config.sections import ON_PUBLISH
+
+        return [(name, name.capitalize() + (" — " + self._("each article as soon as it is "
+                                                           "published") if when == ON_PUBLISH
+                                            else ""))
+                for name, when in self.config.newsletter.rhythms.items()]
+
+    def rhythm(self, value) -> str:
+        """The rhythm a form chose, if it is one of config.yaml's; else "" (the default)."""
+        value = str(value or "")
+        return value if value in self.config.newsletter.rhythms else ""
+
+    def page(self, template: str, status: int = 200, **ctx) -> HTMLResponse:
+        ctx.setdefault("rhythms", self.rhythms())
+        ctx.setdefault("default_rhythm", self.config.newsletter.default)
+        return self._page(template, status, **ctx)
 
     def queue(self, kind: str, email: str, asked: dict) -> None:
         """A mail for the background sender: one INSERT, whoever the address belongs to."""
@@ -118,6 +137,8 @@ async def subscribe(request: Request) -> Response:
     asked = {"name": uc.clean_name(name), "categories": chosen,  # and the opt-in record's
              "client": client_record(site.config.web.keep_client_address, site.tokens.digest,
                                      client)}
+    if site.rhythm(form.get("rhythm")):
+        asked["rhythm"] = site.rhythm(form.get("rhythm"))
     await run_in_threadpool(site.queue, "subscribe", email, asked)
     return site.page("check_inbox", hours=site.config.web.confirm_hours)
 
@@ -169,6 +190,9 @@ async def preferences(request: Request) -> Response:
     if form is not None:
         chosen = await run_in_threadpool(site.chosen, form.getlist("categories"))
         sub = await run_in_threadpool(uc.set_categories, site.store, address, chosen)
+        if sub is not None and site.rhythm(form.get("rhythm")):
+            sub = await run_in_threadpool(lambda: site.store.update_subscriber(
+                address, rhythm=site.rhythm(form.get("rhythm"))))
         saved = True
     else:
         sub = await run_in_threadpool(site.store.get_subscriber, address)

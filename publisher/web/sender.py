@@ -98,7 +98,7 @@ class NoticeSender:
 
         uc.request(self.store, notice.email, notice.data.get("name", ""),
                    notice.data.get("categories", []), now, confirm,
-                   str(notice.data.get("client", "")))
+                   str(notice.data.get("client", "")), str(notice.data.get("rhythm", "")))
         return outcome
 
     def _confirmation(self, notice: QueuedNotice, sub, asked, now: datetime) -> str:

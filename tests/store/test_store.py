@@ -197,3 +197,38 @@ def test_settle_skipped_and_queue_with_a_predicate(store: Store):
     claimed = store.claim_deliveries(issue.id, 10, LEASE, NOW)
     store.settle_deliveries([], [], [], NOW, skipped=[claimed[0].id])
     assert store.delivery_counts(issue.id) == {"skipped": 1, "claimed": 1}
+
+
+def test_upgrade_to_rhythms_keeps_issues_and_numbers_them_per_rhythm(database_url):
+    """0008: existing subscribers get the default rhythm (""), existing issues the one
+    digest's; numbers are unique per rhythm, no longer overall."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy.exc import IntegrityError
+
+    from publisher.models import Issue
+    from publisher.store.engine import MIGRATIONS
+
+    engine = make_engine(database_url)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:  # a database of the release before rhythms
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0007")
+        conn.execute(text("INSERT INTO subscribers (email, name, status, categories, created,"
+                          " hard_bounces) VALUES ('kept@example.org', 'Kept', 'active', '[]',"
+                          " '2024-01-01 00:00:00', 0)"))
+        conn.execute(text("INSERT INTO issues (number, period, subject, html, text, created)"
+                          " VALUES (1, 'p', 'One', '<p>1</p>', '1', '2024-01-02 00:00:00')"))
+    migrate(engine)
+    store = Store(engine)
+    assert store.get_subscriber("kept@example.org").rhythm == ""
+    assert store.last_issue().subject == "One" and store.last_issue("daily") is None
+    daily, new = store.save_issue(Issue(1, NOW, "Daily one", (), "<p>d</p>", "d",
+                                        period="daily:1", rhythm="daily"))
+    assert new and daily.number == 1 and daily.rhythm == "daily"
+    assert store.get_issue(1).subject == "One" and store.get_issue(1, "daily").subject == "Daily one"
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("INSERT INTO issues (rhythm, number, period, subject, html, text, created)"
+                          " VALUES ('daily', 1, 'q', 'Two', '', '', '2024-01-03 00:00:00')"))
+    engine.dispose()

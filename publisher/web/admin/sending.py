@@ -45,19 +45,26 @@ class SendJob:
                 "text": texts[self.state]}
 
 
-def _run(admin: Admin, job: SendJob) -> None:
+def _run(admin: Admin, job: SendJob, rhythm: str = "") -> None:
     from publisher.content import load_articles
     from publisher.newsletter.campaign import send_newsletter
+    from publisher.newsletter.rhythms import send_rhythm
 
     notices, now = admin.notices, admin.now()
     try:
         articles = load_articles(admin.config).published(now)  # as they are now, not cached
-        outcome = send_newsletter(admin.config, admin.store, notices.transport,
-                                  notices.links.tokens, articles, now,
+        if rhythm:
+            outcome = send_rhythm(admin.config, admin.store, notices.transport,
+                                  notices.links.tokens, articles, now, rhythm,
                                   progress=job.progress, stop=job.stop)
+        else:
+            outcome = send_newsletter(admin.config, admin.store, notices.transport,
+                                      notices.links.tokens, articles, now,
+                                      progress=job.progress, stop=job.stop)
         _ = admin._
         parts = [_("issue %(n)s: %(sent)s sent, %(failed)s failed")
-                 % {"n": issue.number, "sent": report.sent, "failed": len(report.failed)}
+                 % {"n": f"{issue.rhythm} {issue.number}" if issue.rhythm else issue.number,
+                    "sent": report.sent, "failed": len(report.failed)}
                  for issue, report in outcome.reports]
         job.summary = "; ".join(parts) or outcome.nothing_new
         job.state = "stopped" if job.stop.is_set() else "finished"
@@ -74,9 +81,20 @@ def _job(admin: Admin) -> SendJob | None:
 def _what_would_go(admin: Admin) -> dict:
     from publisher.web.admin.views import next_plan
 
+    active = admin.store.count_subscribers().get("active", 0)
+    if admin.config.newsletter.rhythms:  # each rhythm's next issue, each its own button
+        from publisher.content import load_articles
+        from publisher.newsletter.rhythms import preview_plan
+
+        now = admin.now()
+        articles = load_articles(admin.config).published(now)
+        rhythms = [(name, preview_plan(admin.config, admin.store, name, articles, now),
+                    admin.store.unfinished_issues(name))
+                   for name in admin.config.newsletter.rhythms]
+        return dict(rhythms=rhythms, plan=None, unfinished=[], active=active)
     plan, _ = next_plan(admin)
-    return dict(plan=plan, unfinished=admin.store.unfinished_issues(),
-                active=admin.store.count_subscribers().get("active", 0))
+    return dict(rhythms=[], plan=plan, unfinished=admin.store.unfinished_issues(),
+                active=active)
 
 
 @guarded
@@ -93,9 +111,15 @@ async def confirm(request: Request) -> Response:
 async def start(request: Request) -> Response:
     admin: Admin = request.app.state.admin
     job = _job(admin)
+    rhythm = ""
+    if admin.config.newsletter.rhythms:  # one rhythm at a time, named by its button
+        rhythm = str((await request.form(max_fields=10, max_files=0)).get("rhythm", ""))
+        if rhythm not in admin.config.newsletter.rhythms:
+            return RedirectResponse(PREFIX + "send", 303, headers=NO_STORE)
     if job is None or job.state != "running":
         job = admin.send_job = SendJob()
-        threading.Thread(target=_run, args=(admin, job), name="admin-send", daemon=True).start()
+        threading.Thread(target=_run, args=(admin, job, rhythm), name="admin-send",
+                         daemon=True).start()
     return RedirectResponse(PREFIX + "send/progress", 303, headers=NO_STORE)
 
 

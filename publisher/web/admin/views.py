@@ -141,14 +141,18 @@ async def issues(request: Request) -> Response:
 @guarded
 async def issue(request: Request) -> Response:
     admin: Admin = request.app.state.admin
-    number = _int(request.path_params["number"]) or 0
+    rhythm, _, number_text = str(request.path_params["number"]).rpartition("-")  # "daily-3"
+    number = _int(number_text) or 0
 
     def data() -> dict | None:
-        found = admin.store.issue_stats(limit=1, number=number)
+        from publisher.newsletter.archive import issue_path
+
+        found = admin.store.issue_stats(limit=1, number=number, rhythm=rhythm)
         if not found:
             return None
+        page = issue_path(number, rhythm).removesuffix("index.html")
         return dict(issue=found[0], failures=admin.store.issue_failures(found[0].id),
-                    web_url=f"{admin.config.site.url}newsletter/{number}/")
+                    web_url=f"{admin.config.site.url}{page}")
 
     found = await run_in_threadpool(data)
     if found is None:

@@ -269,3 +269,58 @@ def test_forget_erases_the_person_and_keeps_them_out(admin):
     assert guard.blocked(["reader1@example.org"]) == {"reader1@example.org"}
     page = admin.get(done.headers["location"].removeprefix(SITE)).text
     assert "Oubliée" in page and "reader1@example.org" not in page
+
+
+def test_a_rhythms_issues_have_their_own_numbers_and_pages(admin):
+    from datetime import datetime, timezone
+
+    from publisher.models import Issue
+
+    daily, _ = admin.store.save_issue(Issue(1, datetime.now(timezone.utc), "Daily one", (),
+                                            "<p>d</p>", "d", period="daily:x", rhythm="daily"))
+    reader = admin.store.get_subscriber("reader1@example.org")
+    admin.store.queue_shares(daily, [(reader.id, ())], datetime.now(timezone.utc))
+    admin.login()
+    page = admin.get("/admin/issues").text
+    assert '<a href="/admin/issues/daily-1">daily 1</a>' in page
+    assert '<a href="/admin/issues/1">1</a>' in page
+    issue = admin.get("/admin/issues/daily-1")
+    assert issue.status_code == 200 and "Daily one" in issue.text
+    assert "https://news.example.org/newsletter/daily/1/" in issue.text
+    assert "Daily one" not in admin.get("/admin/issues/1").text
+    assert admin.get("/admin/issues/weekly-1").status_code == 404
+
+
+def test_send_now_sends_the_rhythm_whose_button_was_pressed(project, monkeypatch, admin_client):
+    from datetime import datetime, timedelta, timezone
+
+    monkeypatch.setenv("PUBLISHER_ADMIN_PASSWORD", PASSWORD)
+    content = project.root / "content"
+    content.mkdir()
+    project.write(f"paths:\n  content: {content}\n  output: {project.root / 'public'}\n"
+                  'mail:\n  doctor: false\nnewsletter:\n  rhythms:\n    instant: on-publish\n'
+                  '    daily: "0 7 * * *"\n')
+    store = open_store(project.config())
+    joined = datetime.now(timezone.utc) - timedelta(hours=2)
+    store.add_subscriber("d@example.org", "", [], "active", joined, rhythm="daily")
+    store.add_subscriber("i@example.org", "", [], "active", joined, rhythm="instant")
+    (content / "fresh.md").write_text(
+        f"---\ntitle: Fresh\ndate: {(joined + timedelta(hours=1)).replace(microsecond=0).isoformat()}"
+        "\ncategory: Tech\n---\n\nNew.\n", encoding="utf-8")
+    with LiveServer(create_app(project.config(), store=store)) as server:
+        with admin_client(base_url=server.url) as admin:
+            admin.login()
+            page = admin.get("/admin/send").text
+            assert "Envoyer le rythme daily maintenant" in page
+            assert "Un nouveau numéro de 1 article." in page
+            started = admin.post("/admin/send", data={"csrf": admin.csrf("/admin/send"),
+                                                      "rhythm": "daily"})
+            assert started.status_code == 303
+            with admin.stream("GET", "/admin/send/events", timeout=30) as stream:
+                events = [json.loads(line[6:]) for line in stream.iter_lines()
+                          if line.startswith("data: ")]
+            assert events[-1]["state"] == "finished", events
+            assert "numéro daily 1\xa0: 1 envoyés" in events[-1]["text"]
+    assert [i.rhythm for i in store.list_issues()] == ["daily"]
+    assert store.issue_stats(number=1, rhythm="daily")[0].counts == {"sent": 1}
+    store.close()

@@ -1,0 +1,98 @@
+"""Each rhythm's own job (issue 17): claimed once per slot in job_runs, caught up once after
+downtime, an on-publish rhythm after a build; `publisher jobs` lists each."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_config
+
+from publisher.cli import main
+
+RHYTHMS = """newsletter:
+  rhythms:
+    instant: on-publish
+    daily: "*/10 * * * * *"
+    weekly: "*/20 * * * * *"
+schedule:
+  grace: 60
+mail:
+  doctor: false
+"""
+
+
+@pytest.fixture
+def runner(tmp_path, monkeypatch):
+    from publisher.config import load_config
+    from publisher.schedule.runner import Runner
+
+    monkeypatch.setenv("PUBLISHER_SECRET_KEY", "test-secret-0123456789abcdefghijklmnopqrstuvwxyz")
+    write_config(tmp_path, RHYTHMS)
+    r = Runner(load_config(tmp_path / "config.yaml", env={}))
+    yield r
+    r.store.close()
+
+
+def test_each_rhythm_has_its_job_and_catches_up_once(runner):
+    from publisher.schedule.jobs import cron_jobs
+
+    assert [j.name for j in cron_jobs(runner.config)] == ["build", "newsletter:daily",
+                                                          "newsletter:weekly"]
+    now = datetime(2024, 11, 25, 8, 0, 35, tzinfo=timezone.utc)
+    runner.store.claim_run("build", now - timedelta(minutes=5), "start", "x:1", now - timedelta(minutes=5))
+    missed = [(job.name, slot) for job, slot in runner.missed(now)]
+    assert missed == [("newsletter:daily", now.replace(second=30)),
+                      ("newsletter:weekly", now.replace(second=20))]
+    assert runner.record("newsletter:daily", now.replace(second=30), "catch-up",
+                         lambda: ("ok", "sent")) == "ok"
+    assert runner.record("newsletter:daily", now.replace(second=30), "schedule",
+                         lambda: ("ok", "twice")) is None  # another process had the slot
+    assert [job.name for job, _ in runner.missed(now)] == ["newsletter:weekly"]
+
+
+def add(store, address, rhythm, when):
+    store.add_subscriber(address, "", [], "active", when, rhythm=rhythm)
+
+
+def outbox(runner) -> list[str]:
+    import email
+
+    folder = runner.config.path("var") / "outbox"
+    return sorted(str(email.message_from_bytes(p.read_bytes())["To"])
+                  for p in folder.glob("*.eml")) if folder.exists() else []
+
+
+def test_a_rhythm_job_sends_its_rhythm_only_and_on_publish_follows_the_build(runner, tmp_path):
+    joined = datetime.now(timezone.utc) - timedelta(hours=3)
+    add(runner.store, "d@example.org", "daily", joined)
+    add(runner.store, "w@example.org", "weekly", joined)
+    add(runner.store, "i@example.org", "instant", joined)
+    content = tmp_path / "content"
+    content.mkdir()
+    when = (joined + timedelta(hours=1)).replace(microsecond=0).isoformat()
+    (content / "a.md").write_text(f"---\ntitle: A\ndate: {when}\n---\n\nText.\n")
+    slot = datetime.now(timezone.utc).replace(microsecond=0)
+    runner.run_job("newsletter:daily", slot, "schedule")
+    assert outbox(runner) == ["d@example.org"]
+    assert runner.store.last_runs()["newsletter:daily"].summary.startswith("daily issue 1 sent to 1")
+    runner.run_job("newsletter:daily", slot, "catch-up")  # the same slot: nothing more
+    assert outbox(runner) == ["d@example.org"]
+    runner.build("change")  # the build makes the on-publish rhythm send what went live
+    assert outbox(runner) == ["d@example.org", "i@example.org"]
+    runner.build("change")  # nothing new: nothing sent, no run recorded
+    assert outbox(runner) == ["d@example.org", "i@example.org"]
+    assert runner.store.last_runs()["newsletter:instant"].summary.startswith("instant issue 1")
+
+
+def test_jobs_lists_each_rhythm_and_its_next_run(tmp_path, monkeypatch):
+    cfg = write_config(tmp_path, RHYTHMS.replace('"*/20 * * * * *"', '"0 8 * * mon"'))
+    result = CliRunner().invoke(main, ["--config", str(cfg), "jobs"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "*/10 * * * * *" in next(line for line in lines if "newsletter:daily" in line)
+    weekly = next(line for line in lines if "newsletter:weekly" in line)
+    assert "0 8 * * mon" in weekly and " 08:00:00 CE" in weekly
+    assert "on publish" in next(line for line in lines if "newsletter:instant" in line)
+    assert not [line for line in lines if "│ newsletter " in line]  # no digest without rhythm
