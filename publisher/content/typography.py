@@ -19,6 +19,8 @@ NBSP, NNBSP = "\u00a0", "\u202f"
 # Raw text elements and literal ones: their content is never changed.
 VERBATIM = ("code", "pre", "kbd", "samp", "script", "style", "tt", "var")
 TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^>]*>|<!--.*?-->", re.S)
+TAG_SPLIT = re.compile(r"(<(?:/?[a-zA-Z][a-zA-Z0-9]*)[^>]*>|<!--.*?-->)", re.S)  # TAG, one group
+VERBATIM_OPEN = re.compile(r"<(?:%s)\b" % "|".join(VERBATIM), re.I)
 
 SPACES_BEFORE_TIGHT = re.compile(r"[ \u00a0\u202f]+(?=[;!?])")
 SPACES_BEFORE_COLON = re.compile(r"[ \u00a0\u202f]+(?=[:%])")
@@ -82,6 +84,14 @@ def typeset_html(html: str, lang: str | None) -> str:
     rule = _rule(lang)
     if rule is None or not html:
         return html
+    if not VERBATIM_OPEN.search(html):  # most bodies: no code, every text chunk is typeset
+        parts = TAG_SPLIT.split(html)  # text, tag, text, tag... text
+        texts = parts[0::2]
+        done = [] if SEPARATOR in html else rule(unescape(SEPARATOR.join(texts))).split(SEPARATOR)
+        if len(done) == len(texts):
+            parts[0::2] = [_escaped(t) if t and not t.isspace() else t
+                           for t in _restore_blank(done, texts)]
+            return "".join(parts)
     tags: list[str] = []
     texts: list[str] = []  # the text before each tag, and after the last: "" when verbatim
     kept: dict[int, str] = {}  # verbatim text, put back as it was
@@ -105,6 +115,11 @@ def typeset_html(html: str, lang: str | None) -> str:
         out.append(tag)
     out.append(kept.get(len(tags)) or _escaped(done[-1]))
     return "".join(out)
+
+
+def _restore_blank(done: list[str], texts: list[str]) -> list[str]:
+    """Whitespace-only chunks as they were (the chunk-by-chunk rules never touched them)."""
+    return [t if not t or t.isspace() else d for d, t in zip(done, texts)]
 
 
 def _collect(chunk: str, verbatim: int, texts: list[str], kept: dict[int, str]) -> None:
