@@ -147,9 +147,10 @@ def measure(cmd: list[str], label: str, *, cwd: Path | None = None, log: Path | 
 
 
 def gen_corpus(out: Path, n: int, fmt: str) -> Path:
-    shutil.rmtree(out, ignore_errors=True)
+    clean(out)
     subprocess.run([sys.executable, str(GEN_CORPUS), str(out), str(n), "--format", fmt],
                    check=True)
+    os.sync()  # the corpus on disk before a tool reads it, not written back during its build
     return out
 
 
