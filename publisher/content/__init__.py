@@ -9,7 +9,13 @@ from functools import lru_cache
 
 from publisher.config import Config
 from publisher.content.source import ARTICLE_SUFFIXES  # noqa: F401 - re-exported
-from publisher.content.walk import EXTRA, ROOT_FILES, scan, signature  # noqa: F401 - re-exported
+from publisher.content.walk import (  # noqa: F401 - re-exported
+    EXTRA,
+    ROOT_FILES,
+    scan,
+    scan_folder,
+    signature,
+)
 from publisher.errors import ContentError
 from publisher.models import Article
 

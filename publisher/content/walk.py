@@ -30,7 +30,15 @@ FileStat = tuple[int, int]  # (size, mtime_ns)
 
 def scan(root) -> tuple[list[tuple[str, FileStat]], list[tuple[str, FileStat]]]:
     """(articles, assets): relative path and (size, mtime_ns) of every file, hidden ones
-    skipped, sorted by path.
+    skipped, sorted by path (see scan_folder)."""
+    articles, assets, _ = scan_folder(root)
+    return articles, assets
+
+
+def scan_folder(root) -> tuple[list[tuple[str, FileStat]], list[tuple[str, FileStat]], str]:
+    """(articles, assets, signature): relative path and (size, mtime_ns) of every file, hidden
+    ones skipped, sorted by path, and one digest of every name and stat seen, which the
+    nothing-changed check compares alone (hashed from the raw numbers as they come).
 
     Assets (images, PDFs...) are copied to the same path in the output, as Pelican and Hugo do
     with their static folders, so `/images/photo.jpg` in an article resolves. A robots.txt
@@ -40,6 +48,7 @@ def scan(root) -> tuple[list[tuple[str, FileStat]], list[tuple[str, FileStat]]]:
     inside = os.path.realpath(root) + os.sep
     articles: list[tuple[str, FileStat]] = []
     assets: list[tuple[str, FileStat]] = []
+    digest = hashlib.blake2b(digest_size=16)
     folders = [""]
     while folders:  # a folder's names, then all their lstat() at once: no scandir per entry
         prefix = folders.pop()
@@ -49,7 +58,10 @@ def scan(root) -> tuple[list[tuple[str, FileStat]], list[tuple[str, FileStat]]]:
         except (FileNotFoundError, NotADirectoryError):
             continue  # no content folder (yet): nothing to read, as os.walk
         base = os.path.join(folder, "")
-        for name, (mode, size, mtime) in zip(names, stat_all([base + n for n in names])):
+        flat = _stat_array([base + n for n in names])
+        digest.update(f"{prefix}\0{chr(0).join(names)}\0".encode("utf-8", "surrogateescape"))
+        digest.update(flat.tobytes())
+        for name, (mode, size, mtime) in zip(names, _triples(flat)):
             if stat.S_ISDIR(mode):  # one linked from elsewhere is not walked, as os.walk
                 if name[0] != "_":
                     folders.append(f"{prefix}{name}/")
@@ -68,6 +80,7 @@ def scan(root) -> tuple[list[tuple[str, FileStat]], list[tuple[str, FileStat]]]:
                 if not stat.S_ISREG(target.st_mode):
                     continue
                 size, mtime = target.st_size, target.st_mtime_ns
+                digest.update(f"{size}:{mtime}".encode())  # the file it points at
             elif not stat.S_ISREG(mode):
                 continue  # gone since the listing (mode 0), a socket, a fifo...
             dot = name.rfind(".")  # os.path.splitext's suffix, at a tenth of its cost
@@ -77,7 +90,7 @@ def scan(root) -> tuple[list[tuple[str, FileStat]], list[tuple[str, FileStat]]]:
             (articles if is_article else assets).append((prefix + name, (size, mtime)))
     articles.sort(key=itemgetter(0))
     assets.sort(key=itemgetter(0))
-    return articles, assets
+    return articles, assets, digest.hexdigest()
 
 
 def signature(files: list[tuple[str, FileStat]]) -> str:
@@ -108,10 +121,15 @@ def _triples(flat: array) -> list[tuple[int, int, int]]:
 
 def stat_all(paths: list[str]) -> list[tuple[int, int, int]]:
     """(mode, size, mtime_ns) of each path, not following links; GONE for one that
-    vanished. From PARALLEL_STAT paths on, a forked child does the second half and sends the
-    numbers back through a pipe."""
+    vanished."""
+    return _triples(_stat_array(paths))
+
+
+def _stat_array(paths: list[str]) -> array:
+    """stat_all's numbers, flat. From PARALLEL_STAT paths on, a forked child does the second
+    half and sends the numbers back through a pipe."""
     if len(paths) < PARALLEL_STAT or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
-        return _triples(_lstat_list(paths))
+        return _lstat_list(paths)
     half = len(paths) // 2
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -140,4 +158,5 @@ def stat_all(paths: list[str]) -> list[tuple[int, int, int]]:
         second.frombytes(data)
     else:  # the child failed: do its half here
         second = _lstat_list(paths[half:])
-    return _triples(first + second)
+    first.extend(second)
+    return first

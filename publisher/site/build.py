@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from publisher.config import Config
-from publisher.content import EXTRA, Loaded, scan, signature
+from publisher.content import EXTRA, Loaded, scan_folder
 from publisher.errors import ContentError
 from publisher.site import cache as caching
 from publisher.site.cache import (
@@ -106,10 +106,9 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     cache = load_state(cache_file) if use_cache else BuildState()
     articles_file = cache_file.with_name("articles.pickle")
     root = config.path("content")
-    files, assets = scan(root) if root.is_dir() else ([], [])
+    files, assets, sources_signature = scan_folder(root) if root.is_dir() else ([], [], "")
     if not root.is_dir():
         report.warnings.append(f"{root}: content folder not found; building an empty site")
-    sources_signature = signature(files)
 
     # Fast path: nothing changed and no scheduled article came due.
     extras = fingerprint(extras, tuple(assets))

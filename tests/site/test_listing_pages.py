@@ -99,6 +99,10 @@ def test_stat_in_two_processes_equals_stat_in_one(tmp_path, monkeypatch):
     assert scan_module.scan(tmp_path) == serial
     assert serial[0][5] == ("f05.md", (5, (tmp_path / "f05.md").stat().st_mtime_ns))
     assert scan_module.signature(serial[0]) != scan_module.signature(serial[0][1:])
+    first = scan_module.scan_folder(tmp_path)[2]
+    assert scan_module.scan_folder(tmp_path)[2] == first
+    (tmp_path / "f07.md").write_text("edited in place", encoding="utf-8")
+    assert scan_module.scan_folder(tmp_path)[2] != first
 
 
 def test_a_large_site_checks_its_front_files_only_when_nothing_changed(tmp_path, load,
