@@ -83,9 +83,12 @@ class Site:
         """(name, how it reads) of each rhythm of newsletter.rhythms, for the forms."""
         from publisher.config.sections import ON_PUBLISH
 
-        return [(name, name.capitalize() + (" — " + self._("each article as soon as it is "
-                                                           "published") if when == ON_PUBLISH
-                                            else ""))
+        _ = self._
+        known = {"instant": _("Instant"), "daily": _("Daily"), "weekly": _("Weekly"),
+                 "monthly": _("Monthly")}  # the names the README suggests, in the language
+        return [(name, known.get(name.casefold(), name.capitalize())
+                 + (" — " + _("each article as soon as it is published")
+                    if when == ON_PUBLISH else ""))
                 for name, when in self.config.newsletter.rhythms.items()]
 
     def rhythm(self, value) -> str:
