@@ -62,6 +62,22 @@ def throwaway_pg_url() -> str:
     return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
+_runs: dict[str, int] = {}
+
+
+def throwaway_database_url(folder, stem: str) -> str:
+    """A new, empty database for one run of a state machine: PostgreSQL with
+    PUBLISHER_TEST_DATABASE=postgresql, else the next SQLite file `stem`N.db in `folder`."""
+    if TEST_DATABASE == "postgresql":
+        return throwaway_pg_url()
+    folder.mkdir(exist_ok=True)
+    _runs[stem] = _runs.get(stem, 0) + 1
+    return f"sqlite:///{folder / f'{stem}{_runs[stem]}.db'}"
+
+
+__all__ += ["throwaway_database_url"]
+
+
 _by_folder: dict[str, str] = {}
 
 
@@ -418,6 +434,15 @@ def write_articles(folder, now, count: int = 2, categories=("Tech", "Art")) -> N
 
 __all__ += ["smtp_server", "RecordingHandler", "write_articles"]
 
+# Three rhythms and a default: the web and CLI tests of issue 17.
+RHYTHMS = """newsletter:
+  rhythms:
+    instant: on-publish
+    daily: "0 7 * * *"
+    weekly: "0 8 * * mon"
+  default_rhythm: weekly
+"""
+
 
 class LiveServer:
     """A Starlette app served by a real uvicorn on a free loopback port, in a thread."""
@@ -457,3 +482,23 @@ class LiveServer:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def serve_project(project, now, extra: str = ""):
+    """The project's web app (with articles published before `now` and `extra` config) on a
+    LiveServer: yields an httpx client that also carries `.store` and `.project`."""
+    import httpx
+
+    from publisher.store import open_store
+    from publisher.web.app import create_app
+
+    write_articles(project.root / "content", now)
+    (project.root / "public").mkdir(exist_ok=True)
+    project.write(f"paths:\n  content: {project.root / 'content'}\n"
+                  f"  output: {project.root / 'public'}\n" + extra)
+    config = project.config()
+    store = open_store(config)
+    with LiveServer(create_app(config, store=store)) as server:
+        with httpx.Client(base_url=server.url, follow_redirects=True) as client:
+            client.store, client.project = store, project
+            yield client

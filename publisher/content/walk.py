@@ -119,15 +119,10 @@ def _triples(flat: array) -> list[tuple[int, int, int]]:
     return list(zip(it, it, it))
 
 
-def stat_all(paths: list[str]) -> list[tuple[int, int, int]]:
-    """(mode, size, mtime_ns) of each path, not following links; GONE for one that
-    vanished."""
-    return _triples(_stat_array(paths))
-
-
 def _stat_array(paths: list[str]) -> array:
-    """stat_all's numbers, flat. From PARALLEL_STAT paths on, a forked child does the second
-    half and sends the numbers back through a pipe."""
+    """(mode, size, mtime_ns) of each path, flat, not following links; GONE for one that
+    vanished. From PARALLEL_STAT paths on, a forked child does the second half and sends the
+    numbers back through a pipe."""
     if len(paths) < PARALLEL_STAT or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
         return _lstat_list(paths)
     half = len(paths) // 2

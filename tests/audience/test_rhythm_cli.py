@@ -5,17 +5,10 @@ from __future__ import annotations
 import csv
 
 from click.testing import CliRunner
+from delivery_fixtures import RHYTHMS
 
 from publisher.cli import main
 from publisher.store import open_store
-
-RHYTHMS = """newsletter:
-  rhythms:
-    instant: on-publish
-    daily: "0 7 * * *"
-    weekly: "0 8 * * mon"
-  default_rhythm: weekly
-"""
 
 
 def cli(*args):

@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from delivery_fixtures import TEST_DATABASE, RecordingHandler, throwaway_pg_url
+from delivery_fixtures import TEST_DATABASE, RecordingHandler, throwaway_database_url
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
@@ -63,13 +63,7 @@ class LedgerRaces(RuleBasedStateMachine):
 
     @initialize()
     def start(self):
-        if TEST_DATABASE == "postgresql":
-            url = throwaway_pg_url()
-        else:
-            self.folder.mkdir(exist_ok=True)
-            LedgerRaces.runs = getattr(LedgerRaces, "runs", 0) + 1
-            url = f"sqlite:///{self.folder / f'races{LedgerRaces.runs}.db'}"
-        self.engine = make_engine(url)
+        self.engine = make_engine(throwaway_database_url(self.folder, "races"))
         migrate(self.engine)
         self.store = Store(self.engine)
         self.emails = [f"p{i}@example.org" for i in range(PEOPLE)]

@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from email.policy import default
 
-from delivery_fixtures import TEST_DATABASE, throwaway_pg_url
+from delivery_fixtures import throwaway_database_url
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -70,13 +70,7 @@ class RhythmLedger(RuleBasedStateMachine):
 
     @initialize()
     def start(self):
-        if TEST_DATABASE == "postgresql":
-            url = throwaway_pg_url()
-        else:
-            self.folder.mkdir(exist_ok=True)
-            RhythmLedger.runs = getattr(RhythmLedger, "runs", 0) + 1
-            url = f"sqlite:///{self.folder / f'rhythms{RhythmLedger.runs}.db'}"
-        self.engine = make_engine(url)
+        self.engine = make_engine(throwaway_database_url(self.folder, "rhythms"))
         migrate(self.engine)
         self.store = Store(self.engine)
         self.clock = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)

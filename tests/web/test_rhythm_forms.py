@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
-from delivery_fixtures import LiveServer, write_articles
+from delivery_fixtures import RHYTHMS, serve_project
 from test_web import NOW, link, local, mails
 
 from publisher.audience.tokens import Tokens
-from publisher.store import open_store
-from publisher.web.app import create_app
-
-RHYTHMS = """newsletter:
-  rhythms:
-    instant: on-publish
-    daily: "0 7 * * *"
-    weekly: "0 8 * * mon"
-  default_rhythm: weekly
-"""
 
 
 @pytest.fixture
 def web(project):
-    write_articles(project.root / "content", NOW)
-    (project.root / "public").mkdir()
-    project.write(f"paths:\n  content: {project.root / 'content'}\n"
-                  f"  output: {project.root / 'public'}\n" + RHYTHMS)
-    config = project.config()
-    store = open_store(config)
-    with LiveServer(create_app(config, store=store)) as server:
-        with httpx.Client(base_url=server.url, follow_redirects=True) as client:
-            client.store, client.project = store, project
-            yield client
+    yield from serve_project(project, NOW, RHYTHMS)
 
 
 def test_the_subscribe_form_chooses_the_rhythm_applied_on_confirmation(web):

@@ -8,29 +8,19 @@ import time
 from datetime import datetime, timezone
 from email import policy
 
-import httpx
 import pytest
-from delivery_fixtures import LiveServer, write_articles
+from delivery_fixtures import serve_project
 
 from publisher.audience.tokens import Tokens
-from publisher.store import open_store
-from publisher.web.app import create_app
 
 NOW = datetime.now(timezone.utc)
 
 
 @pytest.fixture
 def web(project):
-    write_articles(project.root / "content", NOW)
     (project.root / "public").mkdir()
     (project.root / "public" / "index.html").write_text("<h1>Home</h1>", encoding="utf-8")
-    project.write(f"paths:\n  content: {project.root / 'content'}\n  output: {project.root / 'public'}\n")
-    config = project.config()
-    store = open_store(config)
-    with LiveServer(create_app(config, store=store)) as server:
-        with httpx.Client(base_url=server.url, follow_redirects=True) as client:
-            client.store, client.project = store, project
-            yield client
+    yield from serve_project(project, NOW)
 
 
 def settled(store, timeout: float = 10.0) -> None:
