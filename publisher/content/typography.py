@@ -84,50 +84,25 @@ def typeset_html(html: str, lang: str | None) -> str:
     rule = _rule(lang)
     if rule is None or not html:
         return html
-    if not VERBATIM_OPEN.search(html):  # most bodies: no code, every text chunk is typeset
-        parts = TAG_SPLIT.split(html)  # text, tag, text, tag... text
-        texts = parts[0::2]
-        done = [] if SEPARATOR in html else rule(unescape(SEPARATOR.join(texts))).split(SEPARATOR)
-        if len(done) == len(texts):
-            parts[0::2] = [_escaped(t) if t and not t.isspace() else t
-                           for t in _restore_blank(done, texts)]
-            return "".join(parts)
-    tags: list[str] = []
-    texts: list[str] = []  # the text before each tag, and after the last: "" when verbatim
-    kept: dict[int, str] = {}  # verbatim text, put back as it was
-    verbatim = 0  # depth inside code, pre...
-    pos = 0
-    for m in TAG.finditer(html):
-        _collect(html[pos:m.start()], verbatim, texts, kept)
-        name = (m[2] or "").lower()
-        if name in VERBATIM:
-            verbatim = max(0, verbatim + (-1 if m[1] else 1))
-        tags.append(m[0])
-        pos = m.end()
-    _collect(html[pos:], verbatim, texts, kept)
+    parts = TAG_SPLIT.split(html)  # text, tag, text, tag... text
+    texts = parts[0::2]
+    # The chunks the rules run on: "" for whitespace and for text inside code, pre...
+    work = ["" if not t or t.isspace() else t for t in texts]
+    if VERBATIM_OPEN.search(html):  # most bodies have none: no depth to follow
+        verbatim = 0
+        for i, tag in enumerate(parts[1::2], start=1):
+            m = TAG.match(tag)
+            name = (m[2] or "").lower()
+            if name in VERBATIM:
+                verbatim = max(0, verbatim + (-1 if m[1] else 1))
+            if verbatim:
+                work[i] = ""
     # One pass of each rule over all the text, rather than one per chunk (a page has hundreds).
-    done = [] if SEPARATOR in html else rule(unescape(SEPARATOR.join(texts))).split(SEPARATOR)
-    if len(done) != len(texts):  # the separator was in the text after all: chunk by chunk
-        done = [rule(unescape(t)) if t else t for t in texts]
-    out: list[str] = []
-    for i, tag in enumerate(tags):
-        out.append(kept.get(i) or _escaped(done[i]))
-        out.append(tag)
-    out.append(kept.get(len(tags)) or _escaped(done[-1]))
-    return "".join(out)
-
-
-def _restore_blank(done: list[str], texts: list[str]) -> list[str]:
-    """Whitespace-only chunks as they were (the chunk-by-chunk rules never touched them)."""
-    return [t if not t or t.isspace() else d for d, t in zip(done, texts)]
-
-
-def _collect(chunk: str, verbatim: int, texts: list[str], kept: dict[int, str]) -> None:
-    if verbatim or not chunk or chunk.isspace():
-        kept[len(texts)] = chunk
-        texts.append("")
-    else:
-        texts.append(chunk)
+    done = [] if SEPARATOR in html else rule(unescape(SEPARATOR.join(work))).split(SEPARATOR)
+    if len(done) != len(work):  # the separator was in the text after all: chunk by chunk
+        done = [rule(unescape(t)) if t else t for t in work]
+    parts[0::2] = [_escaped(d) if w else t for d, w, t in zip(done, work, texts)]
+    return "".join(parts)
 
 
 def _escaped(text: str) -> str:
