@@ -203,7 +203,7 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                         claimed = []
                         pause(exc)
                 if threads and not chunk:
-                    chunk = max(1, min(25, settings.batch_size // (2 * len(threads))))
+                    chunk = _chunk_size(settings, len(threads))
                 for d in claimed:
                     inflight[d.id] = d
                 for i in range(0, len(claimed), chunk or 1):
@@ -291,11 +291,21 @@ def send_deliveries(store: Store, issue_id: int, compose: Compose, transport: Tr
                          "send, the rest stays queued") from None
     finally:
         results.put(outcomes)  # those taken but not yet counted
-        committed = _stop(threads, work, results, batch, inflight, store)
+        committed = _stop(threads, work, results, batch, inflight, store, report)
         if journal is not None:
             journal.close(committed)
         report.elapsed = time.monotonic() - started
     return report
+
+
+def _chunk_size(settings: SendSettings, threads: int) -> int:
+    """Deliveries per hand-over to a sending thread. What a thread has taken is sent even after
+    a stop, so under a rate limit a hand-over is at most half a second's worth of that thread's
+    share: a stop then leaves the rest queued instead of waiting out a whole chunk."""
+    size = max(1, min(25, settings.batch_size // (2 * threads)))
+    if settings.rate_limit:
+        size = max(1, min(size, int(settings.rate_limit / (2 * threads))))
+    return size
 
 
 def _retry_time(d: Delivery, settings: SendSettings) -> datetime | None:
@@ -310,10 +320,10 @@ def _retry_time(d: Delivery, settings: SendSettings) -> datetime | None:
 
 
 def _stop(threads, work: queue.Queue, results: queue.Queue, batch: _Batch, inflight: dict,
-          store: Store) -> bool:
-    """Give back what was never started, let the workers end, record what they finished;
-    what a worker that died of a bug held goes back to the queue. Whether every outcome is
-    in the ledger (else the journal keeps what was sent)."""
+          store: Store, report: SendReport) -> bool:
+    """Give back what was never started, let the workers end, record (and count in `report`)
+    what they sent; the rest they held, or held when a bug killed them, goes back to the
+    queue. Whether every outcome is in the ledger (else the journal keeps what was sent)."""
     while True:
         try:
             chunk = work.get_nowait()
@@ -334,6 +344,7 @@ def _stop(threads, work: queue.Queue, results: queue.Queue, batch: _Batch, infli
         for kind, d, _ in done:
             if inflight.pop(d.id, None) is not None:
                 (batch.sent if kind == "sent" else batch.released).append(d.id)
+                report.sent += kind == "sent"
     alive = any(t.is_alive() for t in threads)
     if not alive:  # what a dead worker held: nobody will report it
         batch.released.extend(inflight)

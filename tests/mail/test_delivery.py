@@ -475,3 +475,32 @@ def test_temporary_failures_are_retried_for_mail_retry_for_then_fail(project, sm
     failed = store.list_deliveries(store.last_issue().id, "failed")
     assert {d.email for d in failed} == set(emails)
     assert all(d.attempts >= 5 and "in 0:00:01.5" in d.error for d in failed), failed
+
+
+def test_a_stop_under_a_rate_limit_leaves_the_rest_queued_and_the_next_send_finishes(
+        project, smtp_server):
+    """What a sending thread has taken goes out after a stop; under a rate limit that must be
+    a moment's worth, not a chunk of 25 at 4 a second. The rest waits, and goes once."""
+    import threading
+
+    from publisher.audience.tokens import tokens_for
+    from publisher.content import load_articles
+    from publisher.mail.transport import make_transport
+    from publisher.newsletter.campaign import send_newsletter
+
+    configure(project, smtp_server.port, "  rate_limit: 4\n", batch_size=None)
+    emails = subscribe(project, 40)
+    config = project.config()
+    store = open_store(config)
+    stop = threading.Event()
+    outcome = send_newsletter(config, store, make_transport(config), tokens_for(config, store),
+                              load_articles(config).published(NOW), NOW,
+                              progress=lambda done, total: done and stop.set(), stop=stop)
+    (issue, report), = outcome.reports
+    counts = store.delivery_counts(issue.id)
+    assert 1 <= report.sent <= 5 and counts == {"sent": report.sent, "queued": 40 - report.sent}
+    assert len(smtp_server.messages) == report.sent and store.last_issue().sent is None
+    store.close()
+    result = send()
+    assert result.exit_code == 0, result.output
+    assert smtp_server.by_recipient() == {e: 1 for e in emails}

@@ -215,7 +215,7 @@ def test_a_send_can_be_stopped(project, monkeypatch, admin_client):
     store.insert_subscribers([(f"late{i}@example.org", "", []) for i in range(5)], "active",
                              datetime.now(timezone.utc))
     with project.path.open("a", encoding="utf-8") as cfg:
-        cfg.write("mail:\n  rate_limit: 2\n")  # 8 messages take 4 s: time to stop it
+        cfg.write("mail:\n  rate_limit: 1\n")  # 8 messages take 8 s: time to stop it
     when = (datetime.now(timezone.utc) - timedelta(minutes=1)).replace(microsecond=0)
     (project.root / "content" / "fresh.md").write_text(
         f"---\ntitle: Fresh\ndate: {when.isoformat()}\ncategory: Tech\n---\n\nNew.\n",
