@@ -18,7 +18,7 @@ import pickle
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -41,6 +41,7 @@ from publisher.site.cache import (
     save_state,
 )
 from publisher.site.theme import theme_files
+from publisher.site.touchup import SitePlan, save_plan
 from publisher.site.workers import (
     RenderJobs,
     by_position,
@@ -70,6 +71,7 @@ class BuildReport:
     seconds: float = 0.0
     next_publication: datetime | None = None
     up_to_date: bool = False
+    touched_up: bool = False  # only what some articles say changed: see touchup.py
 
 
 def _static_files(config: Config, assets: list[tuple[str, os.stat_result]]) -> dict[str, Path]:
@@ -88,6 +90,15 @@ def _static_files(config: Config, assets: list[tuple[str, os.stat_result]]) -> d
 def _workers_for(jobs: list, workers: int) -> int:
     """The processes to spread `jobs` over: one (this one) for fewer than PARALLEL_THRESHOLD."""
     return workers if len(jobs) >= PARALLEL_THRESHOLD else 1
+
+
+def _as_before(report: BuildReport, cache: BuildState, started: float) -> BuildReport:
+    """The report of a build that planned nothing anew: the last full build's figures."""
+    report.articles, report.drafts_or_scheduled, report.feeds, report.pages = cache.counts
+    report.warnings += cache.warnings
+    report.next_publication = cache.next_publication
+    report.seconds = time.perf_counter() - started
+    return report
 
 
 def build(config: Config, now: datetime, *, progress: Progress | None = None,
@@ -110,17 +121,22 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     if not root.is_dir():
         report.warnings.append(f"{root}: content folder not found; building an empty site")
 
-    # Fast path: nothing changed and no scheduled article came due.
+    # Fast paths: nothing changed, or only what some articles say (a touch-up), and no
+    # scheduled article came due.
     extras = fingerprint(extras, tuple(assets))
-    if (cache.key == key and cache.extras == extras and cache.signature == sources_signature
-            and (cache.next_publication is None or now < cache.next_publication)
-            and looks_intact(out, cache, cache_file)):
-        report.articles, report.drafts_or_scheduled, report.feeds, report.pages = cache.counts
-        report.warnings += cache.warnings
-        report.next_publication = cache.next_publication
+    same = (use_cache and cache.key == key and cache.extras == extras
+            and (cache.next_publication is None or now < cache.next_publication))
+    if same and cache.signature == sources_signature and looks_intact(out, cache, cache_file):
         report.up_to_date = True
-        report.seconds = time.perf_counter() - started
-        return report
+        return _as_before(report, cache, started)
+    if same and looks_intact(out, cache, cache_file):
+        from publisher.site.touchup import touch_up
+
+        touched = touch_up(config, now, cache, cache_file, files, sources_signature,
+                           os.fspath(out), workers)
+        if touched is not None:
+            report.written, report.touched_up = touched[1], True
+            return _as_before(report, cache, started)
 
     from publisher.site.feeds import forget_entries
     from publisher.site.pages import forget_partials
@@ -151,20 +167,21 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     old = load_records(articles_file) if use_cache and cache.key == key else Records()
     known = old.found
     kept: list = []
+    places: dict[str, tuple] = {}  # where each source's record is in the file: for touch-ups
     for rel, stat in stats.items():
         record = known.pop(rel, None)
         if record and record[0] == stat:
             sources[rel] = (stat, pickle.loads(record[1]))
-            kept.append(record[2])
+            kept.append((rel, record[2], record[3]))
         else:
             to_read.append((rel, os.path.join(root, rel), stat))
     stale = bool(known)  # records of sources that are gone
     # Append the new records to the old file while it stays mostly live; else write anew.
     append = bool(kept) and not stale and old.total + len(to_read) <= 1.5 * len(stats)
     records = RecordsWriter(articles_file, append=append) if use_cache else None
-    if records and not append:
-        for record in kept:
-            records.add(record)
+    for rel, record, start in kept:
+        start = records.add(record) if records and not append else start
+        places[rel] = (stats[rel], start, len(record))
     del known, kept, old
     if to_read:  # import the readers here, once, so forked workers inherit them
         from publisher.content import readers
@@ -178,13 +195,13 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
             rel, stat, payload = read_record(blob)
             sources[rel] = (stat, pickle.loads(payload))
             if records:
-                records.add(blob)
+                places[rel] = (stat, records.add(blob), len(blob))
     except BaseException:
         if records:
             records.discard()
         raise
     if records:  # each record stands on its own (checked by its stat): safe to keep now
-        records.commit() if to_read or stale else records.discard()
+        records.commit() if to_read or stale or not append else records.discard()
     if progress:
         progress("read", len(to_read), len(to_read))
     for rel in sorted(sources):
@@ -192,7 +209,12 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         (loaded.problems if isinstance(result, ContentError) else loaded.articles).append(result)
     report.warnings += [str(p) for p in loaded.problems]
 
-    built, dup_warnings = dedupe_paths(loaded.built(now), config)
+    raw = loaded.built(now)
+    built, dup_warnings = dedupe_paths(raw, config)
+    renamed = frozenset(a.source for a, was in zip(sorted(built, key=_by_source),
+                                                   sorted(raw, key=_by_source))
+                        if a.path != was.path)
+    del raw
     built, link_warnings = resolve_links(built, config)
     built.sort(key=lambda a: (a.date, a.source), reverse=True)
     published = [a for a in built if a.listed]
@@ -204,7 +226,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     memory_file = config.path("var") / "site-urls.json"
     remembered = load_memory(memory_file)
     memory, moved = moved_paths(remembered, built)
-    pages, feeds = plan_site(published, config, unlisted, moved)
+    pages, feeds, streams, redirected = plan_site(published, config, unlisted, moved)
     categories = categories_of(published, config)
     report.pages, report.feeds = len(pages), len(feeds)
     static = _static_files(config, assets)
@@ -264,11 +286,22 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         save_memory(memory_file, memory)
     report.seconds = time.perf_counter() - started
     if use_cache:
-        save_state(cache_file, BuildState(
+        state = BuildState(
             key=key, extras=extras, signature=sources_signature, outputs=outputs,
             next_publication=report.next_publication, warnings=report.warnings,
-            counts=(report.articles, report.drafts_or_scheduled, report.feeds, report.pages)))
+            counts=(report.articles, report.drafts_or_scheduled, report.feeds, report.pages))
+        save_state(cache_file, state)
+        save_plan(cache_file, SitePlan(
+            generation=state.generation, records=places,
+            streams=[replace(s, articles=tuple(a.source for a in s.articles))
+                     for s in streams.streams],
+            site_feeds=streams.site_feeds, category_feeds=streams.category_feeds,
+            categories=categories, page_key=page_key, redirects=redirected, renamed=renamed))
     return report
+
+
+def _by_source(a) -> str:
+    return a.source
 
 
 def clean(config: Config) -> None:

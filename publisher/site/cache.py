@@ -21,7 +21,7 @@ from publisher.config import Config
 from publisher.models import Article
 from publisher.site.theme import theme_files
 
-CACHE_FORMAT = 5  # bump when what the cache holds changes shape
+CACHE_FORMAT = 6  # bump when what the cache holds changes shape
 # Up to this many outputs, the nothing-changed check stat()s every one (a file deleted by hand
 # is written again); past it, a few (the front page, the main feeds, the sitemap), since
 # 145,000 stat() calls cost half a second: `publisher build --full` repairs the rest.
@@ -45,6 +45,11 @@ class BuildState:
     generation: str = ""  # ties the two files together: a mismatch means a full build
     total: int = 0  # how many outputs
     sentinels: dict[str, Output] = field(default_factory=dict)  # checked on a large site
+    # What touch-ups (touchup.py) changed since the two big files were written: outputs, and
+    # where the records of the sources they read again now are in the articles file.
+    patch: dict[str, Output] = field(default_factory=dict)
+    moved_records: dict[str, tuple[tuple[int, int], int, int]] = field(default_factory=dict)
+    appended: int = 0  # records they appended to the articles file (a full build compacts it)
 
 
 def environment_key(config: Config) -> str:
@@ -116,38 +121,60 @@ def load_outputs(path: Path, state: BuildState) -> dict[str, Output]:
     try:
         with outputs_file(path).open("rb") as f:
             generation, outputs = pickle.load(f)
-        return outputs if generation == state.generation and state.generation else {}
+        if generation != state.generation or not state.generation:
+            return {}
+        outputs.update(state.patch)
+        return outputs
     except Exception:  # a stale or corrupt cache only costs a full build
         return {}
 
 
+def shape_of(result: object) -> str:
+    """What of an article decides where it appears (its paths, its place in every list, which
+    lists and feeds): a source whose shape did not change can be touched up (touchup.py) in
+    the outputs that show it. The rest (title, text, summary, image...) only changes those.
+    Empty for a source that could not be read, or that links to others with {filename}."""
+    if not isinstance(result, Article) or result.links:
+        return ""
+    a = result
+    text = repr((a.source, a.id, a.slug, a.date, a.updated, a.categories, a.tags, a.author,
+                 a.url, a.path, a.draft, bool(a.enclosure), a.aliases, a.listed, a.kind))
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
 def pack_record(rel: str, stat: tuple[int, int], result: object) -> bytes:
     """One record of the articles file: a small header (source path, its stat, the length of
-    what follows), then the Article or ContentError read from it. Each is its own pickle, with
-    its own memo; the header lets a rebuild find the records it can keep without unpickling
-    a single article."""
+    what follows, its shape), then the Article or ContentError read from it. Each is its own
+    pickle, with its own memo; the header lets a rebuild find the records it can keep without
+    unpickling a single article."""
     payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-    return pickle.dumps((rel, stat, len(payload)), protocol=pickle.HIGHEST_PROTOCOL) + payload
+    header = (rel, stat, len(payload), shape_of(result))
+    return pickle.dumps(header, protocol=pickle.HIGHEST_PROTOCOL) + payload
 
 
-def read_record(record: bytes) -> tuple[str, tuple[int, int], memoryview]:
+def read_record(record: bytes | memoryview) -> tuple[str, tuple[int, int], memoryview]:
     """(source path, stat, pickled result) of one record (see pack_record)."""
-    rel, stat, size, begin = _header(io.BytesIO(record))
+    rel, stat, size, _, begin = _header(io.BytesIO(record))
     return rel, stat, memoryview(record)[begin : begin + size]
 
 
-def _header(stream: io.BytesIO) -> tuple[str, tuple[int, int], int, int]:
-    rel, stat, size = pickle.load(stream)
-    return rel, tuple(stat), size, stream.tell()
+def record_shape(record: bytes | memoryview) -> str:
+    return _header(io.BytesIO(record))[3]
+
+
+def _header(stream: io.BytesIO) -> tuple[str, tuple[int, int], int, str, int]:
+    rel, stat, size, shape = pickle.load(stream)
+    return rel, tuple(stat), size, shape, stream.tell()
 
 
 @dataclass
 class Records:
-    """The records of the last build by source path: (stat, pickled result, whole record),
-    and how many records the file holds in all (a record appended later replaces an
-    earlier one of the same path: see RecordsWriter)."""
+    """The records of the last build by source path: (stat, pickled result, whole record,
+    where the record starts in the file), and how many records the file holds in all (a
+    record appended later replaces an earlier one of the same path: see RecordsWriter)."""
 
-    found: dict[str, tuple[tuple[int, int], memoryview, memoryview]] = field(default_factory=dict)
+    found: dict[str, tuple[tuple[int, int], memoryview, memoryview, int]] = field(
+        default_factory=dict)
     total: int = 0
 
 
@@ -165,11 +192,11 @@ def load_records(path: Path) -> Records:
     start = 0
     try:
         while start < len(data):
-            rel, stat, size, begin = _header(stream)
+            rel, stat, size, _, begin = _header(stream)
             end = begin + size
             if end > len(data):
                 break
-            records.found[rel] = (stat, data[begin:end], data[start:end])
+            records.found[rel] = (stat, data[begin:end], data[start:end], start)
             records.total += 1
             stream.seek(end)
             start = end
@@ -191,9 +218,14 @@ class RecordsWriter:
         self.append = append
         self.path, self.tmp = path, path if append else path.with_suffix(".tmp")
         self.file = self.tmp.open("ab" if append else "wb")
+        self.position = os.fstat(self.file.fileno()).st_size if append else 0
 
-    def add(self, record: bytes | memoryview) -> None:
+    def add(self, record: bytes | memoryview) -> int:
+        """Where the record starts in the file."""
+        start = self.position
         self.file.write(record)
+        self.position += len(record)
+        return start
 
     def commit(self) -> None:
         self.file.close()
@@ -214,6 +246,15 @@ def save_state(path: Path, value: BuildState) -> None:
     outputs, value.outputs = value.outputs, {}
     try:
         _dump(outputs_file(path), (value.generation, outputs))
+        _dump(path, value)
+    finally:
+        value.outputs = outputs
+
+
+def save_small_state(path: Path, value: BuildState) -> None:
+    """The small file alone, of the same generation (a touch-up's: see touchup.py)."""
+    outputs, value.outputs = value.outputs, {}
+    try:
         _dump(path, value)
     finally:
         value.outputs = outputs

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 from publisher import i18n
@@ -21,7 +22,7 @@ from publisher.config import Config
 from publisher.content.article import LINK_MARK, article_location, make_slug
 from publisher.content.collate import collated
 from publisher.models import Article, pack_html
-from publisher.site.feeds import FeedDoc, plan_feeds
+from publisher.site.feeds import KINDS, FeedDoc, plan_feeds
 from publisher.site.pages import Page, authors_of, term_url
 
 FEED_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml",
@@ -136,57 +137,123 @@ def _group(articles: list[Article], names) -> dict[str, list[Article]]:
     return found
 
 
-def plan_site(published: list[Article], config: Config, unlisted: list[Article] = (),
-              moved: dict[str, tuple[str, ...]] | None = None,
-              ) -> tuple[list[Page], list[FeedDoc]]:
-    """Every page and feed of the site. `published` (newest first) is what lists and feeds
-    show; `unlisted` (hidden articles, static pages) only get their own page; `moved` gives
-    the old output paths of an article id, which get a redirect page as its aliases do."""
+@dataclass(slots=True)
+class Stream:
+    """One list of articles, newest first, and what is made of it: listing pages (at `base`;
+    None: none, as for the podcast) and the feed documents of `feed`. Planning a stream
+    only slices `articles`, so a touch-up (see touchup.py) plans one with source paths."""
+
+    articles: Sequence
+    base: str | None = None
+    template: str = ""
+    title: str = ""
+    feeds: tuple = ()  # the listing pages' autodiscovery links
+    category: tuple[str, str] | None = None
+    term: tuple[str, str, str] | None = None
+    feed: tuple | None = None  # plan_feeds's (stream, title, url, kinds, archives, podcast)
+
+
+def stream_jobs(stream: Stream, config: Config) -> tuple[list[Page], list[FeedDoc]]:
+    """The listing pages and feed documents of one stream."""
+    pages = [] if stream.base is None else _listing(
+        stream.base, stream.template, stream.title, stream.articles, config, stream.feeds,
+        category=stream.category, term=stream.term)
+    feeds = []
+    if stream.feed:
+        name, title, url, kinds, archives, podcast = stream.feed
+        feeds = plan_feeds(name, title, url, stream.articles, config, kinds=kinds,
+                           archives=archives, podcast=podcast)
+    return pages, feeds
+
+
+@dataclass(slots=True)
+class Streams:
+    """Every stream of the site, and the feed links that article pages show."""
+
+    streams: list[Stream]
+    site_feeds: tuple
+    category_feeds: dict[str, tuple]
+
+
+def plan_streams(published: list[Article], config: Config) -> Streams:
+    """The site's streams: everything, each category, tag and author, and the podcast."""
     base, site = config.site.url, config.site
     site_feeds = _feed_links(site.title, "all", config)
-    pages = _listing("", "index.html", site.title, published, config, site_feeds)
-    feeds = plan_feeds("all", site.title, base, published, config, archives=config.feeds.archives)
+    feed_kinds = KINDS
+    streams = [Stream(published, "", "index.html", site.title, site_feeds,
+                      feed=("all", site.title, base, feed_kinds, config.feeds.archives, False))]
     by_category = _group(published, lambda a: a.categories)
     category_feeds: dict[str, tuple] = {}
     _ = i18n.gettext_for(config.site.lang)
     for name, slug, url in categories_of(published, config):
-        stream = _("%(site)s: %(category)s") % {"site": site.title, "category": name}
-        own = _feed_links(stream, slug, config) if config.feeds.categories else ()
+        title = _("%(site)s: %(category)s") % {"site": site.title, "category": name}
+        own = _feed_links(title, slug, config) if config.feeds.categories else ()
         category_feeds[name] = own
-        pages += _listing(category_path(slug, config), "category.html", name,
-                          by_category[name], config, site_feeds + own, category=(name, slug))
-        if config.feeds.categories:
-            feeds += plan_feeds(slug, stream, url, by_category[name], config)
+        streams.append(Stream(
+            by_category[name], category_path(slug, config), "category.html", name,
+            site_feeds + own, category=(name, slug),
+            feed=(slug, title, url, feed_kinds, False, False) if config.feeds.categories
+            else None))
     for kind, names in (("tag", lambda a: a.tags), ("author", authors_of)):
         grouped = _group(published, names)
         for name in collated(grouped):
             slug, url = make_slug(name), term_url(kind, name, config)
             if not slug:
                 continue
-            stream = _("%(site)s: %(category)s") % {"site": site.title, "category": name}
-            own = _feed_links(stream, f"{slug}.{kind}", config) if config.feeds.tags else ()
+            title = _("%(site)s: %(category)s") % {"site": site.title, "category": name}
+            own = _feed_links(title, f"{slug}.{kind}", config) if config.feeds.tags else ()
             pattern = config.paths.tag if kind == "tag" else config.paths.author
-            pages += _listing(pattern.format(slug=slug).lstrip("/"), f"{kind}.html", name,
-                              grouped[name], config, site_feeds + own, term=(kind, name, slug))
-            if config.feeds.tags:
-                feeds += plan_feeds(f"{slug}.{kind}", stream, url, grouped[name], config)
+            streams.append(Stream(
+                grouped[name], pattern.format(slug=slug).lstrip("/"), f"{kind}.html", name,
+                site_feeds + own, term=(kind, name, slug),
+                feed=(f"{slug}.{kind}", title, url, feed_kinds, False, False)
+                if config.feeds.tags else None))
     if config.feeds.podcast:
         episodes = [a for a in published if a.enclosure]
-        feeds += plan_feeds("podcast", config.feeds.podcast.title or site.title, base,
-                            episodes, config, kinds=("rss",), podcast=True)
+        streams.append(Stream(episodes, feed=(
+            "podcast", config.feeds.podcast.title or site.title, base, ("rss",), False, True)))
+    return Streams(streams, site_feeds, category_feeds)
+
+
+def article_pages(a: Article, streams: Streams, redirects: Sequence[str] = ()) -> list[Page]:
+    """An article's (or static page's) own page, and a redirect page at each of `redirects`."""
+    template = "page.html" if a.kind == "page" else "article.html"
+    own = Page(path=a.path, template=template, title=a.title, article=a,
+               category=(a.category, make_slug(a.category)),
+               feeds=streams.site_feeds + streams.category_feeds.get(a.category, ()))
+    return [own, *(Page(path=old, template="redirect.html", title=a.title, article=a)
+                   for old in redirects)]
+
+
+def plan_site(published: list[Article], config: Config, unlisted: list[Article] = (),
+              moved: dict[str, tuple[str, ...]] | None = None,
+              ) -> tuple[list[Page], list[FeedDoc], Streams, dict[str, tuple[str, ...]]]:
+    """Every page and feed of the site. `published` (newest first) is what lists and feeds
+    show; `unlisted` (hidden articles, static pages) only get their own page; `moved` gives
+    the old output paths of an article id, which get a redirect page as its aliases do.
+    Also the streams, and the redirect paths of each source: what a touch-up needs."""
+    streams = plan_streams(published, config)
+    pages: list[Page] = []
+    feeds: list[FeedDoc] = []
+    for stream in streams.streams:
+        listing, docs = stream_jobs(stream, config)
+        pages += listing
+        feeds += docs
     taken = ({p.path for p in pages} | {a.path for a in published} | {a.path for a in unlisted}
              | {"404.html"})
+    redirects: dict[str, tuple[str, ...]] = {}
     for a in [*published, *unlisted]:
-        template = "page.html" if a.kind == "page" else "article.html"
-        pages.append(Page(path=a.path, template=template, title=a.title, article=a,
-                          category=(a.category, make_slug(a.category)),
-                          feeds=site_feeds + category_feeds.get(a.category, ())))
+        olds = []
         for old in dict.fromkeys((*a.aliases, *(moved or {}).get(a.id, ()))):
             if old not in taken:
                 taken.add(old)
-                pages.append(Page(path=old, template="redirect.html", title=a.title, article=a))
-    pages.append(Page(path="404.html", template="404.html", title="404", feeds=site_feeds))
-    return pages, feeds
+                olds.append(old)
+        if olds:
+            redirects[a.source] = tuple(olds)
+        pages += article_pages(a, streams, olds)
+    pages.append(Page(path="404.html", template="404.html", title="404",
+                      feeds=streams.site_feeds))
+    return pages, feeds, streams, redirects
 
 
 def redirects_of(pages: list[Page]) -> list[tuple[str, str]]:

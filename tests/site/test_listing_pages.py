@@ -80,7 +80,7 @@ def test_a_sitemap_past_the_limit_is_an_index_of_files(tmp_path, load):
             self.url, self.updated = f"http://127.0.0.1:8000/a{i}/", NOW
 
     articles = [A(i) for i in range(6, -1, -1)]  # newest first
-    pages, _ = plan_site([], config)
+    pages, *_ = plan_site([], config)
     files = sitemap_xml(articles, pages, config, limit=3)
     assert set(files) == {"sitemap.xml", "sitemap-0.xml", "sitemap-1.xml", "sitemap-2.xml",
                           "sitemap-3.xml"}

@@ -1,0 +1,152 @@
+"""Touch-ups (publisher/site/touchup.py): after an edit that moves nothing, only the outputs
+showing the edited articles are rendered again, and the site is byte for byte the one a
+clean build makes. Every other change falls back to a full build."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from conftest import write_config
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from publisher.config import load_config
+from publisher.site.build import build, clean
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+CATEGORIES = ("Sciences", "Culture", "Monde")
+TAGS = ("espace", "climat", "livres", "océans")
+AUTHORS = ("Léa Martin", "Paul Durand")
+
+
+def article(n: int, *, title: str = "", body: str = "", date: datetime | None = None,
+            category: str = "", extra: str = "") -> str:
+    date = date or datetime(2025, 1, 1, 8, tzinfo=timezone.utc) + timedelta(days=3 * n)
+    tags = ", ".join(TAGS[(n + k) % len(TAGS)] for k in range(1 + n % 2))
+    return (f"---\ntitle: {title or f'Article numéro {n}'}\ndate: {date.isoformat()}\n"
+            f"category: {category or CATEGORIES[n % 3]}\ntags: [{tags}]\n"
+            f"author: {AUTHORS[n % 2]}\n{extra or f'slug: article-{n}'}\n---\n\n"
+            f"{body or f'Le texte de l’article {n}, qui dit quelque chose.'}\n")
+
+
+@pytest.fixture
+def small_site(tmp_path: Path):
+    """14 articles, 2 to a listing page and to a feed document: every kind of output has
+    archive pages, and an article shows in many of them."""
+    content = tmp_path / "content"
+    content.mkdir()
+    for n in range(14):
+        extra = f"slug: article-{n}\naliases: [ancien/chemin/index.html]" if n == 5 else ""
+        (content / f"a{n:02}.md").write_text(article(n, extra=extra), encoding="utf-8")
+    cfg = write_config(tmp_path, "pages:\n  per_page: 2\nfeeds:\n  limit: 2\n")
+    return load_config(cfg, env={}), content
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def as_a_clean_build_makes_it(config) -> None:
+    """The output folder holds exactly what a clean build writes."""
+    out = config.path("output")
+    touched = snapshot(out)
+    clean(config)
+    build(config, NOW)
+    assert touched == snapshot(out)
+
+
+def test_an_edited_title_and_text_touch_up_only_what_shows_the_article(small_site):
+    config, content = small_site
+    build(config, NOW)
+    out = config.path("output")
+    before = {p: (out / p).stat().st_mtime_ns for p in snapshot(out)}
+    (content / "a05.md").write_text(article(5, title="Un titre corrigé", body="Corrigé.",
+                                            extra="slug: article-5\naliases: "
+                                                  "[ancien/chemin/index.html]"),
+                                    encoding="utf-8")
+    report = build(config, NOW)
+    assert report.touched_up and not report.up_to_date
+    assert report.articles == 14 and report.warnings == []
+    changed = {p for p, mtime in before.items() if (out / p).stat().st_mtime_ns != mtime}
+    assert report.written == len(changed)
+    page = (out / "ancien/chemin/index.html").read_text(encoding="utf-8")
+    assert "Un titre corrigé" in page  # the redirect page shows the new title
+    shows = {p for p in changed if "Un titre corrigé" in (out / p).read_text(encoding="utf-8")}
+    assert shows == changed  # nothing rewritten that does not show it
+    assert {"index.html", "sitemap.xml", "feeds/all.atom.xml"}.isdisjoint(changed)  # too old
+    kinds = {p.split("/")[0] for p in changed}
+    assert {"feeds", "category", "tag", "author", "ancien", "2025"} <= kinds, changed
+    assert build(config, NOW).up_to_date  # the touch-up's state is the next build's
+    as_a_clean_build_makes_it(config)
+
+
+def test_the_newest_article_edited_touches_up_the_front_page_and_main_feeds(small_site):
+    config, content = small_site
+    build(config, NOW)
+    out = config.path("output")
+    (content / "a13.md").write_text(article(13, title="Dernière minute"), encoding="utf-8")
+    assert build(config, NOW).touched_up
+    for path in ("index.html", "feeds/all.atom.xml", "feeds/all.rss.xml", "feeds/all.json"):
+        assert "Dernière minute" in (out / path).read_text(encoding="utf-8"), path
+    as_a_clean_build_makes_it(config)
+
+
+@pytest.mark.parametrize("change", [
+    lambda: article(4, date=datetime(2025, 3, 3, tzinfo=timezone.utc)),  # moves in the lists
+    lambda: article(4).replace("slug: article-4\n", ""),  # the title's slug: it moves
+    lambda: article(4, category="Monde"),  # changes lists
+    lambda: article(4).replace("tags: [", "tags: [neuf, ", 1),  # in one more list
+    lambda: article(4, extra="slug: autre-adresse"),  # moves its page
+    lambda: article(4, title="Un autre titre", extra="status: draft"),  # leaves
+    lambda: "---\ntitle: [cassé\n---\n",  # breaks: a warning, its pages go
+])
+def test_a_change_that_moves_anything_is_a_full_build(small_site, change):
+    config, content = small_site
+    build(config, NOW)
+    (content / "a04.md").write_text(change(), encoding="utf-8")
+    report = build(config, NOW)
+    assert not report.touched_up and not report.up_to_date
+    as_a_clean_build_makes_it(config)
+
+
+def test_added_and_removed_sources_and_a_scheduled_article_are_full_builds(small_site):
+    config, content = small_site
+    (content / "later.md").write_text(article(20, date=NOW + timedelta(hours=1)), "utf-8")
+    build(config, NOW)
+    (content / "a03.md").write_text(article(3, title="Autre titre"), encoding="utf-8")
+    assert not build(config, NOW + timedelta(hours=2)).touched_up  # later.md came due
+    (content / "a03.md").unlink()
+    (content / "new.md").write_text(article(30), encoding="utf-8")
+    assert not build(config, NOW + timedelta(hours=2)).touched_up
+    (content / "new.md").write_text(article(30, title="Encore"), encoding="utf-8")
+    assert build(config, NOW + timedelta(hours=2)).touched_up
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(edits=st.lists(st.tuples(st.integers(0, 13), st.sampled_from(["title", "body", "date",
+                                                                       "category", "both"])),
+                      min_size=1, max_size=4))
+def test_any_sequence_of_edits_leaves_the_site_a_clean_build_makes(tmp_path_factory, edits):
+    """Touch-ups and full builds in any order: each build's output is a clean build's."""
+    folder = tmp_path_factory.mktemp("site")
+    content = folder / "content"
+    content.mkdir()
+    for n in range(14):
+        (content / f"a{n:02}.md").write_text(article(n), encoding="utf-8")
+    config = load_config(write_config(folder, "pages:\n  per_page: 2\nfeeds:\n  limit: 2\n"),
+                         env={})
+    build(config, NOW)
+    for step, (n, what) in enumerate(edits):
+        kw = {"title": {"title": f"Titre {step}"}, "body": {"body": f"Texte {step}."},
+              "date": {"date": datetime(2025, 2, 1 + step, tzinfo=timezone.utc)},
+              "category": {"category": CATEGORIES[step % 3]},
+              "both": {"title": f"Titre {step}", "body": f"Texte {step}."}}[what]
+        (content / f"a{n:02}.md").write_text(article(n, **kw), encoding="utf-8")
+        build(config, NOW)
+    out = snapshot(config.path("output"))
+    clean(config)
+    build(config, NOW)
+    assert out == snapshot(config.path("output"))
