@@ -12,9 +12,11 @@ from publisher.content.source import ARTICLE_SUFFIXES  # noqa: F401 - re-exporte
 from publisher.content.walk import (  # noqa: F401 - re-exported
     EXTRA,
     ROOT_FILES,
+    Walk,
     scan,
     scan_folder,
     signature,
+    walk_folder,
 )
 from publisher.errors import ContentError
 from publisher.models import Article

@@ -13,6 +13,7 @@ import logging
 import os
 import stat
 from array import array
+from dataclasses import dataclass
 from operator import itemgetter
 
 from publisher.content.source import ARTICLE_SUFFIXES
@@ -26,6 +27,7 @@ GONE = (0, -1, -1)  # (mode, size, mtime) of a file gone between the listing and
 log = logging.getLogger("publisher.content")
 
 FileStat = tuple[int, int]  # (size, mtime_ns)
+_KIND, _FILE = stat.S_IFMT(0o177777), stat.S_IFREG  # a mode's type bits, a regular file's
 
 
 def scan(root) -> tuple[list[tuple[str, FileStat]], list[tuple[str, FileStat]]]:
@@ -36,22 +38,59 @@ def scan(root) -> tuple[list[tuple[str, FileStat]], list[tuple[str, FileStat]]]:
 
 
 def scan_folder(root) -> tuple[list[tuple[str, FileStat]], list[tuple[str, FileStat]], str]:
-    """(articles, assets, signature): relative path and (size, mtime_ns) of every file, hidden
-    ones skipped, sorted by path, and one digest of every name and stat seen, which the
-    nothing-changed check compares alone (hashed from the raw numbers as they come).
+    """(articles, assets, signature): see Walk.files and walk_folder."""
+    walk = walk_folder(root)
+    return (*walk.files(), walk.signature)
 
-    Assets (images, PDFs...) are copied to the same path in the output, as Pelican and Hugo do
-    with their static folders, so `/images/photo.jpg` in an article resolves. A robots.txt
-    at the root and everything under extra/ are assets, whatever their suffix.
-    """
+
+@dataclass
+class Walk:
+    """The content folder as one walk saw it: each folder's names and their (mode, size,
+    mtime_ns), flat, and one signature of all of it. A rebuild with nothing changed needs
+    the signature alone; the lists of files are made from the numbers only when asked."""
+
+    folders: list[tuple[str, list[str], array]]  # (prefix "a/b/", names, flat numbers)
+    targets: dict[str, FileStat]  # links to a file inside the content folder: its stat
+    signature: str
+
+    def files(self) -> tuple[list[tuple[str, FileStat]], list[tuple[str, FileStat]]]:
+        """(articles, assets), each sorted by path.
+
+        Assets (images, PDFs...) are copied to the same path in the output, as Pelican and
+        Hugo do with their static folders, so `/images/photo.jpg` in an article resolves.
+        A robots.txt at the root and everything under extra/ are assets, whatever their
+        suffix."""
+        articles: list[tuple[str, FileStat]] = []
+        assets: list[tuple[str, FileStat]] = []
+        for prefix, names, flat in self.folders:
+            for name, (mode, size, mtime) in zip(names, _triples(flat)):
+                if stat.S_ISLNK(mode):
+                    if (target := self.targets.get(prefix + name)) is None:
+                        continue
+                    size, mtime = target
+                elif not stat.S_ISREG(mode):
+                    continue  # a folder, gone since the listing (mode 0), a socket...
+                dot = name.rfind(".")  # os.path.splitext's suffix, at a tenth of its cost
+                is_article = (dot > 0 and name[dot:].lower() in ARTICLE_SUFFIXES
+                              and not (not prefix and name in ROOT_FILES)
+                              and not prefix.startswith(EXTRA))
+                (articles if is_article else assets).append((prefix + name, (size, mtime)))
+        articles.sort(key=itemgetter(0))
+        assets.sort(key=itemgetter(0))
+        return articles, assets
+
+
+def walk_folder(root) -> Walk:
+    """Every folder's names and their numbers, hidden names skipped, and a digest of every
+    name and number seen (hashed from the raw numbers as they come), which the
+    nothing-changed check compares alone. Only folders and links are looked at one by one."""
     root = os.fspath(root)
     inside = os.path.realpath(root) + os.sep
-    articles: list[tuple[str, FileStat]] = []
-    assets: list[tuple[str, FileStat]] = []
     digest = hashlib.blake2b(digest_size=16)
-    folders = [""]
-    while folders:  # a folder's names, then all their lstat() at once: no scandir per entry
-        prefix = folders.pop()
+    walk = Walk([], {}, "")
+    pending = [""]
+    while pending:  # a folder's names, then all their lstat() at once: no scandir per entry
+        prefix = pending.pop()
         folder = os.path.join(root, prefix) if prefix else root
         try:
             names = [n for n in os.listdir(folder) if n[0] not in ".~" and n[-1] != "~"]
@@ -61,12 +100,14 @@ def scan_folder(root) -> tuple[list[tuple[str, FileStat]], list[tuple[str, FileS
         flat = _stat_array([base + n for n in names])
         digest.update(f"{prefix}\0{chr(0).join(names)}\0".encode("utf-8", "surrogateescape"))
         digest.update(flat.tobytes())
-        for name, (mode, size, mtime) in zip(names, _triples(flat)):
+        walk.folders.append((prefix, names, flat))
+        odd = [i for i, mode in enumerate(flat[0::3]) if mode & _KIND != _FILE]
+        for i in odd:
+            name, mode = names[i], flat[3 * i]
             if stat.S_ISDIR(mode):  # one linked from elsewhere is not walked, as os.walk
                 if name[0] != "_":
-                    folders.append(f"{prefix}{name}/")
-                continue
-            if stat.S_ISLNK(mode):
+                    pending.append(f"{prefix}{name}/")
+            elif stat.S_ISLNK(mode):
                 full = base + name
                 if not os.path.realpath(full).startswith(inside):
                     # a link to var/secret.key or /etc/passwd must not be published
@@ -77,20 +118,11 @@ def scan_folder(root) -> tuple[list[tuple[str, FileStat]], list[tuple[str, FileS
                     target = os.stat(full)
                 except OSError:
                     continue
-                if not stat.S_ISREG(target.st_mode):
-                    continue
-                size, mtime = target.st_size, target.st_mtime_ns
-                digest.update(f"{size}:{mtime}".encode())  # the file it points at
-            elif not stat.S_ISREG(mode):
-                continue  # gone since the listing (mode 0), a socket, a fifo...
-            dot = name.rfind(".")  # os.path.splitext's suffix, at a tenth of its cost
-            is_article = (dot > 0 and name[dot:].lower() in ARTICLE_SUFFIXES
-                          and not (not prefix and name in ROOT_FILES)
-                          and not prefix.startswith(EXTRA))
-            (articles if is_article else assets).append((prefix + name, (size, mtime)))
-    articles.sort(key=itemgetter(0))
-    assets.sort(key=itemgetter(0))
-    return articles, assets, digest.hexdigest()
+                if stat.S_ISREG(target.st_mode):
+                    walk.targets[prefix + name] = (target.st_size, target.st_mtime_ns)
+                    digest.update(f"{target.st_size}:{target.st_mtime_ns}".encode())
+    walk.signature = digest.hexdigest()
+    return walk
 
 
 def signature(files: list[tuple[str, FileStat]]) -> str:

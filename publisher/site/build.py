@@ -18,12 +18,12 @@ import pickle
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from publisher.config import Config
-from publisher.content import EXTRA, Loaded, scan_folder
+from publisher.content import EXTRA, Loaded, Walk, walk_folder
 from publisher.errors import ContentError
 from publisher.site import cache as caching
 from publisher.site.cache import (
@@ -41,7 +41,7 @@ from publisher.site.cache import (
     save_state,
 )
 from publisher.site.theme import theme_files
-from publisher.site.touchup import SitePlan, save_plan
+from publisher.site.touchup import save_plan, site_plan
 from publisher.site.workers import (
     RenderJobs,
     by_position,
@@ -117,13 +117,13 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     cache = load_state(cache_file) if use_cache else BuildState()
     articles_file = cache_file.with_name("articles.pickle")
     root = config.path("content")
-    files, assets, sources_signature = scan_folder(root) if root.is_dir() else ([], [], "")
+    walk = walk_folder(root) if root.is_dir() else Walk([], {}, "")
+    sources_signature = walk.signature  # the assets' names and stats too
     if not root.is_dir():
         report.warnings.append(f"{root}: content folder not found; building an empty site")
 
     # Fast paths: nothing changed, or only what some articles say (a touch-up), and no
     # scheduled article came due.
-    extras = fingerprint(extras, tuple(assets))
     same = (use_cache and cache.key == key and cache.extras == extras
             and (cache.next_publication is None or now < cache.next_publication))
     if same and cache.signature == sources_signature and looks_intact(out, cache, cache_file):
@@ -132,8 +132,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     if same and looks_intact(out, cache, cache_file):
         from publisher.site.touchup import touch_up
 
-        touched = touch_up(config, now, cache, cache_file, files, sources_signature,
-                           os.fspath(out), workers)
+        touched = touch_up(config, now, cache, cache_file, walk, os.fspath(out))
         if touched is not None:
             report.written, report.touched_up = touched[1], True
             return _as_before(report, cache, started)
@@ -160,6 +159,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     forget_entries()
     if use_cache and not cache.outputs:
         cache.outputs = load_outputs(cache_file, cache)
+    files, assets = walk.files()
     stats = dict(files)
     loaded = Loaded()
     to_read = []
@@ -291,12 +291,8 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
             next_publication=report.next_publication, warnings=report.warnings,
             counts=(report.articles, report.drafts_or_scheduled, report.feeds, report.pages))
         save_state(cache_file, state)
-        save_plan(cache_file, SitePlan(
-            generation=state.generation, records=places,
-            streams=[replace(s, articles=tuple(a.source for a in s.articles))
-                     for s in streams.streams],
-            site_feeds=streams.site_feeds, category_feeds=streams.category_feeds,
-            categories=categories, page_key=page_key, redirects=redirected, renamed=renamed))
+        save_plan(cache_file, site_plan(state.generation, walk, places, streams, categories,
+                                        page_key, redirected, renamed))
     return report
 
 

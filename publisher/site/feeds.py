@@ -8,6 +8,7 @@ changed produces the same bytes.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -48,8 +49,10 @@ class FeedDoc:
 def plan_feeds(
     stream: str, title: str, alternate: str, articles: list[Article], config: Config,
     *, kinds: tuple[str, ...] = KINDS, archives: bool = False, podcast: bool = False,
+    positions: Collection[int] | None = None,
 ) -> list[FeedDoc]:
-    """The documents of one feed stream (e.g. 'all' or a category slug), newest first.
+    """The documents of one feed stream (e.g. 'all' or a category slug), newest first; with
+    `positions`, only those holding the articles at those places in the stream.
 
     The main documents hold the newest `feeds.limit` entries. With archives, the whole history
     is also cut into fixed pages of `limit` entries, oldest first, so that a page, once full,
@@ -60,6 +63,9 @@ def plan_feeds(
     oldest_first = articles[::-1]
     pages = len(oldest_first) // limit if archives and len(articles) > limit else 0
     docs: list[FeedDoc] = []
+    numbers = range(pages + 1) if positions is None else (  # main document 0, archives 1...
+        {0 for p in positions if p < limit} | {(len(articles) - 1 - p) // limit + 1
+                                               for p in positions})
     for kind in kinds:
         full = getattr(cfg, "json_feed" if kind == "json" else kind) == "full"
         main_path = f"feeds/{stream}{SUFFIX[kind]}"
@@ -72,9 +78,12 @@ def plan_feeds(
             links["hub"] = cfg.websub_hub
         if pages:
             links["prev-archive"] = archive_url(pages)
-        docs.append(FeedDoc(kind, main_path, title, alternate, tuple(articles[:limit]), full,
-                            links=links, podcast=podcast))
-        for k in range(1, pages + 1):
+        if 0 in numbers:
+            docs.append(FeedDoc(kind, main_path, title, alternate, tuple(articles[:limit]),
+                                full, links=links, podcast=podcast))
+        for k in range(1, pages + 1) if positions is None else sorted(numbers - {0}):
+            if k > pages:
+                continue
             chunk = oldest_first[(k - 1) * limit : k * limit][::-1]
             page_links = {"self": archive_url(k), "current": base + main_path}
             if k > 1:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import quote
 
@@ -95,8 +95,10 @@ def _page_path(base: str, number: int) -> str:
 
 def _listing(base: str, template: str, title: str, articles: list[Article], config: Config,
              feeds: tuple, category: tuple[str, str] | None = None,
-             term: tuple[str, str, str] | None = None) -> list[Page]:
-    """A list of articles (newest first) as a front page and numbered archive pages.
+             term: tuple[str, str, str] | None = None,
+             positions: Collection[int] | None = None) -> list[Page]:
+    """A list of articles (newest first) as a front page and numbered archive pages; with
+    `positions`, only the pages showing the articles at those places in the list.
 
     Archive pages are numbered from the oldest and hold exactly `per_page` articles each, as
     the feeds' RFC 5005 archives do: a new article changes the front page only, never the
@@ -115,8 +117,13 @@ def _listing(base: str, template: str, title: str, articles: list[Article], conf
                     articles=tuple(shown), category=category, number=n, pages=count,
                     prev_url=newer, next_url=older, feeds=feeds, term=term)
 
-    pages = [page(0, articles[:front], None, url(archived) if archived else None, archived + 1)]
-    for n in range(archived, 0, -1):  # newest first, as the site lists them
+    numbers = range(archived, -1, -1) if positions is None else sorted(
+        {0 if p < front else -(-(len(articles) - p) // per) for p in positions}, reverse=True)
+    pages = [page(0, articles[:front], None, url(archived) if archived else None, archived + 1)
+             ] if positions is None or 0 in numbers else []
+    for n in numbers:  # newest first, as the site lists them
+        if not n:
+            continue
         end = len(articles) - (n - 1) * per
         pages.append(page(n, articles[end - per : end], url(n + 1) if n < archived else url(0),
                           url(n - 1) if n > 1 else None, 0))
@@ -153,16 +160,18 @@ class Stream:
     feed: tuple | None = None  # plan_feeds's (stream, title, url, kinds, archives, podcast)
 
 
-def stream_jobs(stream: Stream, config: Config) -> tuple[list[Page], list[FeedDoc]]:
-    """The listing pages and feed documents of one stream."""
+def stream_jobs(stream: Stream, config: Config, positions: Collection[int] | None = None,
+                ) -> tuple[list[Page], list[FeedDoc]]:
+    """The listing pages and feed documents of one stream; with `positions`, only those that
+    show the articles at those places in the stream."""
     pages = [] if stream.base is None else _listing(
         stream.base, stream.template, stream.title, stream.articles, config, stream.feeds,
-        category=stream.category, term=stream.term)
+        category=stream.category, term=stream.term, positions=positions)
     feeds = []
     if stream.feed:
         name, title, url, kinds, archives, podcast = stream.feed
         feeds = plan_feeds(name, title, url, stream.articles, config, kinds=kinds,
-                           archives=archives, podcast=podcast)
+                           archives=archives, podcast=podcast, positions=positions)
     return pages, feeds
 
 

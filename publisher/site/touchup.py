@@ -21,11 +21,14 @@ from __future__ import annotations
 import mmap
 import os
 import pickle
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from publisher.config import Config
+from publisher.content import Walk
 from publisher.models import Article
 from publisher.site import cache as caching
 from publisher.site.cache import BuildState, RecordsWriter, pack_record, record_shape
@@ -37,17 +40,43 @@ Place = tuple[tuple[int, int], int, int]  # (stat, start, length) of a record in
 
 @dataclass
 class SitePlan:
-    """What a touch-up reuses of the last full build (see the module's docstring)."""
+    """What a touch-up reuses of the last full build (see the module's docstring). Sources
+    are numbers (their place in `rels`) and records' places are arrays: at 100,000 articles
+    the file loads in a few hundredths of a second."""
 
     generation: str = ""
-    records: dict[str, Place] = field(default_factory=dict)  # every source's record
-    streams: list = field(default_factory=list)  # plan.Stream, with source paths
+    folders: dict[str, tuple[tuple[str, ...], bytes]] = field(default_factory=dict)  # the walk
+    rels: list[str] = field(default_factory=list)  # every source read, sorted
+    starts: array = field(default_factory=lambda: array("q"))  # where its record starts
+    lengths: array = field(default_factory=lambda: array("q"))
+    streams: list = field(default_factory=list)  # plan.Stream, articles as array("i") of numbers
     site_feeds: tuple = ()
     category_feeds: dict[str, tuple] = field(default_factory=dict)
     categories: list = field(default_factory=list)  # every page's masthead
     page_key: str = ""
     redirects: dict[str, tuple[str, ...]] = field(default_factory=dict)
     renamed: frozenset[str] = frozenset()  # given a '-2' path by dedupe_paths
+
+    def number(self, rel: str) -> int | None:
+        i = bisect_left(self.rels, rel)
+        return i if i < len(self.rels) and self.rels[i] == rel else None
+
+
+def site_plan(generation: str, walk: Walk, places: dict[str, Place], streams,
+              categories: list, page_key: str, redirects: dict[str, tuple[str, ...]],
+              renamed: frozenset[str]) -> SitePlan:
+    """The SitePlan of a full build: its walk, its records' places, its streams."""
+    rels = sorted(places)
+    number = {rel: i for i, rel in enumerate(rels)}
+    return SitePlan(
+        generation=generation,
+        folders={prefix: (tuple(names), flat.tobytes()) for prefix, names, flat in walk.folders},
+        rels=rels, starts=array("q", [places[r][1] for r in rels]),
+        lengths=array("q", [places[r][2] for r in rels]),
+        streams=[replace(s, articles=array("i", [number[a.source] for a in s.articles]))
+                 for s in streams.streams],
+        site_feeds=streams.site_feeds, category_feeds=streams.category_feeds,
+        categories=categories, page_key=page_key, redirects=redirects, renamed=renamed)
 
 
 def plan_file(cache_file: Path) -> Path:
@@ -69,28 +98,57 @@ def load_plan(cache_file: Path, state: BuildState) -> SitePlan | None:
         return None
     if not isinstance(plan, SitePlan) or plan.generation != state.generation:
         return None
-    plan.records.update(state.moved_records)
     return plan
 
 
-def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path,
-             files: list[tuple[str, tuple[int, int]]], signature: str, out: str,
-             workers: int) -> tuple[int, int] | None:
+def changed_sources(walk: Walk, plan: SitePlan, state: BuildState,
+                    ) -> list[tuple[str, tuple[int, int]]] | None:
+    """The articles whose file changed since the build that wrote `plan` (and since a
+    touch-up took them in), with their stat; None if anything else changed: a file added,
+    removed or turned into a link, an asset, a folder."""
+    if len(walk.folders) != len(plan.folders) or walk.targets:
+        return None
+    changed, seen = [], set()
+    for prefix, names, flat in walk.folders:
+        old = plan.folders.get(prefix)
+        if old is None or len(old[0]) != len(names):
+            return None
+        data = flat.tobytes()
+        if data == old[1] and tuple(names) == old[0]:
+            continue
+        if tuple(names) != old[0]:
+            return None
+        before = array("q")
+        before.frombytes(old[1])
+        for entry in sorted({i // 3 for i, (x, y) in enumerate(zip(flat, before)) if x != y}):
+            mode, size, mtime = flat[3 * entry : 3 * entry + 3]
+            rel = prefix + names[entry]
+            if mode != before[3 * entry] or plan.number(rel) is None:
+                return None  # not a file as it was, or not an article (an asset)
+            seen.add(rel)
+            touched = state.moved_records.get(rel)
+            if touched is None or touched[0] != (size, mtime):
+                changed.append((rel, (size, mtime)))
+                if len(changed) > MOST:
+                    return None
+    folders = {prefix: (names, flat) for prefix, names, flat in walk.folders}
+    for rel in state.moved_records.keys() - seen:  # touched up, then back as it was
+        folder, _, name = rel.rpartition("/")
+        names, flat = folders[folder and folder + "/"]
+        j = 3 * names.index(name)
+        changed.append((rel, (flat[j + 1], flat[j + 2])))
+    return changed
+
+
+def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path, walk: Walk,
+             out: str) -> tuple[int, int] | None:
     """Rebuild what shows the changed sources, if none changed shape: (outputs rendered,
     files written), the state saved; None if this is a full build's work (nothing done)."""
     plan = load_plan(cache_file, state)
-    if plan is None or len(files) != len(plan.records):
+    if plan is None:
         return None
-    changed = []
-    for rel, stat in files:
-        place = plan.records.get(rel)
-        if place is None:  # a source added (and, as many are, another removed)
-            return None
-        if place[0] != stat:
-            changed.append(rel)
-            if len(changed) > MOST:
-                return None
-    if not changed or state.appended + len(changed) > len(plan.records) // 2:
+    changed = changed_sources(walk, plan, state)
+    if not changed or state.appended + len(changed) > len(plan.rels) // 2:
         return None  # (the articles file mostly superseded records: a full build compacts it)
     articles_file = cache_file.with_name("articles.pickle")
     try:
@@ -98,44 +156,47 @@ def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path,
             data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError):
         return None
+
+    def record(i: int) -> memoryview:
+        moved = state.moved_records.get(plan.rels[i])
+        start, length = moved[1:] if moved else (plan.starts[i], plan.lengths[i])
+        return memoryview(data)[start : start + length]
+
     root = config.path("content")
-    fresh: dict[str, Article] = {}
-    blobs: dict[str, bytes] = {}
-    stats = dict(files)
-    for rel in changed:
-        _, start, length = plan.records[rel]
-        old_shape = record_shape(data[start : start + length])
-        article = _read(config, root, rel, stats[rel])
+    fresh: dict[int, Article] = {}
+    blobs: dict[str, tuple[tuple[int, int], bytes]] = {}
+    for rel, stat in changed:
+        i = plan.number(rel)
+        old_shape = record_shape(record(i))
+        article = _read(config, root, rel)
         if article is None or not old_shape or rel in plan.renamed:
             return None
-        blob = pack_record(rel, stats[rel], article)
+        blob = pack_record(rel, stat, article)
         if record_shape(blob) != old_shape:
             return None
-        fresh[rel], blobs[rel] = article, blob
+        fresh[i], blobs[rel] = article, (stat, blob)
 
-    from publisher.site.plan import article_pages, stream_jobs
+    from publisher.site.plan import Streams, article_pages, stream_jobs
 
     jobs: list = []
     for stream in plan.streams:
-        if not any(rel in fresh for rel in stream.articles):
-            continue
-        pages, feeds = stream_jobs(stream, config)
-        jobs += [j for j in (*pages, *feeds) if any(rel in fresh for rel in j.articles)]
-    for rel, a in fresh.items():
+        positions = [stream.articles.index(i) for i in fresh if i in stream.articles]
+        if positions:
+            pages, feeds = stream_jobs(stream, config, positions)
+            jobs += pages + feeds
+    streams = Streams([], plan.site_feeds, plan.category_feeds)
+    for a in fresh.values():
         if a.is_published(now):
-            jobs += article_pages(a, _streams(plan), plan.redirects.get(rel, ()))
-    shown = {rel for j in jobs for rel in getattr(j, "articles", ())} - set(fresh)
-    lookup = dict(fresh)
-    for rel in shown:
-        _, start, length = plan.records[rel]
-        lookup[rel] = pickle.loads(caching.read_record(data[start : start + length])[2])
-    jobs = [replace(j, articles=tuple(lookup[r] for r in j.articles))
+            jobs += article_pages(a, streams, plan.redirects.get(a.source, ()))
+    lookup: dict[int, Article] = dict(fresh)
+    for i in {i for j in jobs for i in getattr(j, "articles", ())} - lookup.keys():
+        lookup[i] = pickle.loads(caching.read_record(record(i))[2])
+    jobs = [replace(j, articles=tuple(lookup[i] for i in j.articles))
             if getattr(j, "articles", ()) else j for j in jobs]
 
-    key = state.key
-    prints = [job_fingerprint(j, key, plan.page_key) for j in jobs]
+    prints = [job_fingerprint(j, state.key, plan.page_key) for j in jobs]
     render = RenderJobs(jobs=jobs, prints=prints, config=config, categories=plan.categories,
-                        out=out, key=key, page_key=plan.page_key)
+                        out=out, key=state.key, page_key=plan.page_key)
     from publisher.site.workers import render_in_workers
 
     written = 0
@@ -145,24 +206,18 @@ def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path,
             state.patch[job_path(jobs[index])] = (fp, size, mtime)
     records = RecordsWriter(articles_file, append=True)
     try:
-        for rel, blob in blobs.items():
-            state.moved_records[rel] = (stats[rel], records.add(blob), len(blob))
+        for rel, (stat, blob) in blobs.items():
+            state.moved_records[rel] = (stat, records.add(blob), len(blob))
             state.appended += 1
     finally:
         records.commit()
-    state.signature = signature
+    state.signature = walk.signature
     state.sentinels.update(caching.sentinels_of(state.patch))
     caching.save_small_state(cache_file, state)
     return len(jobs), written
 
 
-def _streams(plan: SitePlan):
-    from publisher.site.plan import Streams
-
-    return Streams([], plan.site_feeds, plan.category_feeds)
-
-
-def _read(config: Config, root: Path, rel: str, stat: tuple[int, int]) -> Article | None:
+def _read(config: Config, root: Path, rel: str) -> Article | None:
     from publisher.content import read_article
     from publisher.errors import ContentError
 

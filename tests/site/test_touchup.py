@@ -150,3 +150,36 @@ def test_any_sequence_of_edits_leaves_the_site_a_clean_build_makes(tmp_path_fact
     clean(config)
     build(config, NOW)
     assert out == snapshot(config.path("output"))
+
+
+def test_an_article_put_back_as_it_was_after_a_touch_up_is_touched_up_again(small_site):
+    """Restored from a backup with its old mtime: its stat is the full build's again, but
+    the outputs show the edit, so it is a change all the same."""
+    import os
+
+    config, content = small_site
+    source = content / "a07.md"
+    original, st = source.read_bytes(), source.stat()
+    build(config, NOW)
+    source.write_text(article(7, title="Provisoire"), encoding="utf-8")
+    assert build(config, NOW).touched_up
+    source.write_bytes(original)
+    os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert build(config, NOW).touched_up
+    as_a_clean_build_makes_it(config)
+
+
+def test_an_asset_or_a_folder_changed_beside_an_edit_is_a_full_build(small_site):
+    config, content = small_site
+    (content / "images").mkdir()
+    (content / "images" / "photo.jpg").write_bytes(b"\xff\xd8 jpeg")
+    (content / "dossier").mkdir()
+    (content / "dossier" / "b.md").write_text(article(40), encoding="utf-8")
+    build(config, NOW)
+    (content / "dossier" / "b.md").write_text(article(40, body="Dans un dossier."), "utf-8")
+    assert build(config, NOW).touched_up  # an article in a folder
+    (content / "a02.md").write_text(article(2, title="Avec une image"), encoding="utf-8")
+    (content / "images" / "photo.jpg").write_bytes(b"\xff\xd8 another jpeg")
+    assert not build(config, NOW).touched_up
+    assert (config.path("output") / "images" / "photo.jpg").read_bytes().endswith(b"another jpeg")
+    as_a_clean_build_makes_it(config)
