@@ -120,7 +120,7 @@ def changed_sources(walk: Walk, plan: SitePlan, state: BuildState,
             return None
         before = array("q")
         before.frombytes(old[1])
-        for entry in sorted({i // 3 for i, (x, y) in enumerate(zip(flat, before)) if x != y}):
+        for entry in _differing(data, old[1]):
             mode, size, mtime = flat[3 * entry : 3 * entry + 3]
             rel = prefix + names[entry]
             if mode != before[3 * entry] or plan.number(rel) is None:
@@ -138,6 +138,16 @@ def changed_sources(walk: Walk, plan: SitePlan, state: BuildState,
         j = 3 * names.index(name)
         changed.append((rel, (flat[j + 1], flat[j + 2])))
     return changed
+
+
+def _differing(now: bytes, then: bytes, block: int = 24 * 64) -> list[int]:
+    """The entries (24 bytes of numbers each) that differ, found block by block in C."""
+    found = []
+    for start in range(0, len(now), block):
+        if now[start : start + block] != then[start : start + block]:
+            found += [e for e in range(start // 24, min(start + block, len(now)) // 24)
+                      if now[24 * e : 24 * e + 24] != then[24 * e : 24 * e + 24]]
+    return found
 
 
 def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path, walk: Walk,
