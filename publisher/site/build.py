@@ -209,12 +209,10 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         (loaded.problems if isinstance(result, ContentError) else loaded.articles).append(result)
     report.warnings += [str(p) for p in loaded.problems]
 
-    raw = loaded.built(now)
-    built, dup_warnings = dedupe_paths(raw, config)
-    renamed = frozenset(a.source for a, was in zip(sorted(built, key=_by_source),
-                                                   sorted(raw, key=_by_source))
-                        if a.path != was.path)
-    del raw
+    raw_paths = {a.source: a.path for a in loaded.articles}
+    built, dup_warnings = dedupe_paths(loaded.built(now), config)
+    renamed = frozenset(a.source for a in built if a.path != raw_paths[a.source])
+    del raw_paths
     built, link_warnings = resolve_links(built, config)
     built.sort(key=lambda a: (a.date, a.source), reverse=True)
     published = [a for a in built if a.listed]
@@ -295,9 +293,6 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
                                         page_key, redirected, renamed))
     return report
 
-
-def _by_source(a) -> str:
-    return a.source
 
 
 def clean(config: Config) -> None:

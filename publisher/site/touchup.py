@@ -31,8 +31,8 @@ from publisher.config import Config
 from publisher.content import Walk
 from publisher.models import Article
 from publisher.site import cache as caching
-from publisher.site.cache import BuildState, RecordsWriter, pack_record, record_shape
-from publisher.site.workers import RenderJobs, job_fingerprint, job_path
+from publisher.site.cache import BuildState, RecordsWriter, record_shape
+from publisher.site.workers import RenderJobs, job_fingerprint, job_path, read_sources
 
 MOST = 50  # changed sources a touch-up takes on; more is a full build's work
 Place = tuple[tuple[int, int], int, int]  # (stat, start, length) of a record in the file
@@ -175,16 +175,13 @@ def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path,
     root = config.path("content")
     fresh: dict[int, Article] = {}
     blobs: dict[str, tuple[tuple[int, int], bytes]] = {}
-    for rel, stat in changed:
+    reads = [(rel, os.path.join(root, rel), stat) for rel, stat in changed]
+    for (rel, stat), blob in zip(changed, read_sources(config, reads, 1)):
         i = plan.number(rel)
         old_shape = record_shape(record(i))
-        article = _read(config, root, rel)
-        if article is None or not old_shape or rel in plan.renamed:
-            return None
-        blob = pack_record(rel, stat, article)
-        if record_shape(blob) != old_shape:
-            return None
-        fresh[i], blobs[rel] = article, (stat, blob)
+        if not old_shape or rel in plan.renamed or record_shape(blob) != old_shape:
+            return None  # (a source that cannot be read has no shape)
+        fresh[i], blobs[rel] = pickle.loads(caching.read_record(blob)[2]), (stat, blob)
 
     from publisher.site.plan import Streams, article_pages, stream_jobs
 
@@ -226,14 +223,3 @@ def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path,
     caching.save_small_state(cache_file, state)
     return len(jobs), written
 
-
-def _read(config: Config, root: Path, rel: str) -> Article | None:
-    from publisher.content import read_article
-    from publisher.errors import ContentError
-
-    try:
-        with open(os.path.join(root, rel), "rb") as f:
-            result = read_article(f.read(), rel, config)
-    except (OSError, ContentError):
-        return None
-    return result if isinstance(result, Article) else None
