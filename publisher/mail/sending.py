@@ -91,8 +91,12 @@ class RateLimiter:
                 slot = max(self.next, time.monotonic())
             else:
                 if not self.left:
-                    delay = self.store.reserve_sends(self.name, self.grant, self.rate)
-                    self.next, self.left = time.monotonic() + delay, self.grant
+                    try:
+                        delay = self.store.reserve_sends(self.name, self.grant, self.rate)
+                    except Exception:  # noqa: BLE001 - the database is gone: pace here alone;
+                        delay = 0.0  # the send loop meets the error and stops in one line
+                    self.next = time.monotonic() + delay
+                    self.left = self.grant
                 slot = self.next
                 self.left -= 1
             self.next = slot + self.interval
