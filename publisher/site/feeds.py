@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from publisher import __version__
+from publisher import __version__, i18n
 from publisher.config import Config
 from publisher.models import Article
 
@@ -61,7 +61,8 @@ def plan_feeds(
     cfg, base = config.feeds, config.site.url
     limit = cfg.limit
     oldest_first = articles[::-1]
-    pages = len(oldest_first) // limit if archives and len(articles) > limit else 0
+    pages = archive_count(len(articles), limit, archives)
+    page_word = i18n.gettext_for(config.site.lang)("page %(number)s")
     docs: list[FeedDoc] = []
     numbers = range(pages + 1) if positions is None else (  # main document 0, archives 1...
         {0 for p in positions if p < limit} | {(len(articles) - 1 - p) // limit + 1
@@ -91,9 +92,16 @@ def plan_feeds(
             if k < pages:
                 page_links["next-archive"] = archive_url(k + 1)
             docs.append(FeedDoc(kind, f"feeds/archive/{stream}-{k}{SUFFIX[kind]}",
-                                f"{title} ({k}/{pages})", alternate, tuple(chunk), full,
+                                f"{title} · {page_word % {'number': k}}", alternate,
+                                tuple(chunk), full,
                                 archive=True, links=page_links))
     return docs
+
+
+def archive_count(articles: int, limit: int, archives: bool) -> int:
+    """The archive documents of a stream of `articles`: one per full `limit`, oldest first.
+    An archive says its own number only, never the count: once full, it never changes."""
+    return articles // limit if archives and articles > limit else 0
 
 
 def render_feed(doc: FeedDoc, config: Config) -> bytes:

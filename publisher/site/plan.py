@@ -22,7 +22,7 @@ from publisher.config import Config
 from publisher.content.article import LINK_MARK, article_location, make_slug
 from publisher.content.collate import collated
 from publisher.models import Article, pack_html
-from publisher.site.feeds import KINDS, FeedDoc, plan_feeds
+from publisher.site.feeds import KINDS, FeedDoc, archive_count, plan_feeds
 from publisher.site.pages import Page, authors_of, term_url
 
 FEED_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml",
@@ -106,7 +106,7 @@ def _listing(base: str, template: str, title: str, articles: list[Article], conf
     gets its "newer" link). The front page shows the rest: `per_page` to twice that, less one.
     Archive pages say their own number only, never the count, which would change them all."""
     per = config.pages.per_page
-    archived = max(0, len(articles) // per - 1)
+    archived = listing_count(len(articles), per) - 1
     front = len(articles) - archived * per
 
     def url(n: int) -> str:
@@ -128,6 +128,11 @@ def _listing(base: str, template: str, title: str, articles: list[Article], conf
         pages.append(page(n, articles[end - per : end], url(n + 1) if n < archived else url(0),
                           url(n - 1) if n > 1 else None, 0))
     return pages
+
+
+def listing_count(articles: int, per_page: int) -> int:
+    """The pages of a listing of `articles`: its front page and its full archive pages."""
+    return max(0, articles // per_page - 1) + 1
 
 
 def _feed_links(title: str, stream: str, config: Config, kinds=("atom", "rss", "json")) -> tuple:
@@ -175,6 +180,16 @@ def stream_jobs(stream: Stream, config: Config, positions: Collection[int] | Non
     return pages, feeds
 
 
+def stream_counts(stream: Stream, size: int, config: Config) -> tuple[int, int]:
+    """(listing pages, feed documents) that stream_jobs plans for `stream` at `size` articles,
+    counted without planning them (what a touch-up that adds articles reports)."""
+    pages = 0 if stream.base is None else listing_count(size, config.pages.per_page)
+    if not stream.feed:
+        return pages, 0
+    kinds, archives = stream.feed[3], stream.feed[4]
+    return pages, len(kinds) * (1 + archive_count(size, config.feeds.limit, archives))
+
+
 @dataclass(slots=True)
 class Streams:
     """Every stream of the site, and the feed links that article pages show."""
@@ -203,25 +218,37 @@ def plan_streams(published: list[Article], config: Config) -> Streams:
             site_feeds + own, category=(name, slug),
             feed=(slug, title, url, feed_kinds, False, False) if config.feeds.categories
             else None))
-    for kind, names in (("tag", lambda a: a.tags), ("author", authors_of)):
+    for kind, names in TERMS:
         grouped = _group(published, names)
         for name in collated(grouped):
-            slug, url = make_slug(name), term_url(kind, name, config)
-            if not slug:
-                continue
-            title = _("%(site)s: %(category)s") % {"site": site.title, "category": name}
-            own = _feed_links(title, f"{slug}.{kind}", config) if config.feeds.tags else ()
-            pattern = config.paths.tag if kind == "tag" else config.paths.author
-            streams.append(Stream(
-                grouped[name], pattern.format(slug=slug).lstrip("/"), f"{kind}.html", name,
-                site_feeds + own, term=(kind, name, slug),
-                feed=(f"{slug}.{kind}", title, url, feed_kinds, False, False)
-                if config.feeds.tags else None))
+            if stream := term_stream(kind, name, grouped[name], config, site_feeds):
+                streams.append(stream)
     if config.feeds.podcast:
         episodes = [a for a in published if a.enclosure]
         streams.append(Stream(episodes, feed=(
             "podcast", config.feeds.podcast.title or site.title, base, ("rss",), False, True)))
     return Streams(streams, site_feeds, category_feeds)
+
+
+TERMS = (("tag", lambda a: a.tags), ("author", authors_of))  # what tag and author pages list
+
+
+def term_stream(kind: str, name: str, articles: Sequence, config: Config,
+                site_feeds: tuple) -> Stream | None:
+    """The stream of one tag or author ("tag" or "author" `kind`); None for a name that
+    makes no slug (no page can be made for it)."""
+    slug, url = make_slug(name), term_url(kind, name, config)
+    if not slug:
+        return None
+    site = config.site
+    title = i18n.gettext_for(site.lang)("%(site)s: %(category)s") % {"site": site.title,
+                                                                     "category": name}
+    own = _feed_links(title, f"{slug}.{kind}", config) if config.feeds.tags else ()
+    pattern = config.paths.tag if kind == "tag" else config.paths.author
+    return Stream(articles, pattern.format(slug=slug).lstrip("/"), f"{kind}.html", name,
+                  site_feeds + own, term=(kind, name, slug),
+                  feed=(f"{slug}.{kind}", title, url, KINDS, False, False)
+                  if config.feeds.tags else None)
 
 
 def article_pages(a: Article, streams: Streams, redirects: Sequence[str] = ()) -> list[Page]:
