@@ -13,6 +13,7 @@ from publisher.content.walk import (  # noqa: F401 - re-exported
     EXTRA,
     ROOT_FILES,
     Walk,
+    is_article,
     scan,
     scan_folder,
     signature,

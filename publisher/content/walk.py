@@ -70,14 +70,18 @@ class Walk:
                     size, mtime = target
                 elif not stat.S_ISREG(mode):
                     continue  # a folder, gone since the listing (mode 0), a socket...
-                dot = name.rfind(".")  # os.path.splitext's suffix, at a tenth of its cost
-                is_article = (dot > 0 and name[dot:].lower() in ARTICLE_SUFFIXES
-                              and not (not prefix and name in ROOT_FILES)
-                              and not prefix.startswith(EXTRA))
-                (articles if is_article else assets).append((prefix + name, (size, mtime)))
+                (articles if is_article(prefix, name) else assets).append(
+                    (prefix + name, (size, mtime)))
         articles.sort(key=itemgetter(0))
         assets.sort(key=itemgetter(0))
         return articles, assets
+
+
+def is_article(prefix: str, name: str) -> bool:
+    """Whether the file `name` in the folder `prefix` ("a/b/") is an article, not an asset."""
+    dot = name.rfind(".")  # os.path.splitext's suffix, at a tenth of its cost
+    return (dot > 0 and name[dot:].lower() in ARTICLE_SUFFIXES
+            and not (not prefix and name in ROOT_FILES) and not prefix.startswith(EXTRA))
 
 
 def walk_folder(root) -> Walk:

@@ -290,7 +290,8 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
             counts=(report.articles, report.drafts_or_scheduled, report.feeds, report.pages))
         save_state(cache_file, state)
         save_plan(cache_file, site_plan(state.generation, walk, places, streams, categories,
-                                        page_key, redirected, renamed))
+                                        page_key, redirected, renamed,
+                                        linking=any(a.links for a in built), built=len(built)))
     return report
 
 

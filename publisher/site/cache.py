@@ -21,7 +21,7 @@ from publisher.config import Config
 from publisher.models import Article
 from publisher.site.theme import theme_files
 
-CACHE_FORMAT = 7  # bump when what the cache holds changes shape
+CACHE_FORMAT = 8  # bump when what the cache holds changes shape
 # Up to this many outputs, the nothing-changed check stat()s every one (a file deleted by hand
 # is written again); past it, a few (the front page, the main feeds, the sitemap), since
 # 145,000 stat() calls cost half a second: `publisher build --full` repairs the rest.

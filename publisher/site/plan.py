@@ -83,7 +83,7 @@ def category_path(slug: str, config: Config) -> str:
     return config.paths.category.format(slug=slug).lstrip("/")
 
 
-def _page_path(base: str, number: int) -> str:
+def page_path(base: str, number: int) -> str:
     """Where a listing's page goes: the front page (number 0) at `base`, archive page N at
     `base/page/N/` (Hugo's layout), or `baseN.html` for a listing at `base.html` (Pelican's)."""
     if base.endswith(".html"):
@@ -110,10 +110,10 @@ def _listing(base: str, template: str, title: str, articles: list[Article], conf
     front = len(articles) - archived * per
 
     def url(n: int) -> str:
-        return config.site.url + _page_path(base, n).removesuffix("index.html")
+        return config.site.url + page_path(base, n).removesuffix("index.html")
 
     def page(n: int, shown: list[Article], newer: str | None, older: str | None, count: int) -> Page:
-        return Page(path=_page_path(base, n), template=template, title=title,
+        return Page(path=page_path(base, n), template=template, title=title,
                     articles=tuple(shown), category=category, number=n, pages=count,
                     prev_url=newer, next_url=older, feeds=feeds, term=term)
 

@@ -31,38 +31,96 @@ SITEMAP_LIMIT = 50_000  # URLs in one sitemap file (sitemaps.org); past it, an i
 
 
 def sitemap_xml(articles: list[Article], pages: list[Page], config: Config,
-                limit: int = SITEMAP_LIMIT) -> dict[str, bytes]:
+                limit: int | None = None) -> dict[str, bytes]:
     """sitemap.xml: a <urlset> of the listings' front pages, then every listed article and
     static page; past `limit` URLs, a <sitemapindex> of sitemap-N.xml files of `limit` each,
     numbered from the oldest article so that a new one only changes the last file."""
-    base = config.site.url
-    rows: list[tuple[str, datetime | None]] = []
+    return sitemap_files(sitemap_rows(pages, config), [article_line(a) for a in articles],
+                         config, limit)
+
+
+def sitemap_rows(pages: list[Page], config: Config) -> list[str]:
+    """The lines of the listings' front pages (in the order of `pages`), then of the static
+    pages: the date a front page changed is that of the newest update it shows."""
+    base, rows = config.site.url, []
     for p in pages:
         if p.template in LISTINGS and p.number == 0:
-            rows.append((base + p.url, max((a.updated for a in p.articles), default=None)))
+            rows.append(url_line(base + p.url, max((a.updated for a in p.articles), default=None)))
         elif p.article and p.template == "page.html":
-            rows.append((p.article.url, None if p.article.date.year == 1970 else p.article.updated))
+            a = p.article
+            rows.append(url_line(a.url, None if a.date.year == 1970 else a.updated))
+    return rows
+
+
+def article_line(a: Article) -> str:
+    return url_line(a.url, a.updated)
+
+
+def url_line(url: str, when: datetime | None) -> str:
+    lastmod = f"<lastmod>{when.isoformat(timespec='seconds')}</lastmod>" if when else ""
+    return f"<url><loc>{escape(url)}</loc>{lastmod}</url>"
+
+
+def sitemap_files(rows: list[str], articles: list[str], config: Config,
+                  limit: int | None = None) -> dict[str, bytes]:
+    """The sitemap files of `rows` (see sitemap_rows) and the lines of the listed articles,
+    newest first (see sitemap_xml); `limit` URLs to a file, SITEMAP_LIMIT unless given."""
+    limit = limit or SITEMAP_LIMIT
     if len(rows) + len(articles) <= limit:
-        return {"sitemap.xml": _urlset(rows + [(a.url, a.updated) for a in articles])}
-    oldest_first = [(a.url, a.updated) for a in reversed(articles)]
+        return {"sitemap.xml": _urlset(rows + articles)}
+    oldest_first = articles[::-1]
     files = {"sitemap-0.xml": _urlset(rows)}  # the listings and static pages
     for n, start in enumerate(range(0, len(oldest_first), limit), start=1):
         files[f"sitemap-{n}.xml"] = _urlset(oldest_first[start : start + limit])
     index = ['<?xml version="1.0" encoding="UTF-8"?>',
              '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
-    index += [f"<sitemap><loc>{escape(base + name)}</loc></sitemap>" for name in files]
+    index += [f"<sitemap><loc>{escape(config.site.url + name)}</loc></sitemap>"
+              for name in files]
     index.append("</sitemapindex>\n")
     return {"sitemap.xml": "\n".join(index).encode(), **files}
 
 
-def _urlset(rows: list[tuple[str, datetime | None]]) -> bytes:
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
-    for url, when in rows:
-        lastmod = f"<lastmod>{when.isoformat(timespec='seconds')}</lastmod>" if when else ""
-        out.append(f"<url><loc>{escape(url)}</loc>{lastmod}</url>")
-    out.append("</urlset>\n")
-    return "\n".join(out).encode()
+_HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+         '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n')
+_FOOT = "</urlset>\n"
+
+
+def _urlset(lines: list[str]) -> bytes:
+    return (_HEAD + "".join(line + "\n" for line in lines) + _FOOT).encode()
+
+
+def sitemap_lines(out: str, articles: int) -> tuple[list[str], list[str]] | None:
+    """(rows, article lines newest first) of the sitemap files in the output folder `out`,
+    as sitemap_files wrote them for `articles` listed articles; None if they are not."""
+    try:
+        index = _lines(os.path.join(out, "sitemap.xml"))
+        if index is not None:  # one file: the rows, then the articles
+            cut = len(index) - articles
+            return (index[:cut], index[cut:]) if cut >= 0 else None
+        rows = _lines(os.path.join(out, "sitemap-0.xml"))
+        oldest_first: list[str] = []
+        n = 1
+        while len(oldest_first) < articles:
+            part = _lines(os.path.join(out, f"sitemap-{n}.xml"))
+            if not part:
+                return None
+            oldest_first += part
+            n += 1
+    except OSError:
+        return None
+    if rows is None or len(oldest_first) != articles:
+        return None
+    return rows, oldest_first[::-1]
+
+
+def _lines(path: str) -> list[str] | None:
+    """The <url> lines of one <urlset> file; None for a <sitemapindex> or anything else."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if not (text.startswith(_HEAD) and text.endswith(_FOOT)):
+        return None
+    body = text[len(_HEAD) : len(text) - len(_FOOT)]
+    return body.splitlines() if body else []
 
 
 def robots_txt(config: Config) -> bytes:
@@ -113,6 +171,7 @@ def load_memory(path: Path) -> dict[str, dict]:
 def save_memory(path: Path, memory: dict[str, dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(memory, ensure_ascii=False, sort_keys=True, indent=0),
-                   encoding="utf-8")
+    # Compact: the C encoder (an indent means the pure-Python one, ten times slower).
+    tmp.write_text(json.dumps(memory, ensure_ascii=False, sort_keys=True,
+                              separators=(",", ":")), encoding="utf-8")
     os.replace(tmp, path)

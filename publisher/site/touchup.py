@@ -8,19 +8,25 @@ paths standing in for articles (planning only slices them), and renders the outp
 a changed article, unpickling only the articles those outputs show. At 100,000 articles that
 is a few dozen outputs and a few hundred articles, not 145,000 outputs and every article.
 
+Articles added are taken in too (additions.py): each goes into the lists it joins, and the
+pages and feed documents from the front of each list down to its place are rendered again.
+
 What it needs from the last full build is in a third file (`build-plan.pickle`, tied to the
 state's generation like the outputs file): the streams, the records' places in the articles
 file, and the few facts that plan_site worked out from all articles (the categories, the
-feed links, the redirects, the sources dedupe_paths renamed). Anything else (a source added
-or removed, a new shape, a scheduled article coming due, a different environment) is a full
-build's work: `touch_up` answers None and build() goes on as before.
+feed links, the redirects, the sources dedupe_paths renamed). A touch-up that adds articles
+writes it again. Anything else (a source removed, a new shape, a scheduled article coming
+due, a different environment) is a full build's work: `touch_up` answers None and build()
+goes on as before.
 """
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import os
 import pickle
+import stat
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass, field, replace
@@ -28,13 +34,14 @@ from datetime import datetime
 from pathlib import Path
 
 from publisher.config import Config
-from publisher.content import Walk
+from publisher.content import Walk, is_article
 from publisher.models import Article
 from publisher.site import cache as caching
 from publisher.site.cache import BuildState, RecordsWriter, record_shape
 from publisher.site.workers import RenderJobs, job_fingerprint, job_path, read_sources
 
-MOST = 50  # changed sources a touch-up takes on; more is a full build's work
+MOST = 50  # changed or added sources a touch-up takes on; more is a full build's work
+MOST_OUTPUTS = 300  # outputs it renders (an article added far back shifts many pages)
 Place = tuple[tuple[int, int], int, int]  # (stat, start, length) of a record in the file
 
 
@@ -56,15 +63,32 @@ class SitePlan:
     page_key: str = ""
     redirects: dict[str, tuple[str, ...]] = field(default_factory=dict)
     renamed: frozenset[str] = frozenset()  # given a '-2' path by dedupe_paths
+    linking: bool = False  # some article links to others with {filename}
+    built: int = 0  # articles that got a page
 
     def number(self, rel: str) -> int | None:
         i = bisect_left(self.rels, rel)
         return i if i < len(self.rels) and self.rels[i] == rel else None
 
+    def insert(self, rel: str, length: int) -> None:
+        """Make room for a new source, in order: the numbers after it move up by one."""
+        k = bisect_left(self.rels, rel)
+        self.rels.insert(k, rel)
+        self.starts.insert(k, -1)  # known once its record is written
+        self.lengths.insert(k, length)
+        for s in self.streams:
+            s.articles = array("i", [n + (n >= k) for n in s.articles])
+
+    def add_stream(self, stream, rank) -> None:
+        """A new stream (a new tag's), where `rank` orders it among the others."""
+        mine = rank(stream)
+        at = next((i for i, s in enumerate(self.streams) if rank(s) > mine), len(self.streams))
+        self.streams.insert(at, stream)
+
 
 def site_plan(generation: str, walk: Walk, places: dict[str, Place], streams,
               categories: list, page_key: str, redirects: dict[str, tuple[str, ...]],
-              renamed: frozenset[str]) -> SitePlan:
+              renamed: frozenset[str], linking: bool, built: int) -> SitePlan:
     """The SitePlan of a full build: its walk, its records' places, its streams."""
     rels = sorted(places)
     number = {rel: i for i, rel in enumerate(rels)}
@@ -76,7 +100,8 @@ def site_plan(generation: str, walk: Walk, places: dict[str, Place], streams,
         streams=[replace(s, articles=array("i", [number[a.source] for a in s.articles]))
                  for s in streams.streams],
         site_feeds=streams.site_feeds, category_feeds=streams.category_feeds,
-        categories=categories, page_key=page_key, redirects=redirects, renamed=renamed)
+        categories=categories, page_key=page_key, redirects=redirects, renamed=renamed,
+        linking=linking, built=built)
 
 
 def plan_file(cache_file: Path) -> Path:
@@ -101,43 +126,75 @@ def load_plan(cache_file: Path, state: BuildState) -> SitePlan | None:
     return plan
 
 
-def changed_sources(walk: Walk, plan: SitePlan, state: BuildState,
-                    ) -> list[tuple[str, tuple[int, int]]] | None:
-    """The articles whose file changed since the build that wrote `plan` (and since a
-    touch-up took them in), with their stat; None if anything else changed: a file added,
-    removed or turned into a link, an asset, a folder."""
+Changes = tuple[list[tuple[str, tuple[int, int]]], list[tuple[str, tuple[int, int]]],
+                dict[str, tuple[tuple[str, ...], bytes]]]
+
+
+def changed_sources(walk: Walk, plan: SitePlan, state: BuildState) -> Changes | None:
+    """(changed, added, folders): the articles whose file changed since the build that wrote
+    `plan` (and since a touch-up took them in) and the articles added, with their stat, and
+    the plan's folders as they become with the added ones; None if anything else changed: a
+    file removed or turned into a link, an asset, a folder."""
     if len(walk.folders) != len(plan.folders) or walk.targets:
         return None
-    changed, seen = [], set()
+    changed, added, seen, grown = [], [], set(), {}
     for prefix, names, flat in walk.folders:
         old = plan.folders.get(prefix)
-        if old is None or len(old[0]) != len(names):
+        if old is None:
             return None
         data = flat.tobytes()
         if data == old[1] and tuple(names) == old[0]:
             continue
         if tuple(names) != old[0]:
-            return None
+            kept = _added_to(prefix, names, flat, old, added)
+            if kept is None:
+                return None
+            data, grown[prefix] = kept
         before = array("q")
         before.frombytes(old[1])
         for entry in _differing(data, old[1]):
-            mode, size, mtime = flat[3 * entry : 3 * entry + 3]
-            rel = prefix + names[entry]
+            mode, size, mtime = array("q", data[24 * entry : 24 * entry + 24])
+            if stat.S_ISDIR(mode) and mode == before[3 * entry]:
+                continue  # a folder whose entries changed: it is compared on its own
+            rel = prefix + old[0][entry]
             if mode != before[3 * entry] or plan.number(rel) is None:
                 return None  # not a file as it was, or not an article (an asset)
             seen.add(rel)
             touched = state.moved_records.get(rel)
             if touched is None or touched[0] != (size, mtime):
                 changed.append((rel, (size, mtime)))
-                if len(changed) > MOST:
-                    return None
+        if len(changed) + len(added) > MOST:
+            return None
     folders = {prefix: (names, flat) for prefix, names, flat in walk.folders}
     for rel in state.moved_records.keys() - seen:  # touched up, then back as it was
         folder, _, name = rel.rpartition("/")
         names, flat = folders[folder and folder + "/"]
         j = 3 * names.index(name)
         changed.append((rel, (flat[j + 1], flat[j + 2])))
-    return changed
+    return changed, added, grown
+
+
+def _added_to(prefix: str, names: list[str], flat: array, old: tuple[tuple[str, ...], bytes],
+              added: list) -> tuple[bytes, tuple[tuple[str, ...], bytes]] | None:
+    """A folder that gained articles and lost nothing: (its numbers without the new files,
+    to compare with the plan's; the plan's folder with them), the new ones put in `added`."""
+    known = set(old[0])
+    new = [i for i, name in enumerate(names) if name not in known]
+    if len(names) - len(new) != len(old[0]):
+        return None  # some went (or came back renamed)
+    skip = set(new)
+    if [n for i, n in enumerate(names) if i not in skip] != list(old[0]):
+        return None  # listed in another order: compared name by name by a full build
+    data = flat.tobytes()
+    kept = b"".join(data[24 * i : 24 * i + 24] for i in range(len(names)) if i not in skip)
+    grown = bytearray(old[1])
+    for i in new:
+        mode, size, mtime = flat[3 * i : 3 * i + 3]
+        if not (stat.S_ISREG(mode) and is_article(prefix, names[i])):
+            return None  # an asset, a folder, a link: a full build's
+        added.append((prefix + names[i], (size, mtime)))
+        grown[24 * i : 24 * i] = data[24 * i : 24 * i + 24]
+    return kept, (tuple(names), bytes(grown))
 
 
 def _differing(now: bytes, then: bytes, block: int = 24 * 64) -> list[int]:
@@ -152,13 +209,15 @@ def _differing(now: bytes, then: bytes, block: int = 24 * 64) -> list[int]:
 
 def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path, walk: Walk,
              out: str) -> tuple[int, int] | None:
-    """Rebuild what shows the changed sources, if none changed shape: (outputs rendered,
-    files written), the state saved; None if this is a full build's work (nothing done)."""
+    """Rebuild what shows the changed sources, if none changed shape, and take in the added
+    ones (additions.py): (outputs rendered, files written), the state saved; None if this is
+    a full build's work (nothing done)."""
     plan = load_plan(cache_file, state)
-    if plan is None:
+    found = plan and changed_sources(walk, plan, state)
+    if not found or not (found[0] or found[1]):
         return None
-    changed = changed_sources(walk, plan, state)
-    if not changed or state.appended + len(changed) > len(plan.rels) // 2:
+    changed, added, grown = found
+    if state.appended + len(changed) + len(added) > len(plan.rels) // 2:
         return None  # (the articles file mostly superseded records: a full build compacts it)
     articles_file = cache_file.with_name("articles.pickle")
     try:
@@ -172,22 +231,67 @@ def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path,
         start, length = moved[1:] if moved else (plan.starts[i], plan.lengths[i])
         return memoryview(data)[start : start + length]
 
-    root = config.path("content")
-    fresh: dict[int, Article] = {}
-    blobs: dict[str, tuple[tuple[int, int], bytes]] = {}
-    reads = [(rel, os.path.join(root, rel), stat) for rel, stat in changed]
-    for (rel, stat), blob in zip(changed, read_sources(config, reads, 1)):
-        i = plan.number(rel)
-        old_shape = record_shape(record(i))
-        if not old_shape or rel in plan.renamed or record_shape(blob) != old_shape:
-            return None  # (a source that cannot be read has no shape)
-        fresh[i], blobs[rel] = pickle.loads(caching.read_record(blob)[2]), (stat, blob)
+    def article_at(i: int) -> Article:
+        return pickle.loads(caching.read_record(record(i))[2])
 
+    root = config.path("content")
+    edited: dict[str, Article] = {}
+    new: dict[str, Article] = {}
+    blobs: dict[str, tuple[tuple[int, int], bytes]] = {}
+    reads = [(rel, os.path.join(root, rel), st) for rel, st in changed + added]
+    for (rel, st), blob in zip(changed + added, read_sources(config, reads, 1)):
+        shape = record_shape(blob)
+        i = plan.number(rel)
+        if not shape or (i is not None and (rel in plan.renamed or record_shape(record(i))
+                                            != shape)):
+            return None  # (a source that cannot be read has no shape)
+        (new if i is None else edited)[rel] = pickle.loads(caching.read_record(blob)[2])
+        blobs[rel] = (st, blob)
+    growth = None
+    if new:
+        from publisher.site.additions import grow
+
+        growth = grow(plan, new, {rel: len(blobs[rel][1]) for rel in new}, config, now,
+                      state.next_publication, article_at)
+        if growth is None:
+            return None
+    fresh = {plan.number(rel): a for rel, a in edited.items()}
+    jobs = _jobs(plan, fresh, growth, config, now)
+    if len(jobs) > MOST_OUTPUTS:
+        return None
+    lookup: dict[int, Article] = dict(fresh)
+    if growth:
+        lookup.update((plan.number(a.source), a) for a in new.values())
+    for i in {i for j in jobs for i in getattr(j, "articles", ())} - lookup.keys():
+        lookup[i] = article_at(i)
+    jobs = [replace(j, articles=tuple(lookup[i] for i in j.articles))
+            if getattr(j, "articles", ()) else j for j in jobs]
+    prints = [job_fingerprint(j, state.key, plan.page_key) for j in jobs]
+    if growth and growth.listed:
+        from publisher.site.additions import sitemap
+
+        files = sitemap(growth, plan, jobs, out, state.counts[0], config)
+        if files is None:
+            return None
+        for path, made in files.items():
+            jobs.append((path, made))
+            prints.append(caching.fingerprint(
+                state.key, (path, hashlib.blake2b(made).hexdigest())))
+    return _write(jobs, prints, plan, state, growth, blobs, config, cache_file, walk, grown,
+                  out)
+
+
+def _jobs(plan: SitePlan, fresh: dict[int, Article], growth, config: Config,
+          now: datetime) -> list:
+    """The outputs that show the edited articles, or that the added ones change; listing
+    pages and feed documents hold source numbers, not articles, as yet."""
     from publisher.site.plan import Streams, article_pages, stream_jobs
 
     jobs: list = []
     for stream in plan.streams:
-        positions = [stream.articles.index(i) for i in fresh if i in stream.articles]
+        positions = {stream.articles.index(i) for i in fresh if i in stream.articles}
+        if growth:
+            positions |= growth.positions.get(id(stream), set())
         if positions:
             pages, feeds = stream_jobs(stream, config, positions)
             jobs += pages + feeds
@@ -195,31 +299,50 @@ def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path,
     for a in fresh.values():
         if a.is_published(now):
             jobs += article_pages(a, streams, plan.redirects.get(a.source, ()))
-    lookup: dict[int, Article] = dict(fresh)
-    for i in {i for j in jobs for i in getattr(j, "articles", ())} - lookup.keys():
-        lookup[i] = pickle.loads(caching.read_record(record(i))[2])
-    jobs = [replace(j, articles=tuple(lookup[i] for i in j.articles))
-            if getattr(j, "articles", ()) else j for j in jobs]
+    return jobs + (growth.pages if growth else [])
 
-    prints = [job_fingerprint(j, state.key, plan.page_key) for j in jobs]
-    render = RenderJobs(jobs=jobs, prints=prints, config=config, categories=plan.categories,
-                        out=out, key=state.key, page_key=plan.page_key)
+
+def _write(jobs: list, prints: list[str], plan: SitePlan, state: BuildState, growth,
+           blobs: dict, config: Config, cache_file: Path, walk: Walk, grown: dict,
+           out: str) -> tuple[int, int]:
+    """Render and write the outputs, then the records, the plan and the state (in that
+    order: a build stopped on the way finds the plan or state of before, and does it again
+    or a full build)."""
     from publisher.site.workers import render_in_workers
 
+    render = RenderJobs(jobs=jobs, prints=prints, config=config, categories=plan.categories,
+                        out=out, key=state.key, page_key=plan.page_key)
+    new_files = sum(not os.path.exists(os.path.join(out, job_path(j))) for j in jobs)
     written = 0
     for result in render_in_workers(render, list(range(len(jobs))), 1):
         for index, fp, wrote, size, mtime in result:
             written += wrote
             state.patch[job_path(jobs[index])] = (fp, size, mtime)
-    records = RecordsWriter(articles_file, append=True)
+    records = RecordsWriter(cache_file.with_name("articles.pickle"), append=True)
     try:
-        for rel, (stat, blob) in blobs.items():
-            state.moved_records[rel] = (stat, records.add(blob), len(blob))
+        for rel, (st, blob) in blobs.items():
+            start, i = records.add(blob), plan.number(rel)
+            if plan.starts[i] < 0:  # an added source: its place is the plan's
+                plan.starts[i] = start
+            else:
+                state.moved_records[rel] = (st, start, len(blob))
             state.appended += 1
     finally:
         records.commit()
+    if growth:
+        from publisher.site.additions import remember
+
+        remember(growth, config)
+        pages, feeds = growth.counts(config)
+        articles, drafts, feed_count, page_count = state.counts
+        state.counts = (articles + growth.articles, drafts + growth.drafts,
+                        feed_count + feeds, page_count + pages)
+        state.next_publication = growth.next_publication
+        plan.built += len(growth.pages)
+        plan.folders.update(grown)
+        save_plan(cache_file, plan)
+    state.total += new_files
     state.signature = walk.signature
     state.sentinels.update(caching.sentinels_of(state.patch))
     caching.save_small_state(cache_file, state)
     return len(jobs), written
-

@@ -183,3 +183,168 @@ def test_an_asset_or_a_folder_changed_beside_an_edit_is_a_full_build(small_site)
     assert not build(config, NOW).touched_up
     assert (config.path("output") / "images" / "photo.jpg").read_bytes().endswith(b"another jpeg")
     as_a_clean_build_makes_it(config)
+
+
+# Articles added: touched up where they belong, and the site is a clean build's.
+
+
+def as_a_clean_build_reports_it(config, report) -> None:
+    """The touch-up's counts are a clean build's, and so is the output folder."""
+    out = config.path("output")
+    touched = snapshot(out)
+    clean(config)
+    again = build(config, NOW)
+    assert (report.articles, report.drafts_or_scheduled, report.feeds, report.pages) == (
+        again.articles, again.drafts_or_scheduled, again.feeds, again.pages)
+    assert touched == snapshot(out)
+
+
+def test_the_newest_article_added_touches_up_the_lists_it_joins(small_site):
+    config, content = small_site
+    build(config, NOW)
+    out = config.path("output")
+    before = {p: (out / p).stat().st_mtime_ns for p in snapshot(out)}
+    (content / "z.md").write_text(article(40, title="Tout nouveau"), encoding="utf-8")
+    report = build(config, NOW)
+    assert report.touched_up and report.articles == 15
+    changed = {p for p, mtime in before.items() if (out / p).stat().st_mtime_ns != mtime}
+    made = set(snapshot(out)) - set(before)
+    assert "2025/05/article-40/index.html" in made
+    assert {"index.html", "sitemap.xml", "feeds/all.atom.xml"} <= changed
+    assert "2025/01/article-0/index.html" not in changed  # an old article's page is not touched
+    assert not any(p.startswith("feeds/archive/all-1.") for p in changed)  # a full archive
+    assert build(config, NOW).up_to_date
+    as_a_clean_build_reports_it(config, report)
+
+
+def test_a_new_tag_and_author_make_their_lists_and_feeds(small_site):
+    config, content = small_site
+    build(config, NOW)
+    (content / "z.md").write_text(
+        article(41).replace("tags: [", "tags: [inédit, ").replace(
+            f"author: {AUTHORS[1]}", "author: Zoé Nouvelle"), encoding="utf-8")
+    report = build(config, NOW)
+    assert report.touched_up
+    out = config.path("output")
+    assert (out / "tag/inedit/index.html").is_file()
+    assert (out / "author/zoe-nouvelle/index.html").is_file()
+    as_a_clean_build_reports_it(config, report)
+
+
+def test_an_article_added_far_back_rewrites_the_pages_down_to_its_place(small_site):
+    config, content = small_site
+    build(config, NOW)
+    (content / "old.md").write_text(article(42, date=datetime(2024, 12, 1, tzinfo=timezone.utc)),
+                                    encoding="utf-8")
+    report = build(config, NOW)
+    assert report.touched_up  # the oldest: every archive page shifts
+    as_a_clean_build_reports_it(config, report)
+
+
+def test_a_scheduled_or_draft_article_added_is_only_recorded(small_site):
+    config, content = small_site
+    build(config, NOW)
+    (content / "later.md").write_text(article(43, date=NOW + timedelta(days=1)), "utf-8")
+    (content / "draft.md").write_text(article(44, extra="slug: brouillon\nstatus: draft"),
+                                      "utf-8")
+    report = build(config, NOW)
+    assert report.touched_up and report.written == 0
+    assert report.next_publication == NOW + timedelta(days=1)
+    assert report.drafts_or_scheduled == 2
+    assert build(config, NOW).up_to_date
+    due = build(config, NOW + timedelta(days=2))  # its day came: a full build publishes it
+    assert not due.touched_up and due.articles == 15
+
+
+@pytest.mark.parametrize("text, touched_up", [
+    (lambda: article(45, category="Inconnue"), False),  # a new category: every masthead
+    (lambda: article(45, extra="slug: nouvelle\naliases: [vieux/index.html]"), False),
+    (lambda: article(45, date=datetime(2025, 1, 10, 8, tzinfo=timezone.utc),
+                     extra="slug: article-3"), False),  # article 3's path: '-2'
+    (lambda: article(45, extra="slug: nouvelle\nstatus: hidden"), True),  # its own page only
+])
+def test_an_addition_that_changes_more_is_a_full_build(small_site, text, touched_up):
+    config, content = small_site
+    build(config, NOW)
+    (content / "z.md").write_text(text(), encoding="utf-8")
+    report = build(config, NOW)
+    assert report.touched_up == touched_up
+    as_a_clean_build_reports_it(config, report)
+
+
+def test_without_the_remembered_urls_an_addition_is_a_full_build(small_site):
+    config, content = small_site
+    build(config, NOW)
+    (config.path("var") / "site-urls.json").unlink()
+    (content / "z.md").write_text(article(3, extra="slug: article-3"), encoding="utf-8")
+    report = build(config, NOW)  # a second article-3: only the full build can tell
+    assert not report.touched_up
+    as_a_clean_build_reports_it(config, report)
+
+
+def test_a_sitemap_in_several_files_gets_the_new_article_in_its_last(small_site, monkeypatch):
+    from publisher.site import sitemap
+
+    monkeypatch.setattr(sitemap, "SITEMAP_LIMIT", 5)
+    config, content = small_site
+    build(config, NOW)
+    out = config.path("output")
+    first = (out / "sitemap-1.xml").read_bytes()
+    (content / "z.md").write_text(article(46), encoding="utf-8")
+    assert build(config, NOW).touched_up
+    assert (out / "sitemap-1.xml").read_bytes() == first  # the oldest articles
+    assert b"article-46" in (out / "sitemap-3.xml").read_bytes()
+    as_a_clean_build_makes_it(config)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(steps=st.lists(st.tuples(
+    st.sampled_from(["add", "add-old", "add-tag", "add-later", "edit", "edit-date"]),
+    st.integers(0, 13)), min_size=1, max_size=5))
+def test_any_sequence_of_additions_and_edits_leaves_a_clean_build(tmp_path_factory, steps):
+    folder = tmp_path_factory.mktemp("site")
+    content = folder / "content"
+    content.mkdir()
+    for n in range(14):
+        (content / f"a{n:02}.md").write_text(article(n), encoding="utf-8")
+    config = load_config(write_config(folder, "pages:\n  per_page: 2\nfeeds:\n  limit: 2\n"),
+                         env={})
+    build(config, NOW)
+    for step, (what, n) in enumerate(steps):
+        new = 100 + step
+        if what == "add":
+            text = article(new)
+        elif what == "add-old":
+            text = article(new, date=datetime(2024, 1, 1 + n, tzinfo=timezone.utc))
+        elif what == "add-tag":
+            text = article(new).replace("tags: [", f"tags: [sujet-{n % 3}, ")
+        elif what == "add-later":
+            text = article(new, date=NOW + timedelta(days=1 + n))
+        else:
+            kw = ({"date": datetime(2025, 2, 1 + step, tzinfo=timezone.utc)}
+                  if what == "edit-date" else {"title": f"Titre {step}"})
+            (content / f"a{n:02}.md").write_text(article(n, **kw), encoding="utf-8")
+            report = build(config, NOW)
+            continue
+        (content / f"n{step}.md").write_text(text, encoding="utf-8")
+        report = build(config, NOW)
+        assert report.touched_up
+    as_a_clean_build_reports_it(config, report)
+
+
+def test_several_articles_added_at_once_beside_an_edit(small_site):
+    config, content = small_site
+    build(config, NOW)
+    (content / "x.md").write_text(article(50), encoding="utf-8")
+    (content / "y.md").write_text(article(51, date=datetime(2024, 6, 1, tzinfo=timezone.utc))
+                                  .replace("tags: [", "tags: [archives, "), encoding="utf-8")
+    (content / "dossier").mkdir()  # a new folder: a full build's, then its additions are not
+    (content / "dossier" / "z.md").write_text(article(52), encoding="utf-8")
+    assert not build(config, NOW).touched_up
+    (content / "dossier" / "w.md").write_text(article(53), encoding="utf-8")
+    (content / "v.md").write_text(article(54, date=datetime(2025, 1, 20, tzinfo=timezone.utc)),
+                                  encoding="utf-8")
+    (content / "a06.md").write_text(article(6, title="Corrigé"), encoding="utf-8")
+    report = build(config, NOW)
+    assert report.touched_up and report.articles == 19
+    as_a_clean_build_reports_it(config, report)
