@@ -26,10 +26,10 @@ from pathlib import Path
 from publisher.config import Config
 from publisher.content.collate import sort_key
 from publisher.models import Article
+from publisher.site.feeds import archive_count
 from publisher.site.pages import authors_of
 from publisher.site.plan import (
     Stream,
-    Streams,
     article_pages,
     listing_count,
     page_path,
@@ -61,7 +61,6 @@ class Growth:
     listed: list[tuple[int, Article]] = field(default_factory=list)  # (place in the site's list)
     articles: int = 0  # listed articles added
     drafts: int = 0  # drafts and articles dated later
-    hidden: int = 0
     next_publication: datetime | None = None
     memory: dict[str, dict] | None = None  # the remembered URLs, when they gained some
 
@@ -81,8 +80,8 @@ def grow(plan, added: dict[str, Article], lengths: dict[str, int], config: Confi
          article_at: Callable[[int], Article]) -> Growth | None:
     """Put the `added` articles (by source) into `plan` (a touchup.SitePlan: their numbers,
     the streams they join, new tag and author streams); None if that is a full build's work
-    (see the module's docstring), and `plan` is then to be dropped. `article_at(number)` unpickles an
-    article of the plan (a stream is bisected by date, about 17 of them at 100,000)."""
+    (see the module's docstring), and `plan` is then to be dropped. `article_at(number)`
+    unpickles an article of the plan (a stream is bisected by date: 17 of them at 100,000)."""
     growth = Growth(next_publication=next_publication)
     live = [a for a in added.values() if a.is_published(now)]
     if any(a.kind != "article" or a.aliases or a.links for a in added.values()):
@@ -105,12 +104,10 @@ def grow(plan, added: dict[str, Article], lengths: dict[str, int], config: Confi
     def at(i: int) -> Article:
         return numbers.get(i) or article_at(i)
 
-    streams = Streams([], plan.site_feeds, plan.category_feeds)
     for n, a in sorted(numbers.items()):
-        growth.pages += article_pages(a, streams)
+        growth.pages += article_pages(a, plan.site_feeds, plan.category_feeds)
         if not a.listed:
-            growth.hidden += 1
-            continue
+            continue  # hidden: its own page only
         growth.articles += 1
         try:
             joins = _streams_of(a, plan, config)
@@ -119,23 +116,32 @@ def grow(plan, added: dict[str, Article], lengths: dict[str, int], config: Confi
         for stream in joins:
             growth.joined.setdefault(id(stream), (stream, len(stream.articles)))
             _insert(stream.articles, n, (a.date, a.source), at)
-    per, limit = config.pages.per_page, config.feeds.limit
     for key, (stream, before) in growth.joined.items():
         mine = [stream.articles.index(n) for n in numbers if n in stream.articles]
-        found = set(range(max(mine) + 1))
-        size = len(stream.articles)
-        archived = listing_count(size, per) - 1
-        if before and listing_count(before, per) - 1 != archived:  # a new archive page
-            found |= {size - (n - 1) * per - 1 for n in (archived, archived - 1) if n > 0}
-        if stream.feed and stream.feed[4]:  # feed archives: the newest one may be new
-            full = size // limit if size > limit else 0
-            if before and (before // limit if before > limit else 0) != full:
-                found |= {size - 1 - (k - 1) * limit for k in (full, full - 1) if k > 0}
-        growth.positions[key] = found
+        growth.positions[key] = _to_plan_again(stream, before, max(mine), config)
         if stream.template == "index.html":
             growth.listed = [(stream.articles.index(n), numbers[n]) for n in numbers
                              if numbers[n].listed]
     return growth
+
+
+def _to_plan_again(stream: Stream, before: int, last: int, config: Config) -> set[int]:
+    """The positions in `stream` (now with the added articles, the last of them at `last`)
+    whose pages and feed documents change: every one down to `last`, and, when the stream
+    grew by an archive page or feed archive, a position in the new one and in the one
+    before it (its "newer" link)."""
+    found = set(range(last + 1))
+    size, per, limit = len(stream.articles), config.pages.per_page, config.feeds.limit
+    if not before:
+        return found
+    archived = listing_count(size, per) - 1
+    if listing_count(before, per) - 1 != archived:
+        found |= {size - (n - 1) * per - 1 for n in (archived, archived - 1) if n > 0}
+    if stream.feed and stream.feed[4]:  # with RFC 5005 archives
+        full = archive_count(size, limit, True)
+        if archive_count(before, limit, True) != full:
+            found |= {size - 1 - (k - 1) * limit for k in (full, full - 1) if k > 0}
+    return found
 
 
 def _room_for(live: list[Article], plan, config: Config) -> bool:

@@ -251,12 +251,14 @@ def term_stream(kind: str, name: str, articles: Sequence, config: Config,
                   if config.feeds.tags else None)
 
 
-def article_pages(a: Article, streams: Streams, redirects: Sequence[str] = ()) -> list[Page]:
-    """An article's (or static page's) own page, and a redirect page at each of `redirects`."""
+def article_pages(a: Article, site_feeds: tuple, category_feeds: dict[str, tuple],
+                  redirects: Sequence[str] = ()) -> list[Page]:
+    """An article's (or static page's) own page, and a redirect page at each of `redirects`;
+    the page links to the site's feeds and its category's (Streams' fields)."""
     template = "page.html" if a.kind == "page" else "article.html"
     own = Page(path=a.path, template=template, title=a.title, article=a,
                category=(a.category, make_slug(a.category)),
-               feeds=streams.site_feeds + streams.category_feeds.get(a.category, ()))
+               feeds=site_feeds + category_feeds.get(a.category, ()))
     return [own, *(Page(path=old, template="redirect.html", title=a.title, article=a)
                    for old in redirects)]
 
@@ -286,7 +288,7 @@ def plan_site(published: list[Article], config: Config, unlisted: list[Article] 
                 olds.append(old)
         if olds:
             redirects[a.source] = tuple(olds)
-        pages += article_pages(a, streams, olds)
+        pages += article_pages(a, streams.site_feeds, streams.category_feeds, olds)
     pages.append(Page(path="404.html", template="404.html", title="404",
                       feeds=streams.site_feeds))
     return pages, feeds, streams, redirects

@@ -285,7 +285,7 @@ def _jobs(plan: SitePlan, fresh: dict[int, Article], growth, config: Config,
           now: datetime) -> list:
     """The outputs that show the edited articles, or that the added ones change; listing
     pages and feed documents hold source numbers, not articles, as yet."""
-    from publisher.site.plan import Streams, article_pages, stream_jobs
+    from publisher.site.plan import article_pages, stream_jobs
 
     jobs: list = []
     for stream in plan.streams:
@@ -295,10 +295,10 @@ def _jobs(plan: SitePlan, fresh: dict[int, Article], growth, config: Config,
         if positions:
             pages, feeds = stream_jobs(stream, config, positions)
             jobs += pages + feeds
-    streams = Streams([], plan.site_feeds, plan.category_feeds)
     for a in fresh.values():
         if a.is_published(now):
-            jobs += article_pages(a, streams, plan.redirects.get(a.source, ()))
+            jobs += article_pages(a, plan.site_feeds, plan.category_feeds,
+                                  plan.redirects.get(a.source, ()))
     return jobs + (growth.pages if growth else [])
 
 
