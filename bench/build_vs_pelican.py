@@ -26,10 +26,10 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from measure import BenchError, Run, measure, median_run  # beside this file
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -52,102 +52,6 @@ GOAL_ONE_EDIT_S = 1.0
 GOAL_ONE_ADDED_S = 1.5
 
 
-class BenchError(Exception):
-    pass
-
-
-# --------------------------------------------------------------------------------------------
-# Measuring one command
-
-
-@dataclass
-class Run:
-    label: str
-    wall: float  # seconds
-    cpu: float  # user + sys seconds, child process tree
-    rss_mib: float  # peak memory, MiB (see module docstring)
-    files: int | None = None  # files in the output folder afterwards, as a sanity check
-
-    def ratio(self, other: Run, attr: str) -> float:
-        mine, theirs = getattr(self, attr), getattr(other, attr)
-        return theirs / mine if mine else float("inf")
-
-
-def _group_rss_kib(pgid: int) -> int:
-    """Memory of a process group: the sum of each process's proportional set size (Linux /proc).
-
-    PSS, not RSS: forked build workers share the parent's pages copy-on-write, and summing
-    their RSS would count every shared page once per process. PSS splits a shared page among
-    the processes that map it, so the sum is what the group really occupies."""
-    total = 0
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            if int(fields[2]) != pgid:  # fields[2] is the process group
-                continue
-            with open(f"/proc/{name}/smaps_rollup", "rb") as f:
-                for line in f:
-                    if line.startswith(b"Pss:"):
-                        total += int(line.split()[1])
-                        break
-        except (OSError, ValueError, IndexError):
-            continue  # the process ended meanwhile
-    return total
-
-
-def measure(cmd: list[str], label: str, *, cwd: Path | None = None, log: Path | None = None,
-            env: dict[str, str] | None = None) -> Run:
-    """Run cmd as its own process group; return its wall, CPU and peak-memory figures.
-
-    Raises BenchError, with the end of the command's output, if it exits non-zero."""
-    out = open(log, "ab") if log else subprocess.DEVNULL
-    try:
-        if log:
-            out.write(f"\n$ {' '.join(map(str, cmd))}\n".encode())
-            out.flush()
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        peak_kib, stop = [0], threading.Event()
-
-        def sample() -> None:
-            # Every 20 ms, or less often when a sample itself takes long: reading the PSS of
-            # a gigabyte process walks its page tables, and sampling that every 20 ms took a
-            # fifth of a core from the 2-core build it measured (8.1 s against 6.8 s).
-            pause = 0.02
-            while not stop.wait(pause):
-                began = time.perf_counter()
-                peak_kib[0] = max(peak_kib[0], _group_rss_kib(proc.pid))
-                pause = max(0.02, 9 * (time.perf_counter() - began))  # at most 10% of a core
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        if os.path.isdir("/proc"):
-            sampler.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        except KeyboardInterrupt:
-            os.killpg(proc.pid, 9)
-            raise
-        wall = time.perf_counter() - start
-        stop.set()
-        proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits again
-    finally:
-        if log:
-            out.close()
-    if proc.returncode != 0:
-        tail = log.read_text(errors="replace").strip().splitlines()[-15:] if log else []
-        raise BenchError(f"{label}: `{' '.join(map(str, cmd))}` exited {proc.returncode}\n    "
-                         + "\n    ".join(tail))
-    max_rss_kib = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss // 1024
-    # The group's sampled PSS; a one-process tool that outran the sampler falls back to its
-    # own max RSS (which, for a single process, PSS never exceeds).
-    return Run(label, wall, usage.ru_utime + usage.ru_stime,
-               (peak_kib[0] or max_rss_kib) / 1024)
-
-
 # --------------------------------------------------------------------------------------------
 # Helpers
 
@@ -160,20 +64,21 @@ def gen_corpus(out: Path, n: int, fmt: str) -> Path:
     return out
 
 
-def edit_one_article(corpus: Path, n: int) -> Path:
-    """Change the text of one article (the middle one), as an author would."""
-    article = next(corpus.glob(f"*-article-{n // 2}.md"))
+def edit_one_article(corpus: Path, n: int, k: int = 2) -> Path:
+    """Change the text of one article (number n // k: the middle one by default), as an
+    author would."""
+    article = next(corpus.glob(f"*-article-{n // k}.md"))
     with article.open("a", encoding="utf-8") as f:
         f.write(f"\nParagraphe ajouté par le banc d'essai à {time.time_ns()}.\n")
     return article
 
 
-def add_one_article(corpus: Path, n: int) -> Path:
-    """A new article, the newest of the site, as a newsroom publishes one."""
-    article = corpus / f"2099-01-01-article-{n}.md"
-    article.write_text("---\ntitle: Article ajouté par le banc d'essai\ndate: 2025-06-01 12:00\n"
-                       "category: Nouvelles\ntags: [banc]\n---\n\nUn article de plus, "
-                       f"écrit à {time.time_ns()}.\n", encoding="utf-8")
+def add_one_article(corpus: Path, n: int, k: int = 0) -> Path:
+    """A new article (the k-th), the newest of the site, as a newsroom publishes one."""
+    article = corpus / f"2099-01-01-article-{n + k}.md"
+    article.write_text(f"---\ntitle: Article ajouté par le banc d'essai {k + 1}\n"
+                       f"date: 2025-06-01 12:{k:02}\ncategory: Nouvelles\ntags: [banc]\n---\n\n"
+                       f"Un article de plus, écrit à {time.time_ns()}.\n", encoding="utf-8")
     return article
 
 
@@ -242,18 +147,29 @@ def bench_ours(work: Path, corpus: Path, n: int) -> list[Run]:
     clean(out, var)
     full = measure(build, "ours: clean build", cwd=site, log=log, env=OUR_ENV)
     full.files = count_files(out)
-    noop = measure(build, "ours: rebuild, nothing changed", cwd=site, log=log, env=OUR_ENV)
-    noop.files = count_files(out)
-    edit_one_article(corpus, n)
-    one = measure(build, "ours: rebuild, 1 article edited", cwd=site, log=log, env=OUR_ENV)
-    one.files = count_files(out)
-    added = add_one_article(corpus, n)
+
+    def rebuild(label: str) -> Run:
+        os.sync()  # the last build's files written back first: they are not this one's cost
+        run = measure(build, label, cwd=site, log=log, env=OUR_ENV)
+        run.files = count_files(out)
+        return run
+
+    noop = median_run([rebuild("ours: rebuild, nothing changed") for _ in range(5)],
+                      "ours: rebuild, nothing changed")
+    one = []
+    for k in (2, 3, 4):  # three different articles, each its own rebuild
+        edit_one_article(corpus, n, k)
+        one.append(rebuild("ours: rebuild, 1 article edited"))
+    added, adds = [], []
     try:
-        add = measure(build, "ours: rebuild, 1 article added", cwd=site, log=log, env=OUR_ENV)
-        add.files = count_files(out)
+        for k in range(3):  # three new articles, each its own rebuild
+            added.append(add_one_article(corpus, n, k))
+            adds.append(rebuild("ours: rebuild, 1 article added"))
     finally:
-        added.unlink()  # the other tools build the corpus as generated
-    return [full, noop, one, add]
+        for article in added:
+            article.unlink()  # the other tools build the corpus as generated
+    return [full, noop, median_run(one, "ours: rebuild, 1 article edited"),
+            median_run(adds, "ours: rebuild, 1 article added")]
 
 
 def bench_floor(work: Path, corpus: Path) -> list[Run]:
@@ -402,12 +318,12 @@ def report(ours: list[Run] | None, help_: list[Run] | None, pelican: list[Run] |
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"Build benchmark: {n} articles, {os.cpu_count()} CPU cores, "
           f"load average now {load} (other work on the machine skews the numbers)")
-    head = f"{'run':<44} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} {'files':>7}  goal"
+    head = f"{'run':<48} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} {'files':>7}  goal"
     print(head)
     print("-" * len(head))
     for run, goal in rows:
         files = "" if run.files is None else str(run.files)
-        print(f"{run.label:<44} {run.wall:>8.2f} {run.cpu:>8.2f} {run.rss_mib:>9.0f} "
+        print(f"{run.label:<48} {run.wall:>8.2f} {run.cpu:>8.2f} {run.rss_mib:>9.0f} "
               f"{files:>7}  {goal}")
 
     if full_ours and (full_pel or full_hugo):
