@@ -35,6 +35,7 @@ from publisher.site.cache import (
     intact,
     load_outputs,
     load_records,
+    load_result,
     load_state,
     looks_intact,
     read_record,
@@ -44,6 +45,7 @@ from publisher.site.theme import theme_files
 from publisher.site.touchup import save_plan, site_plan
 from publisher.site.workers import (
     RenderJobs,
+    Thickener,
     by_position,
     job_fingerprint,
     job_path,
@@ -192,10 +194,13 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         progress("read", 0, len(to_read))
     try:
         for blob in read_sources(config, to_read, _workers_for(to_read, workers)):
-            rel, stat, payload = read_record(blob)
-            sources[rel] = (stat, pickle.loads(payload))
-            if records:
+            if records:  # held thin: the render workers read bodies back (cache.pack_record)
+                rel, stat, payload, _ = read_record(blob)
+                sources[rel] = (stat, pickle.loads(payload))
                 places[rel] = (stat, records.add(blob), len(blob))
+            else:
+                rel, stat, _, _ = read_record(blob)
+                sources[rel] = (stat, load_result(blob))
     except BaseException:
         if records:
             records.discard()
@@ -259,7 +264,8 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     # What the forked render workers inherit (nothing of it is pickled).
     render_jobs = RenderJobs(jobs=jobs, prints=prints, config=config, categories=categories,
                              out=os.fspath(out), key=key, page_key=page_key,
-                             fresh=not os.path.isdir(out) or not os.listdir(out))
+                             fresh=not os.path.isdir(out) or not os.listdir(out),
+                             thick=Thickener(articles_file, places) if records else None)
     # Freeze what exists now (the articles, the plan): forked workers then share those pages
     # instead of copying them when the collector walks them, and no collection rescans them.
     gc.freeze()

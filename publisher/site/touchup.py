@@ -232,7 +232,7 @@ def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path,
         return memoryview(data)[start : start + length]
 
     def article_at(i: int) -> Article:
-        return pickle.loads(caching.read_record(record(i))[2])
+        return caching.load_result(record(i))
 
     root = config.path("content")
     edited: dict[str, Article] = {}
@@ -245,7 +245,7 @@ def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path,
         if not shape or (i is not None and (rel in plan.renamed or record_shape(record(i))
                                             != shape)):
             return None  # (a source that cannot be read has no shape)
-        (new if i is None else edited)[rel] = pickle.loads(caching.read_record(blob)[2])
+        (new if i is None else edited)[rel] = caching.load_result(blob)
         blobs[rel] = (st, blob)
     growth = None
     if new:

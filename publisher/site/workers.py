@@ -13,18 +13,19 @@ import hashlib
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from publisher.content import read_article
 from publisher.errors import ContentError
-from publisher.site.cache import pack_record
+from publisher.site.cache import pack_record, read_record, thicken
 from publisher.site.writer import write_if_changed
 
 if TYPE_CHECKING:
     from publisher.config import Config
+    from publisher.models import Article
     from publisher.site.feeds import FeedDoc
     from publisher.site.pages import Page
 
@@ -48,6 +49,45 @@ class RenderJobs:
     key: str  # the environment key: what every output depends on (versions, config, theme)
     page_key: str  # the key and the categories, which every page shows
     fresh: bool = False  # the output folder was empty: write without reading first
+    thick: Thickener | None = None  # the articles are held thin: see Thickener
+
+
+class Thickener:
+    """Puts the body and summary back into the thin Articles a build holds (cache.thin), read
+    from their records in the articles file, in the process that renders them; the last few
+    thousand are kept, as the outputs rendered one after the other show neighbouring articles
+    (see by_position)."""
+
+    KEEP = 4096
+
+    def __init__(self, path: Path, places: dict[str, tuple]):
+        self.path, self.places = path, places  # source -> (stat, start, length)
+        self.fd: int | None = None
+        self.pid = 0
+        self.kept: dict[str, Article] = {}
+
+    def __call__(self, article: Article) -> Article:
+        if article.body:  # whole already (one with {filename} links is never thinned)
+            return article
+        if self.pid != os.getpid():  # a forked worker: its own descriptor and articles
+            self.fd, self.pid, self.kept = os.open(self.path, os.O_RDONLY), os.getpid(), {}
+        found = self.kept.get(article.source)  # (one build: one thin Article per source)
+        if found is None:
+            _, start, length = self.places[article.source]
+            extra = read_record(os.pread(self.fd, length, start))[3]
+            if len(self.kept) >= self.KEEP:
+                del self.kept[next(iter(self.kept))]  # the first kept
+            found = self.kept[article.source] = thicken(article, extra)
+        return found
+
+    def job(self, job: Job) -> Job:
+        """The job with whole articles."""
+        if isinstance(job, tuple):
+            return job
+        articles = tuple(map(self, job.articles))
+        if getattr(job, "article", None) is not None:
+            return replace(job, articles=articles, article=self(job.article))
+        return replace(job, articles=articles)
 
 
 def job_path(job: Job) -> str:
@@ -115,6 +155,8 @@ def _render_job(ctx: RenderJobs, index: int) -> Rendered:
 
     job = ctx.jobs[index]
     fp = ctx.prints[index] or job_fingerprint(job, ctx.key, ctx.page_key)
+    if ctx.thick:
+        job = ctx.thick.job(job)
     if isinstance(job, Page):
         data = render_page(job, ctx.config, ctx.categories, ctx.key)
     elif isinstance(job, FeedDoc):
