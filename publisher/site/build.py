@@ -273,14 +273,18 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         progress("write", 0, len(todo))
     done = 0
     order = by_position(todo, jobs, published)
-    for result in render_in_workers(render_jobs, order, _workers_for(order, workers)):
-        for index, fp, written, size, mtime in result:
-            report.written += written
-            outputs[job_path(jobs[index])] = (fp, size, mtime)
-        done += len(result)
-        if progress:
-            progress("write", done, len(todo))
-    gc.unfreeze()
+    try:
+        for result in render_in_workers(render_jobs, order, _workers_for(order, workers)):
+            for index, fp, written, size, mtime in result:
+                report.written += written
+                outputs[job_path(jobs[index])] = (fp, size, mtime)
+            done += len(result)
+            if progress:
+                progress("write", done, len(todo))
+    finally:
+        gc.unfreeze()
+        if render_jobs.thick:
+            render_jobs.thick.close()
 
     removed = [p for p in cache.outputs if p not in outputs]
     for path in removed:

@@ -80,6 +80,12 @@ class Thickener:
             found = self.kept[article.source] = thicken(article, extra)
         return found
 
+    def close(self) -> None:
+        """Once the build is over (`publisher run` builds again and again in one process)."""
+        if self.fd is not None and self.pid == os.getpid():
+            os.close(self.fd)
+        self.fd, self.pid, self.kept = None, 0, {}
+
     def job(self, job: Job) -> Job:
         """The job with whole articles."""
         if isinstance(job, tuple):

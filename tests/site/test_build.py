@@ -104,6 +104,31 @@ def test_parallel_build_matches_serial_build(tmp_path, load):
     assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
     assert os.path.exists(b / "feeds/archive/all-22.atom.xml")
+    # Both held their articles thin and read bodies back from the cache; without a cache
+    # (build --full still writes one; `build.cache: false` does not) the bytes are the same.
+    nocache_dir = tmp_path / "n"
+    nocache_dir.mkdir()
+    nocache = load(write_config(nocache_dir, "build:\n  workers: 2\n  cache: false\n",
+                                content=content))
+    build(nocache, NOW)
+    c = nocache.path("output")
+    assert all((a / f).read_bytes() == (c / f).read_bytes() for f in files)
+    assert not (nocache.path("var") / "cache" / "articles.pickle").exists()
+
+
+def test_builds_in_one_process_leave_no_file_open(site, load):
+    """`publisher run` builds again and again: the articles file read for bodies is closed."""
+    config_path, content = site
+    config = load(config_path)
+    build(config, NOW)
+    before = len(os.listdir("/proc/self/fd"))
+    for n in range(3):
+        (content / f"new{n}.md").write_text(
+            f"---\ntitle: Nouveau {n}\ndate: 2025-06-0{n + 1}\ncategory: Monde\n---\nTexte.\n",
+            encoding="utf-8")
+        (content / f"new{n - 1}.md").unlink(missing_ok=True)  # a removal: a full build
+        assert not build(config, NOW).touched_up
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def test_cached_masthead_follows_a_new_category_and_marks_the_current_one(site, load):
