@@ -213,6 +213,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         result = sources[rel][1]
         (loaded.problems if isinstance(result, ContentError) else loaded.articles).append(result)
     report.warnings += [str(p) for p in loaded.problems]
+    del sources, stats, files, to_read  # what the forked render workers need not inherit
 
     raw_paths = {a.source: a.path for a in loaded.articles}
     built, dup_warnings = dedupe_paths(loaded.built(now), config)
@@ -226,9 +227,12 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     report.articles = len(published)
     report.drafts_or_scheduled = len(loaded.articles) - len(built)
     report.next_publication = loaded.next_publication(now)
+    del loaded
     memory_file = config.path("var") / "site-urls.json"
     remembered = load_memory(memory_file)
     memory, moved = moved_paths(remembered, built)
+    new_memory = memory != remembered  # 100,000 URLs: written only when one moved or came
+    del remembered
     pages, feeds, streams, redirected = plan_site(published, config, unlisted, moved)
     categories = categories_of(published, config)
     report.pages, report.feeds = len(pages), len(feeds)
@@ -290,7 +294,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     for path in removed:
         remove(out, path)
     report.removed = len(removed)
-    if memory != remembered:  # 100,000 URLs: written only when one moved or came
+    if new_memory:
         save_memory(memory_file, memory)
     report.seconds = time.perf_counter() - started
     if use_cache:

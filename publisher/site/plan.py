@@ -15,6 +15,7 @@ import hashlib
 import posixpath
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from urllib.parse import quote
 
 from publisher import i18n
@@ -256,11 +257,18 @@ def article_pages(a: Article, site_feeds: tuple, category_feeds: dict[str, tuple
     """An article's (or static page's) own page, and a redirect page at each of `redirects`;
     the page links to the site's feeds and its category's (Streams' fields)."""
     template = "page.html" if a.kind == "page" else "article.html"
-    own = Page(path=a.path, template=template, title=a.title, article=a,
-               category=(a.category, make_slug(a.category)),
-               feeds=site_feeds + category_feeds.get(a.category, ()))
+    category, feeds = _page_parts(a.category, site_feeds, category_feeds.get(a.category, ()))
+    own = Page(path=a.path, template=template, title=a.title, article=a, category=category,
+               feeds=feeds)
     return [own, *(Page(path=old, template="redirect.html", title=a.title, article=a)
                    for old in redirects)]
+
+
+@lru_cache(maxsize=256)
+def _page_parts(category: str, site_feeds: tuple, own: tuple) -> tuple[tuple, tuple]:
+    """An article page's (category, slug) and feed links: one pair of tuples for all the
+    pages of a category, not one for each of 100,000 pages."""
+    return (category, make_slug(category)), site_feeds + own
 
 
 def plan_site(published: list[Article], config: Config, unlisted: list[Article] = (),

@@ -148,6 +148,9 @@ def moved_paths(memory: dict[str, dict], articles: list[Article]
     new, moved = {}, {}
     for a in articles:
         seen = memory.get(a.id) or {}
+        if seen.get("path") == a.path and "old" not in seen:
+            new[a.id] = seen  # as it was: the same dict (100,000 of them on a large site)
+            continue
         old = [p for p in seen.get("old", []) if p != a.path]
         if seen.get("path") and seen["path"] != a.path and seen["path"] not in old:
             old.append(seen["path"])
