@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Union
 
 from publisher.content import read_article
 from publisher.errors import ContentError
-from publisher.site.cache import pack_record, read_record, thicken
+from publisher.site.cache import load_result, pack_record, read_record, thicken
 from publisher.site.writer import write_if_changed
 
 if TYPE_CHECKING:
@@ -73,11 +73,17 @@ class Thickener:
             self.fd, self.pid, self.kept = os.open(self.path, os.O_RDONLY), os.getpid(), {}
         found = self.kept.get(article.source)  # (one build: one thin Article per source)
         if found is None:
+            # Made from the record alone, not from `article`: reading its fields would write
+            # their reference counts, and this forked worker would copy every memory page
+            # that holds them from its parent.
             _, start, length = self.places[article.source]
-            extra = read_record(os.pread(self.fd, length, start))[3]
+            record = os.pread(self.fd, length, start)
+            found = load_result(record)
+            if found.path != article.path:  # renamed since (dedupe_paths)
+                found = thicken(article, read_record(record)[3])
             if len(self.kept) >= self.KEEP:
                 del self.kept[next(iter(self.kept))]  # the first kept
-            found = self.kept[article.source] = thicken(article, extra)
+            self.kept[article.source] = found
         return found
 
     def close(self) -> None:
@@ -160,9 +166,9 @@ def _render_job(ctx: RenderJobs, index: int) -> Rendered:
     from publisher.site.pages import Page, render_page
 
     job = ctx.jobs[index]
-    fp = ctx.prints[index] or job_fingerprint(job, ctx.key, ctx.page_key)
-    if ctx.thick:
+    if ctx.thick:  # first: the fingerprint then reads this worker's articles, not the parent's
         job = ctx.thick.job(job)
+    fp = ctx.prints[index] or job_fingerprint(job, ctx.key, ctx.page_key)
     if isinstance(job, Page):
         data = render_page(job, ctx.config, ctx.categories, ctx.key)
     elif isinstance(job, FeedDoc):
