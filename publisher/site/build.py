@@ -169,7 +169,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     old = load_records(articles_file) if use_cache and cache.key == key else Records()
     known = old.found
     kept: list = []
-    places: dict[str, tuple] = {}  # where each source's record is in the file: for touch-ups
+    places: dict[str, tuple] = {}  # each source's record in the file: workers, touch-ups
     for rel, stat in stats.items():
         record = known.pop(rel, None)
         if record and record[0] == stat:
@@ -183,7 +183,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     records = RecordsWriter(articles_file, append=append) if use_cache else None
     for rel, record, start in kept:
         start = records.add(record) if records and not append else start
-        places[rel] = (stats[rel], start, len(record))
+        places[rel] = (start, len(record))
     del known, kept, old
     if to_read:  # import the readers here, once, so forked workers inherit them
         from publisher.content import readers
@@ -196,8 +196,10 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         for blob in read_sources(config, to_read, _workers_for(to_read, workers)):
             if records:  # held thin: the render workers read bodies back (cache.pack_record)
                 rel, stat, payload, _ = read_record(blob)
-                sources[rel] = (stat, pickle.loads(payload))
-                places[rel] = (stat, records.add(blob), len(blob))
+                result = pickle.loads(payload)
+                rel = getattr(result, "source", rel)  # one string for both
+                sources[rel] = (stat, result)
+                places[rel] = (records.add(blob), len(blob))
             else:
                 rel, stat, _, _ = read_record(blob)
                 sources[rel] = (stat, load_result(blob))
@@ -230,8 +232,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     del loaded
     memory_file = config.path("var") / "site-urls.json"
     remembered = load_memory(memory_file)
-    memory, moved = moved_paths(remembered, built)
-    new_memory = memory != remembered  # 100,000 URLs: written only when one moved or came
+    memory, moved, new_memory = moved_paths(remembered, built)  # written only when changed
     del remembered
     pages, feeds, streams, redirected = plan_site(published, config, unlisted, moved)
     categories = categories_of(published, config)

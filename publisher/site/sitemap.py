@@ -142,25 +142,30 @@ def read_redirects(text: str) -> dict[str, str]:
 
 
 def moved_paths(memory: dict[str, dict], articles: list[Article]
-                ) -> tuple[dict[str, dict], dict[str, tuple[str, ...]]]:
-    """(new memory, id -> old paths): an article whose path changed since the memory was
-    written keeps its old paths. Pure; the memory is var/site-urls.json (see below)."""
-    new, moved = {}, {}
+                ) -> tuple[dict[str, dict | str], dict[str, tuple[str, ...]], bool]:
+    """(new memory, id -> old paths, whether anything changed): an article whose path
+    changed since the memory was written keeps its old paths. Pure; the memory is
+    var/site-urls.json (see below). In the new memory, an article that only ever had its
+    path is that path alone, its own string: 100,000 of them cost no more than the dict."""
+    new: dict[str, dict | str] = {}
+    moved, changed = {}, False
     for a in articles:
         seen = memory.get(a.id) or {}
         if seen.get("path") == a.path and "old" not in seen:
-            new[a.id] = seen  # as it was: the same dict (100,000 of them on a large site)
+            new[a.id] = a.path  # as it was
             continue
         old = [p for p in seen.get("old", []) if p != a.path]
         if seen.get("path") and seen["path"] != a.path and seen["path"] not in old:
             old.append(seen["path"])
-        new[a.id] = {"path": a.path, "old": old} if old else {"path": a.path}
+        entry = {"path": a.path, "old": old} if old else {"path": a.path}
+        changed = changed or entry != seen
+        new[a.id] = entry
         if old:
             moved[a.id] = tuple(old)
     # An article gone from the build (deleted, or a draft again) is remembered as it was.
     for key, value in memory.items():
         new.setdefault(key, value)
-    return new, moved
+    return new, moved, changed
 
 
 def load_memory(path: Path) -> dict[str, dict]:
@@ -171,10 +176,12 @@ def load_memory(path: Path) -> dict[str, dict]:
         return {}
 
 
-def save_memory(path: Path, memory: dict[str, dict]) -> None:
+def save_memory(path: Path, memory: dict[str, dict | str]) -> None:
+    """The memory as var/site-urls.json: each id's {\"path\", \"old\"} (see moved_paths)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     # Compact: the C encoder (an indent means the pure-Python one, ten times slower).
-    tmp.write_text(json.dumps(memory, ensure_ascii=False, sort_keys=True,
+    entries = {k: {"path": v} if isinstance(v, str) else v for k, v in memory.items()}
+    tmp.write_text(json.dumps(entries, ensure_ascii=False, sort_keys=True,
                               separators=(",", ":")), encoding="utf-8")
     os.replace(tmp, path)

@@ -42,7 +42,7 @@ from publisher.site.workers import RenderJobs, job_fingerprint, job_path, read_s
 
 MOST = 50  # changed or added sources a touch-up takes on; more is a full build's work
 MOST_OUTPUTS = 300  # outputs it renders (an article added far back shifts many pages)
-Place = tuple[tuple[int, int], int, int]  # (stat, start, length) of a record in the file
+Place = tuple[int, int]  # (start, length) of a record in the articles file
 
 
 @dataclass
@@ -95,8 +95,8 @@ def site_plan(generation: str, walk: Walk, places: dict[str, Place], streams,
     return SitePlan(
         generation=generation,
         folders={prefix: (tuple(names), flat.tobytes()) for prefix, names, flat in walk.folders},
-        rels=rels, starts=array("q", [places[r][1] for r in rels]),
-        lengths=array("q", [places[r][2] for r in rels]),
+        rels=rels, starts=array("q", [places[r][0] for r in rels]),
+        lengths=array("q", [places[r][1] for r in rels]),
         streams=[replace(s, articles=array("i", [number[a.source] for a in s.articles]))
                  for s in streams.streams],
         site_feeds=streams.site_feeds, category_feeds=streams.category_feeds,

@@ -61,7 +61,7 @@ class Thickener:
     KEEP = 4096
 
     def __init__(self, path: Path, places: dict[str, tuple]):
-        self.path, self.places = path, places  # source -> (stat, start, length)
+        self.path, self.places = path, places  # source -> (start, length) of its record
         self.fd: int | None = None
         self.pid = 0
         self.kept: dict[str, Article] = {}
@@ -76,7 +76,7 @@ class Thickener:
             # Made from the record alone, not from `article`: reading its fields would write
             # their reference counts, and this forked worker would copy every memory page
             # that holds them from its parent.
-            _, start, length = self.places[article.source]
+            start, length = self.places[article.source]
             record = os.pread(self.fd, length, start)
             found = load_result(record)
             if found.path != article.path:  # renamed since (dedupe_paths)
