@@ -157,9 +157,8 @@ def moved_paths(memory: dict[str, dict], articles: list[Article]
         old = [p for p in seen.get("old", []) if p != a.path]
         if seen.get("path") and seen["path"] != a.path and seen["path"] not in old:
             old.append(seen["path"])
-        entry = {"path": a.path, "old": old} if old else {"path": a.path}
-        changed = changed or entry != seen
-        new[a.id] = entry
+        new[a.id] = {"path": a.path, "old": old} if old else a.path
+        changed = changed or new[a.id] != seen  # (a path alone: new, or its old paths went)
         if old:
             moved[a.id] = tuple(old)
     # An article gone from the build (deleted, or a draft again) is remembered as it was.
