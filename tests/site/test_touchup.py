@@ -348,3 +348,19 @@ def test_several_articles_added_at_once_beside_an_edit(small_site):
     report = build(config, NOW)
     assert report.touched_up and report.articles == 19
     as_a_clean_build_reports_it(config, report)
+
+
+def test_a_new_podcast_episode_reaches_the_podcast_feed(tmp_path):
+    from site_fixtures import PUBLICATION, site_config
+
+    podcast = "feeds:\n  podcast:\n    image: /images/cover.png\n    category: Science\n"
+    config = site_config(tmp_path, PUBLICATION, podcast)
+    build(config, NOW)
+    (config.path("content") / "episode-2.md").write_text(
+        "---\ntitle: Épisode 2\ndate: 2025-04-01 09:00\ncategory: Podcast\nenclosure:\n"
+        "  url: /media/episode-2.mp3\n  length: 2345678\n  type: audio/mpeg\n"
+        'duration: "0:42:00"\n---\n\nLe deuxième épisode.\n', encoding="utf-8")
+    report = build(config, NOW)
+    assert report.touched_up
+    assert b"episode-2.mp3" in (config.path("output") / "feeds/podcast.rss.xml").read_bytes()
+    as_a_clean_build_reports_it(config, report)
