@@ -31,17 +31,22 @@ def article(n: int, *, title: str = "", body: str = "", date: datetime | None = 
             f"{body or f'Le texte de l’article {n}, qui dit quelque chose.'}\n")
 
 
-@pytest.fixture
-def small_site(tmp_path: Path):
-    """14 articles, 2 to a listing page and to a feed document: every kind of output has
-    archive pages, and an article shows in many of them."""
-    content = tmp_path / "content"
+def fourteen(folder: Path, aliases: bool = True):
+    """(config, content folder) of 14 articles, 2 to a listing page and to a feed document:
+    every kind of output has archive pages, and an article shows in many of them."""
+    content = folder / "content"
     content.mkdir()
     for n in range(14):
         extra = f"slug: article-{n}\naliases: [ancien/chemin/index.html]" if n == 5 else ""
-        (content / f"a{n:02}.md").write_text(article(n, extra=extra), encoding="utf-8")
-    cfg = write_config(tmp_path, "pages:\n  per_page: 2\nfeeds:\n  limit: 2\n")
+        (content / f"a{n:02}.md").write_text(article(n, extra=extra if aliases else ""),
+                                             encoding="utf-8")
+    cfg = write_config(folder, "pages:\n  per_page: 2\nfeeds:\n  limit: 2\n")
     return load_config(cfg, env={}), content
+
+
+@pytest.fixture
+def small_site(tmp_path: Path):
+    return fourteen(tmp_path)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -49,13 +54,17 @@ def snapshot(folder: Path) -> dict[str, bytes]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def as_a_clean_build_makes_it(config) -> None:
-    """The output folder holds exactly what a clean build writes."""
+def as_a_clean_build_makes_it(config, report=None) -> None:
+    """The output folder holds exactly what a clean build writes; and `report`, a build's
+    report, has the counts of the clean build's."""
     out = config.path("output")
     touched = snapshot(out)
     clean(config)
-    build(config, NOW)
+    again = build(config, NOW)
     assert touched == snapshot(out)
+    if report is not None:
+        assert (report.articles, report.drafts_or_scheduled, report.feeds, report.pages) == (
+            again.articles, again.drafts_or_scheduled, again.feeds, again.pages)
 
 
 def test_an_edited_title_and_text_touch_up_only_what_shows_the_article(small_site):
@@ -131,13 +140,7 @@ def test_added_and_removed_sources_and_a_scheduled_article_are_full_builds(small
                       min_size=1, max_size=4))
 def test_any_sequence_of_edits_leaves_the_site_a_clean_build_makes(tmp_path_factory, edits):
     """Touch-ups and full builds in any order: each build's output is a clean build's."""
-    folder = tmp_path_factory.mktemp("site")
-    content = folder / "content"
-    content.mkdir()
-    for n in range(14):
-        (content / f"a{n:02}.md").write_text(article(n), encoding="utf-8")
-    config = load_config(write_config(folder, "pages:\n  per_page: 2\nfeeds:\n  limit: 2\n"),
-                         env={})
+    config, content = fourteen(tmp_path_factory.mktemp("site"), aliases=False)
     build(config, NOW)
     for step, (n, what) in enumerate(edits):
         kw = {"title": {"title": f"Titre {step}"}, "body": {"body": f"Texte {step}."},
@@ -188,17 +191,6 @@ def test_an_asset_or_a_folder_changed_beside_an_edit_is_a_full_build(small_site)
 # Articles added: touched up where they belong, and the site is a clean build's.
 
 
-def as_a_clean_build_reports_it(config, report) -> None:
-    """The touch-up's counts are a clean build's, and so is the output folder."""
-    out = config.path("output")
-    touched = snapshot(out)
-    clean(config)
-    again = build(config, NOW)
-    assert (report.articles, report.drafts_or_scheduled, report.feeds, report.pages) == (
-        again.articles, again.drafts_or_scheduled, again.feeds, again.pages)
-    assert touched == snapshot(out)
-
-
 def test_the_newest_article_added_touches_up_the_lists_it_joins(small_site):
     config, content = small_site
     build(config, NOW)
@@ -214,7 +206,7 @@ def test_the_newest_article_added_touches_up_the_lists_it_joins(small_site):
     assert "2025/01/article-0/index.html" not in changed  # an old article's page is not touched
     assert not any(p.startswith("feeds/archive/all-1.") for p in changed)  # a full archive
     assert build(config, NOW).up_to_date
-    as_a_clean_build_reports_it(config, report)
+    as_a_clean_build_makes_it(config, report)
 
 
 def test_a_new_tag_and_author_make_their_lists_and_feeds(small_site):
@@ -228,7 +220,7 @@ def test_a_new_tag_and_author_make_their_lists_and_feeds(small_site):
     out = config.path("output")
     assert (out / "tag/inedit/index.html").is_file()
     assert (out / "author/zoe-nouvelle/index.html").is_file()
-    as_a_clean_build_reports_it(config, report)
+    as_a_clean_build_makes_it(config, report)
 
 
 def test_an_article_added_far_back_rewrites_the_pages_down_to_its_place(small_site):
@@ -238,7 +230,7 @@ def test_an_article_added_far_back_rewrites_the_pages_down_to_its_place(small_si
                                     encoding="utf-8")
     report = build(config, NOW)
     assert report.touched_up  # the oldest: every archive page shifts
-    as_a_clean_build_reports_it(config, report)
+    as_a_clean_build_makes_it(config, report)
 
 
 def test_a_scheduled_or_draft_article_added_is_only_recorded(small_site):
@@ -269,7 +261,7 @@ def test_an_addition_that_changes_more_is_a_full_build(small_site, text, touched
     (content / "z.md").write_text(text(), encoding="utf-8")
     report = build(config, NOW)
     assert report.touched_up == touched_up
-    as_a_clean_build_reports_it(config, report)
+    as_a_clean_build_makes_it(config, report)
 
 
 def test_without_the_remembered_urls_an_addition_is_a_full_build(small_site):
@@ -279,7 +271,7 @@ def test_without_the_remembered_urls_an_addition_is_a_full_build(small_site):
     (content / "z.md").write_text(article(3, extra="slug: article-3"), encoding="utf-8")
     report = build(config, NOW)  # a second article-3: only the full build can tell
     assert not report.touched_up
-    as_a_clean_build_reports_it(config, report)
+    as_a_clean_build_makes_it(config, report)
 
 
 def test_a_sitemap_in_several_files_gets_the_new_article_in_its_last(small_site, monkeypatch):
@@ -302,13 +294,7 @@ def test_a_sitemap_in_several_files_gets_the_new_article_in_its_last(small_site,
     st.sampled_from(["add", "add-old", "add-tag", "add-later", "edit", "edit-date"]),
     st.integers(0, 13)), min_size=1, max_size=5))
 def test_any_sequence_of_additions_and_edits_leaves_a_clean_build(tmp_path_factory, steps):
-    folder = tmp_path_factory.mktemp("site")
-    content = folder / "content"
-    content.mkdir()
-    for n in range(14):
-        (content / f"a{n:02}.md").write_text(article(n), encoding="utf-8")
-    config = load_config(write_config(folder, "pages:\n  per_page: 2\nfeeds:\n  limit: 2\n"),
-                         env={})
+    config, content = fourteen(tmp_path_factory.mktemp("site"), aliases=False)
     build(config, NOW)
     for step, (what, n) in enumerate(steps):
         new = 100 + step
@@ -329,7 +315,7 @@ def test_any_sequence_of_additions_and_edits_leaves_a_clean_build(tmp_path_facto
         (content / f"n{step}.md").write_text(text, encoding="utf-8")
         report = build(config, NOW)
         assert report.touched_up
-    as_a_clean_build_reports_it(config, report)
+    as_a_clean_build_makes_it(config, report)
 
 
 def test_several_articles_added_at_once_beside_an_edit(small_site):
@@ -347,7 +333,7 @@ def test_several_articles_added_at_once_beside_an_edit(small_site):
     (content / "a06.md").write_text(article(6, title="Corrigé"), encoding="utf-8")
     report = build(config, NOW)
     assert report.touched_up and report.articles == 19
-    as_a_clean_build_reports_it(config, report)
+    as_a_clean_build_makes_it(config, report)
 
 
 def test_a_new_podcast_episode_reaches_the_podcast_feed(tmp_path):
@@ -363,4 +349,4 @@ def test_a_new_podcast_episode_reaches_the_podcast_feed(tmp_path):
     report = build(config, NOW)
     assert report.touched_up
     assert b"episode-2.mp3" in (config.path("output") / "feeds/podcast.rss.xml").read_bytes()
-    as_a_clean_build_reports_it(config, report)
+    as_a_clean_build_makes_it(config, report)
