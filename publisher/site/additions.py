@@ -64,6 +64,12 @@ class Growth:
     next_publication: datetime | None = None
     memory: dict[str, dict] | None = None  # the remembered URLs, when they gained some
 
+    def finish(self, config: Config, out: str, state) -> int:
+        """The remembered URLs gain the added articles'; no output goes."""
+        if self.memory is not None:
+            save_memory(_memory_file(config), self.memory)
+        return 0
+
     def counts(self, config: Config) -> tuple[int, int]:
         """(pages, feed documents) added."""
         pages = len(self.pages)
@@ -104,6 +110,7 @@ def grow(plan, added: dict[str, Article], lengths: dict[str, int], config: Confi
     def at(i: int) -> Article:
         return numbers.get(i) or article_at(i)
 
+    plan.built += len(numbers)
     for n, a in sorted(numbers.items()):
         growth.pages += article_pages(a, plan.site_feeds, plan.category_feeds)
         if not a.listed:
@@ -253,8 +260,3 @@ def sitemap(growth: Growth, plan, jobs: list, out: str, published: int,
     for position, a in sorted(growth.listed, key=lambda pa: pa[0]):
         lines.insert(position, article_line(a))
     return sitemap_files(rows, lines, config)
-
-
-def remember(growth: Growth, config: Config) -> None:
-    if growth.memory is not None:
-        save_memory(_memory_file(config), growth.memory)

@@ -48,7 +48,7 @@ class BuildState:
     sentinels: dict[str, Output] = field(default_factory=dict)  # checked on a large site
     # What touch-ups (touchup.py) changed since the two big files were written: outputs, and
     # where the records of the sources they read again now are in the articles file.
-    patch: dict[str, Output] = field(default_factory=dict)
+    patch: dict[str, Output | None] = field(default_factory=dict)  # None: gone
     moved_records: dict[str, tuple[tuple[int, int], int, int]] = field(default_factory=dict)
     appended: int = 0  # records they appended to the articles file (a full build compacts it)
 
@@ -87,7 +87,7 @@ def outputs_intact(out: Path, outputs: dict[str, Output]) -> bool:
 def sentinels_of(outputs: dict[str, Output]) -> dict[str, Output]:
     """The outputs a large site's nothing-changed check looks at: the files at the root of
     the site (front page, sitemap, 404) and the site-wide feeds."""
-    return {p: rec for p, rec in outputs.items() if is_sentinel(p)}
+    return {p: rec for p, rec in outputs.items() if rec is not None and is_sentinel(p)}
 
 
 def is_sentinel(path: str) -> bool:
@@ -125,6 +125,8 @@ def load_outputs(path: Path, state: BuildState) -> dict[str, Output]:
         if generation != state.generation or not state.generation:
             return {}
         outputs.update(state.patch)
+        for path in [p for p, rec in state.patch.items() if rec is None]:
+            del outputs[path]  # gone since, by a touch-up
         return outputs
     except Exception:  # a stale or corrupt cache only costs a full build
         return {}

@@ -79,6 +79,14 @@ class SitePlan:
         for s in self.streams:
             s.articles = array("i", [n + (n >= k) for n in s.articles])
 
+    def remove(self, rel: str) -> None:
+        """Forget a source (no stream holds it any more): the numbers after it move down."""
+        k = self.number(rel)
+        del self.rels[k], self.starts[k], self.lengths[k]
+        for s in self.streams:
+            s.articles = array("i", [n - (n > k) for n in s.articles])
+        self.redirects.pop(rel, None)
+
     def add_stream(self, stream, rank) -> None:
         """A new stream (a new tag's), where `rank` orders it among the others."""
         mine = rank(stream)
@@ -126,75 +134,82 @@ def load_plan(cache_file: Path, state: BuildState) -> SitePlan | None:
     return plan
 
 
-Changes = tuple[list[tuple[str, tuple[int, int]]], list[tuple[str, tuple[int, int]]],
+Changes = tuple[list[tuple[str, tuple[int, int]]], list[tuple[str, tuple[int, int]]], list[str],
                 dict[str, tuple[tuple[str, ...], bytes]]]
 
 
 def changed_sources(walk: Walk, plan: SitePlan, state: BuildState) -> Changes | None:
-    """(changed, added, folders): the articles whose file changed since the build that wrote
-    `plan` (and since a touch-up took them in) and the articles added, with their stat, and
-    the plan's folders as they become with the added ones; None if anything else changed: a
-    file removed or turned into a link, an asset, a folder."""
+    """(changed, added, removed, folders): the articles whose file changed since the build
+    that wrote `plan` (and since a touch-up took them in), the articles added, with their
+    stat, the articles removed, and the plan's folders as they become; None if anything else
+    changed: an asset, a folder, a file turned into a link, files both added and removed."""
     if len(walk.folders) != len(plan.folders) or walk.targets:
         return None
-    changed, added, seen, grown = [], [], set(), {}
+    changed, added, removed, seen, folders = [], [], [], set(), {}
     for prefix, names, flat in walk.folders:
         old = plan.folders.get(prefix)
         if old is None:
             return None
-        data = flat.tobytes()
-        if data == old[1] and tuple(names) == old[0]:
+        now, then, aligned = flat.tobytes(), old[1], old[0]
+        if now == then and tuple(names) == aligned:
             continue
-        if tuple(names) != old[0]:
-            kept = _added_to(prefix, names, flat, old, added)
-            if kept is None:
-                return None
-            data, grown[prefix] = kept
+        if tuple(names) != aligned:
+            found = _names_changed(prefix, names, flat, old, added, removed)
+            if found is None or (added and removed):
+                return None  # (a file renamed: a full build's)
+            now, then, aligned, folders[prefix] = found
         before = array("q")
-        before.frombytes(old[1])
-        for entry in _differing(data, old[1]):
-            mode, size, mtime = array("q", data[24 * entry : 24 * entry + 24])
+        before.frombytes(then)
+        for entry in _differing(now, then):
+            mode, size, mtime = array("q", now[24 * entry : 24 * entry + 24])
             if stat.S_ISDIR(mode) and mode == before[3 * entry]:
                 continue  # a folder whose entries changed: it is compared on its own
-            rel = prefix + old[0][entry]
+            rel = prefix + aligned[entry]
             if mode != before[3 * entry] or plan.number(rel) is None:
                 return None  # not a file as it was, or not an article (an asset)
             seen.add(rel)
             touched = state.moved_records.get(rel)
             if touched is None or touched[0] != (size, mtime):
                 changed.append((rel, (size, mtime)))
-        if len(changed) + len(added) > MOST:
+        if len(changed) + len(added) + len(removed) > MOST:
             return None
-    folders = {prefix: (names, flat) for prefix, names, flat in walk.folders}
-    for rel in state.moved_records.keys() - seen:  # touched up, then back as it was
+    if any(plan.number(rel) is None for rel in removed):
+        return None  # an asset removed
+    current = {prefix: (names, flat) for prefix, names, flat in walk.folders}
+    for rel in state.moved_records.keys() - seen - set(removed):  # touched up, then restored
         folder, _, name = rel.rpartition("/")
-        names, flat = folders[folder and folder + "/"]
+        names, flat = current[folder and folder + "/"]
         j = 3 * names.index(name)
         changed.append((rel, (flat[j + 1], flat[j + 2])))
-    return changed, added, grown
+    return changed, added, removed, folders
 
 
-def _added_to(prefix: str, names: list[str], flat: array, old: tuple[tuple[str, ...], bytes],
-              added: list) -> tuple[bytes, tuple[tuple[str, ...], bytes]] | None:
-    """A folder that gained articles and lost nothing: (its numbers without the new files,
-    to compare with the plan's; the plan's folder with them), the new ones put in `added`."""
-    known = set(old[0])
-    new = [i for i, name in enumerate(names) if name not in known]
-    if len(names) - len(new) != len(old[0]):
-        return None  # some went (or came back renamed)
-    skip = set(new)
-    if [n for i, n in enumerate(names) if i not in skip] != list(old[0]):
-        return None  # listed in another order: compared name by name by a full build
+def _names_changed(prefix: str, names: list[str], flat: array,
+                   old: tuple[tuple[str, ...], bytes], added: list, removed: list):
+    """A folder that gained files or lost some: (its numbers and the plan's, for the names
+    both have, those names, the plan's folder as it becomes), the new files put in `added`
+    (None if one is not an article) and the gone ones in `removed`; None if the names both
+    have are listed in another order (a full build compares them name by name)."""
+    here, there = set(names), set(old[0])
+    new = [i for i, name in enumerate(names) if name not in there]
+    gone = [i for i, name in enumerate(old[0]) if name not in here]
+    skip_new, skip_gone = set(new), set(gone)
+    both = [n for i, n in enumerate(names) if i not in skip_new]
+    if both != [n for i, n in enumerate(old[0]) if i not in skip_gone]:
+        return None
     data = flat.tobytes()
-    kept = b"".join(data[24 * i : 24 * i + 24] for i in range(len(names)) if i not in skip)
-    grown = bytearray(old[1])
+    now = b"".join(data[24 * i : 24 * i + 24] for i in range(len(names)) if i not in skip_new)
+    then = b"".join(old[1][24 * i : 24 * i + 24] for i in range(len(old[0]))
+                    if i not in skip_gone)
+    grown = bytearray(then)  # the plan's numbers for the names both have, and the new ones'
     for i in new:
         mode, size, mtime = flat[3 * i : 3 * i + 3]
         if not (stat.S_ISREG(mode) and is_article(prefix, names[i])):
             return None  # an asset, a folder, a link: a full build's
         added.append((prefix + names[i], (size, mtime)))
         grown[24 * i : 24 * i] = data[24 * i : 24 * i + 24]
-    return kept, (tuple(names), bytes(grown))
+    removed += [prefix + old[0][i] for i in gone]
+    return now, then, both, (tuple(names), bytes(grown))
 
 
 def _differing(now: bytes, then: bytes, block: int = 24 * 64) -> list[int]:
@@ -214,9 +229,9 @@ def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path,
     a full build's work (nothing done)."""
     plan = load_plan(cache_file, state)
     found = plan and changed_sources(walk, plan, state)
-    if not found or not (found[0] or found[1]):
+    if not found or not (found[0] or found[1] or found[2]):
         return None
-    changed, added, grown = found
+    changed, added, removed, folders = found
     if state.appended + len(changed) + len(added) > len(plan.rels) // 2:
         return None  # (the articles file mostly superseded records: a full build compacts it)
     articles_file = cache_file.with_name("articles.pickle")
@@ -247,14 +262,18 @@ def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path,
             return None  # (a source that cannot be read has no shape)
         (new if i is None else edited)[rel] = caching.load_result(blob)
         blobs[rel] = (st, blob)
-    growth = None
+    growth = None  # what the added or removed articles change (never both)
     if new:
         from publisher.site.additions import grow
 
         growth = grow(plan, new, {rel: len(blobs[rel][1]) for rel in new}, config, now,
                       state.next_publication, article_at)
-        if growth is None:
-            return None
+    elif removed:
+        from publisher.site.removals import shrink
+
+        growth = shrink(plan, removed, config, now, state.next_publication, article_at)
+    if (new or removed) and growth is None:
+        return None
     fresh = {plan.number(rel): a for rel, a in edited.items()}
     jobs = _jobs(plan, fresh, growth, config, now)
     if len(jobs) > MOST_OUTPUTS:
@@ -268,17 +287,18 @@ def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path,
             if getattr(j, "articles", ()) else j for j in jobs]
     prints = [job_fingerprint(j, state.key, plan.page_key) for j in jobs]
     if growth and growth.listed:
-        from publisher.site.additions import sitemap
+        from publisher.site import additions, removals
 
-        files = sitemap(growth, plan, jobs, out, state.counts[0], config)
+        files = (removals.sitemap(growth, jobs, out, state.counts[0], config) if removed
+                 else additions.sitemap(growth, plan, jobs, out, state.counts[0], config))
         if files is None:
             return None
         for path, made in files.items():
             jobs.append((path, made))
             prints.append(caching.fingerprint(
                 state.key, (path, hashlib.blake2b(made).hexdigest())))
-    return _write(jobs, prints, plan, state, growth, blobs, config, cache_file, walk, grown,
-                  out)
+    return _write(jobs, prints, plan, state, growth, blobs, config, cache_file, walk, folders,
+                  out, removed)
 
 
 def _jobs(plan: SitePlan, fresh: dict[int, Article], growth, config: Config,
@@ -303,8 +323,8 @@ def _jobs(plan: SitePlan, fresh: dict[int, Article], growth, config: Config,
 
 
 def _write(jobs: list, prints: list[str], plan: SitePlan, state: BuildState, growth,
-           blobs: dict, config: Config, cache_file: Path, walk: Walk, grown: dict,
-           out: str) -> tuple[int, int]:
+           blobs: dict, config: Config, cache_file: Path, walk: Walk, folders: dict,
+           out: str, removed: list[str]) -> tuple[int, int]:
     """Render and write the outputs, then the records, the plan and the state (in that
     order: a build stopped on the way finds the plan or state of before, and does it again
     or a full build)."""
@@ -330,19 +350,20 @@ def _write(jobs: list, prints: list[str], plan: SitePlan, state: BuildState, gro
     finally:
         records.commit()
     if growth:
-        from publisher.site.additions import remember
-
-        remember(growth, config)
+        new_files -= growth.finish(config, out, state)
         pages, feeds = growth.counts(config)
         articles, drafts, feed_count, page_count = state.counts
         state.counts = (articles + growth.articles, drafts + growth.drafts,
                         feed_count + feeds, page_count + pages)
         state.next_publication = growth.next_publication
-        plan.built += len(growth.pages)
-        plan.folders.update(grown)
+        for rel in removed:
+            state.moved_records.pop(rel, None)
+        plan.folders.update(folders)
         save_plan(cache_file, plan)
     state.total += new_files
     state.signature = walk.signature
     state.sentinels.update(caching.sentinels_of(state.patch))
+    for path in [p for p, rec in state.patch.items() if rec is None]:
+        state.sentinels.pop(path, None)
     caching.save_small_state(cache_file, state)
     return len(jobs), written

@@ -291,9 +291,10 @@ def test_a_sitemap_in_several_files_gets_the_new_article_in_its_last(small_site,
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(steps=st.lists(st.tuples(
-    st.sampled_from(["add", "add-old", "add-tag", "add-later", "edit", "edit-date"]),
+    st.sampled_from(["add", "add-old", "add-tag", "add-later", "edit", "edit-date", "remove"]),
     st.integers(0, 13)), min_size=1, max_size=5))
-def test_any_sequence_of_additions_and_edits_leaves_a_clean_build(tmp_path_factory, steps):
+def test_any_sequence_of_additions_removals_and_edits_leaves_a_clean_build(tmp_path_factory,
+                                                                          steps):
     config, content = fourteen(tmp_path_factory.mktemp("site"), aliases=False)
     build(config, NOW)
     for step, (what, n) in enumerate(steps):
@@ -306,6 +307,12 @@ def test_any_sequence_of_additions_and_edits_leaves_a_clean_build(tmp_path_facto
             text = article(new).replace("tags: [", f"tags: [sujet-{n % 3}, ")
         elif what == "add-later":
             text = article(new, date=NOW + timedelta(days=1 + n))
+        elif what == "remove":
+            if (content / f"a{n:02}.md").exists():
+                (content / f"a{n:02}.md").unlink()
+                report = build(config, NOW)
+                assert report.touched_up
+            continue
         else:
             kw = ({"date": datetime(2025, 2, 1 + step, tzinfo=timezone.utc)}
                   if what == "edit-date" else {"title": f"Titre {step}"})
@@ -349,4 +356,79 @@ def test_a_new_podcast_episode_reaches_the_podcast_feed(tmp_path):
     report = build(config, NOW)
     assert report.touched_up
     assert b"episode-2.mp3" in (config.path("output") / "feeds/podcast.rss.xml").read_bytes()
+    as_a_clean_build_makes_it(config, report)
+
+
+
+# Articles removed: taken out where they were, and the site is a clean build's.
+
+
+def test_the_newest_article_removed_takes_its_page_and_its_place(small_site):
+    config, content = small_site
+    build(config, NOW)
+    out = config.path("output")
+    (content / "a13.md").unlink()
+    report = build(config, NOW)
+    assert report.touched_up and report.articles == 13
+    assert not (out / "2025/02/article-13").exists()
+    assert b"article-13" not in (out / "index.html").read_bytes()
+    assert build(config, NOW).up_to_date
+    as_a_clean_build_makes_it(config, report)
+
+
+def test_the_last_article_of_a_tag_removed_takes_the_tag_with_it(small_site):
+    config, content = small_site
+    (content / "z.md").write_text(article(60).replace("tags: [", "tags: [unique, "), "utf-8")
+    build(config, NOW)
+    out = config.path("output")
+    assert (out / "tag/unique/index.html").is_file()
+    (content / "z.md").unlink()
+    report = build(config, NOW)
+    assert report.touched_up
+    assert not (out / "tag/unique").exists() and not (out / "feeds/unique.tag.atom.xml").exists()
+    as_a_clean_build_makes_it(config, report)
+
+
+def test_an_old_article_and_a_draft_removed(small_site):
+    config, content = small_site
+    (content / "draft.md").write_text(article(61, extra="slug: brouillon\nstatus: draft"),
+                                      "utf-8")
+    build(config, NOW)
+    (content / "a01.md").unlink()
+    (content / "draft.md").unlink()
+    report = build(config, NOW)
+    assert report.touched_up and report.drafts_or_scheduled == 0
+    as_a_clean_build_makes_it(config, report)
+
+
+@pytest.mark.parametrize("setup, name", [
+    (lambda c: None, "a05.md"),  # its aliases: `_redirects` changes
+    (lambda c: (c / "only.md").write_text(article(62, category="Seule"), "utf-8"), "only.md"),
+    (lambda c: (c / "later.md").write_text(article(63, date=NOW + timedelta(days=2)), "utf-8"),
+     "later.md"),  # the next scheduled one: when to build next must be found again
+])
+def test_a_removal_that_changes_more_is_a_full_build(small_site, setup, name):
+    config, content = small_site
+    setup(content)
+    build(config, NOW)
+    (content / name).unlink()
+    report = build(config, NOW)
+    assert not report.touched_up
+    as_a_clean_build_makes_it(config, report)
+
+
+def test_the_only_podcast_episode_removed_empties_the_podcast_feed(tmp_path):
+    from site_fixtures import site_config
+
+    episode = ("---\ntitle: Épisode\ndate: 2025-04-01 09:00\ncategory: Monde\nenclosure:\n"
+               "  url: /media/e.mp3\n  length: 2345678\n  type: audio/mpeg\n---\n\nUn épisode.\n")
+    files = {"ep.md": episode, "a.md": article(1, category="Monde"), "b.md": article(2)}
+    config = site_config(tmp_path, files, "feeds:\n  podcast:\n    image: /c.png\n"
+                                          "    category: Science\n")
+    build(config, NOW)
+    feed = config.path("output") / "feeds/podcast.rss.xml"
+    assert b"e.mp3" in feed.read_bytes()
+    (config.path("content") / "ep.md").unlink()
+    report = build(config, NOW)
+    assert report.touched_up and b"e.mp3" not in feed.read_bytes()
     as_a_clean_build_makes_it(config, report)
