@@ -37,13 +37,12 @@ from publisher.site.plan import (
     term_stream,
 )
 from publisher.site.sitemap import (
-    LISTINGS,
     article_line,
+    front_lines,
     load_memory,
     save_memory,
     sitemap_files,
     sitemap_lines,
-    url_line,
 )
 
 RANK = {"index.html": 0, "category.html": 1, "tag.html": 2, "author.html": 3}  # plan_streams'
@@ -241,17 +240,14 @@ def sitemap(growth: Growth, plan, jobs: list, out: str, published: int,
     if found is None:
         return None
     rows, lines = found
-    fronts = {j.path: j for j in jobs if getattr(j, "template", "") in LISTINGS
-              and j.number == 0}
+    fronts = front_lines(jobs, config)
     r = 0
     for stream in plan.streams:
         if stream.base is None:
             continue
         joined = growth.joined.get(id(stream))
         if joined:
-            page = fronts[page_path(stream.base, 0)]
-            line = url_line(config.site.url + page.url,
-                            max((a.updated for a in page.articles), default=None))
+            line = fronts[page_path(stream.base, 0)]
             if joined[1]:
                 rows[r] = line
             else:

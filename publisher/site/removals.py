@@ -28,7 +28,7 @@ from publisher.config import Config
 from publisher.models import Article
 from publisher.site.feeds import SUFFIX, archive_count
 from publisher.site.plan import Stream, listing_count, page_path, stream_counts, stream_jobs
-from publisher.site.sitemap import LISTINGS, sitemap_files, sitemap_lines, url_line
+from publisher.site.sitemap import front_lines, sitemap_files, sitemap_lines
 from publisher.site.writer import remove
 
 
@@ -151,13 +151,10 @@ def sitemap(change: Shrinkage, jobs: list, out: str, published: int,
     if found is None:
         return None
     rows, lines = found
-    fronts = {j.path: j for j in jobs if getattr(j, "template", "") in LISTINGS
-              and j.number == 0}
+    fronts = front_lines(jobs, config)
     for stream, _, row in change.left.values():
         if row >= 0 and stream.articles:
-            page = fronts[page_path(stream.base, 0)]
-            rows[row] = url_line(config.site.url + page.url,
-                                 max((a.updated for a in page.articles), default=None))
+            rows[row] = fronts[page_path(stream.base, 0)]
     for row in sorted((r for _, r in change.emptied if r >= 0), reverse=True):
         del rows[row]
     for position in sorted(change.listed, reverse=True):

@@ -42,14 +42,25 @@ def sitemap_xml(articles: list[Article], pages: list[Page], config: Config,
 def sitemap_rows(pages: list[Page], config: Config) -> list[str]:
     """The lines of the listings' front pages (in the order of `pages`), then of the static
     pages: the date a front page changed is that of the newest update it shows."""
-    base, rows = config.site.url, []
+    rows = []
     for p in pages:
         if p.template in LISTINGS and p.number == 0:
-            rows.append(url_line(base + p.url, max((a.updated for a in p.articles), default=None)))
+            rows.append(_front_line(p, config))
         elif p.article and p.template == "page.html":
             a = p.article
             rows.append(url_line(a.url, None if a.date.year == 1970 else a.updated))
     return rows
+
+
+def front_lines(jobs: list, config: Config) -> dict[str, str]:
+    """The lines of the listings' front pages among a touch-up's `jobs`, by path."""
+    return {j.path: _front_line(j, config) for j in jobs
+            if getattr(j, "template", "") in LISTINGS and j.number == 0}
+
+
+def _front_line(page: Page, config: Config) -> str:
+    return url_line(config.site.url + page.url,
+                    max((a.updated for a in page.articles), default=None))
 
 
 def article_line(a: Article) -> str:

@@ -8,16 +8,17 @@ paths standing in for articles (planning only slices them), and renders the outp
 a changed article, unpickling only the articles those outputs show. At 100,000 articles that
 is a few dozen outputs and a few hundred articles, not 145,000 outputs and every article.
 
-Articles added are taken in too (additions.py): each goes into the lists it joins, and the
-pages and feed documents from the front of each list down to its place are rendered again.
+Articles added or removed are taken in too (additions.py, removals.py): each goes into, or
+leaves, the lists it is in, and the pages and feed documents from the front of each list down
+to its place are rendered again.
 
 What it needs from the last full build is in a third file (`build-plan.pickle`, tied to the
 state's generation like the outputs file): the streams, the records' places in the articles
 file, and the few facts that plan_site worked out from all articles (the categories, the
-feed links, the redirects, the sources dedupe_paths renamed). A touch-up that adds articles
-writes it again. Anything else (a source removed, a new shape, a scheduled article coming
-due, a different environment) is a full build's work: `touch_up` answers None and build()
-goes on as before.
+feed links, the redirects, the sources dedupe_paths renamed). A touch-up that adds or
+removes articles writes it again. Anything else (a new shape, a file renamed, a scheduled
+article coming due, a different environment) is a full build's work: `touch_up` answers
+None and build() goes on as before.
 """
 
 from __future__ import annotations
