@@ -7,6 +7,7 @@ paths.author (paginated as `page/N/`); their feeds at Pelican's paths: `feeds/{s
 (and .rss.xml, .json) for a category, `feeds/{slug}.tag.atom.xml` for a tag (the path
 Pelican's docs give for TAG_FEED_ATOM, off by default there) and `feeds/{slug}.author.atom.xml`
 for an author (Pelican's default, `feeds/{slug}.atom.xml`, collides with the categories').
+A category named like one of the site's own feeds (SITE_FEEDS) has `.category` added.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from publisher.models import Article, pack_html
 from publisher.site.feeds import KINDS, FeedDoc, archive_count, plan_feeds
 from publisher.site.pages import Page, authors_of, term_url
 
+# The site's own feeds under feeds/: a category of one of these names ("Podcast") has its
+# feeds at feeds/{slug}.category.atom.xml instead, rather than overwrite them.
+SITE_FEEDS = frozenset({"all", "podcast", "newsletter"})
 FEED_TYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml",
               "json": "application/feed+json"}
 SUFFIXES = (("atom", ".atom.xml"), ("rss", ".rss.xml"), ("json", ".json"))
@@ -212,12 +216,13 @@ def plan_streams(published: list[Article], config: Config) -> Streams:
     _ = i18n.gettext_for(config.site.lang)
     for name, slug, url in categories_of(published, config):
         title = _("%(site)s: %(category)s") % {"site": site.title, "category": name}
-        own = _feed_links(title, slug, config) if config.feeds.categories else ()
+        feed = f"{slug}.category" if slug in SITE_FEEDS else slug
+        own = _feed_links(title, feed, config) if config.feeds.categories else ()
         category_feeds[name] = own
         streams.append(Stream(
             by_category[name], category_path(slug, config), "category.html", name,
             site_feeds + own, category=(name, slug),
-            feed=(slug, title, url, feed_kinds, False, False) if config.feeds.categories
+            feed=(feed, title, url, feed_kinds, False, False) if config.feeds.categories
             else None))
     for kind, names in TERMS:
         grouped = _group(published, names)

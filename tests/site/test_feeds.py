@@ -146,3 +146,26 @@ def test_pages_have_autodiscovery_and_french_dates(built):
     assert 'href="http://127.0.0.1:8000/feeds/nouvelles.atom.xml"' in text
     category = (out / "category" / "economie" / "index.html").read_text(encoding="utf-8")
     assert "Budget 2025" in category
+
+
+def test_a_category_named_like_a_site_feed_does_not_overwrite_it(tmp_path):
+    """A category "Podcast" (or "All") would write feeds/podcast.rss.xml over the podcast's:
+    its feeds get `.category` in their name instead."""
+    from site_fixtures import site_config
+
+    episode = ("---\ntitle: Épisode\ndate: 2025-04-01 09:00\ncategory: Émissions\nenclosure:\n"
+               "  url: /media/e.mp3\n  length: 2345678\n  type: audio/mpeg\n---\n\nUn épisode.\n")
+    files = {"ep.md": episode,
+             "p.md": "---\ntitle: Un article\ndate: 2025-03-01\ncategory: Podcast\n---\nTexte.\n",
+             "a.md": "---\ntitle: Un autre\ndate: 2025-03-02\ncategory: All\n---\nTexte.\n"}
+    config = site_config(tmp_path, files, "feeds:\n  podcast:\n    image: /c.png\n"
+                                          "    category: Science\n")
+    assert build(config, NOW).warnings == []
+    out = config.path("output")
+    podcast = feedparser.parse((out / "feeds/podcast.rss.xml").read_bytes())
+    assert [e.title for e in podcast.entries] == ["Épisode"]
+    category = feedparser.parse((out / "feeds/podcast.category.rss.xml").read_bytes())
+    assert [e.title for e in category.entries] == ["Un article"]
+    site = feedparser.parse((out / "feeds/all.atom.xml").read_bytes())
+    assert len(site.entries) == 3
+    assert "feeds/all.category.atom.xml" in (out / "category/all/index.html").read_text()
