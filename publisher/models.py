@@ -72,6 +72,15 @@ class Article:
 _article_values = attrgetter(*(f.name for f in fields(Article)))
 _NAMES = [f.name for f in fields(Article)]
 _SHARED_FIELDS = [_NAMES.index(n) for n in ("categories", "author", "lang", "kind")]
+_BODY, _SUMMARY = _NAMES.index("body"), _NAMES.index("summary")
+
+
+def with_text(article: Article, body: bytes, summary: str) -> Article:
+    """The Article with another body and summary: a large build holds its articles without
+    them (site/cache.py: thin), and puts them back where an output shows the article."""
+    values = list(_article_values(article))
+    values[_BODY], values[_SUMMARY] = body, summary
+    return Article(*values)
 _SHARED: dict = {}  # a few categories, authors and languages, whatever the number of articles
 
 

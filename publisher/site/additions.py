@@ -33,6 +33,7 @@ from publisher.site.plan import (
     article_pages,
     listing_count,
     page_path,
+    shown_on,
     stream_counts,
     term_stream,
 )
@@ -142,11 +143,11 @@ def _to_plan_again(stream: Stream, before: int, last: int, config: Config) -> se
         return found
     archived = listing_count(size, per) - 1
     if listing_count(before, per) - 1 != archived:
-        found |= {size - (n - 1) * per - 1 for n in (archived, archived - 1) if n > 0}
+        found |= {shown_on(size, per, n) for n in (archived, archived - 1) if n > 0}
     if stream.feed and stream.feed[4]:  # with RFC 5005 archives
         full = archive_count(size, limit, True)
         if archive_count(before, limit, True) != full:
-            found |= {size - 1 - (k - 1) * limit for k in (full, full - 1) if k > 0}
+            found |= {shown_on(size, limit, k) for k in (full, full - 1) if k > 0}
     return found
 
 

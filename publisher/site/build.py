@@ -310,7 +310,6 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
     return report
 
 
-
 def clean(config: Config) -> None:
     """Forget the cache and remove the output folder: the next build starts from nothing."""
     shutil.rmtree(config.path("output"), ignore_errors=True)

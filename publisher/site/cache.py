@@ -14,12 +14,11 @@ import os
 import pickle
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from operator import attrgetter
 from pathlib import Path
 
 from publisher import __version__, i18n
 from publisher.config import Config
-from publisher.models import Article
+from publisher.models import Article, with_text
 from publisher.site.theme import theme_files
 
 CACHE_FORMAT = 9  # bump when what the cache holds changes shape
@@ -178,23 +177,14 @@ def load_result(record: bytes | memoryview) -> object:
     return thicken(result, extra) if extra else result
 
 
-_BODY = [f.name for f in fields(Article)].index("body")
-_SUMMARY = [f.name for f in fields(Article)].index("summary")
-_values = attrgetter(*(f.name for f in fields(Article)))
-
-
 def thin(article: Article) -> Article:
     """The Article without its body and summary (an empty body: a real one never is)."""
-    values = list(_values(article))
-    values[_BODY], values[_SUMMARY] = b"", ""
-    return Article(*values)
+    return with_text(article, b"", "")
 
 
 def thicken(article: Article, extra: bytes | memoryview) -> Article:
     """A thin Article (see thin) with the body and summary of its record put back."""
-    values = list(_values(article))
-    values[_BODY], values[_SUMMARY] = pickle.loads(extra)
-    return Article(*values)
+    return with_text(article, *pickle.loads(extra))
 
 
 def record_shape(record: bytes | memoryview) -> str:

@@ -140,6 +140,13 @@ def listing_count(articles: int, per_page: int) -> int:
     return max(0, articles // per_page - 1) + 1
 
 
+def shown_on(size: int, per: int, number: int) -> int:
+    """A place (newest first) in a list of `size` shown by archive page `number` (n >= 1) of
+    its listing, with `per` to a page, or by feed archive `number`, with `per` to one: both
+    are numbered from the oldest. What touch-ups pass to plan one such page."""
+    return size - (number - 1) * per - 1
+
+
 def _feed_links(title: str, stream: str, config: Config, kinds=("atom", "rss", "json")) -> tuple:
     return tuple((f"{title} ({kind.upper()})", FEED_TYPES[kind],
                   f"{config.site.url}feeds/{stream}{suffix}")

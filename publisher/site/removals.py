@@ -27,7 +27,14 @@ from pathlib import Path
 from publisher.config import Config
 from publisher.models import Article
 from publisher.site.feeds import SUFFIX, archive_count
-from publisher.site.plan import Stream, listing_count, page_path, stream_counts, stream_jobs
+from publisher.site.plan import (
+    Stream,
+    listing_count,
+    page_path,
+    shown_on,
+    stream_counts,
+    stream_jobs,
+)
 from publisher.site.sitemap import front_lines, sitemap_files, sitemap_lines
 from publisher.site.writer import remove
 
@@ -132,13 +139,13 @@ def _leave(stream: Stream, mine: list[int], row: int, change: Shrinkage,
     archived, was = listing_count(size, per) - 1, listing_count(before, per) - 1
     if stream.base is not None and archived < was:  # archive pages go; the newest left changes
         change.gone += [page_path(stream.base, n) for n in range(archived + 1, was + 1)]
-        found |= {size - (archived - 1) * per - 1} if archived > 0 else set()
+        found |= {shown_on(size, per, archived)} if archived > 0 else set()
     if stream.feed and stream.feed[4]:
         full, had = archive_count(size, limit, True), archive_count(before, limit, True)
         name, kinds = stream.feed[0], stream.feed[3]
         change.gone += [f"feeds/archive/{name}-{k}{SUFFIX[kind]}"
                         for kind in kinds for k in range(full + 1, had + 1)]
-        found |= {size - 1 - (full - 1) * limit} if full > 0 and full < had else set()
+        found |= {shown_on(size, limit, full)} if 0 < full < had else set()
     change.positions[id(stream)] = found
     change.left[id(stream)] = (stream, before, row)
     return True

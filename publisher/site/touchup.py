@@ -226,8 +226,8 @@ def _differing(now: bytes, then: bytes, block: int = 24 * 64) -> list[int]:
 def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path, walk: Walk,
              out: str) -> tuple[int, int] | None:
     """Rebuild what shows the changed sources, if none changed shape, and take in the added
-    ones (additions.py): (outputs rendered, files written), the state saved; None if this is
-    a full build's work (nothing done)."""
+    or removed ones (additions.py, removals.py): (outputs rendered, files written), the state
+    saved; None if this is a full build's work (nothing done)."""
     plan = load_plan(cache_file, state)
     found = plan and changed_sources(walk, plan, state)
     if not found or not (found[0] or found[1] or found[2]):
@@ -263,56 +263,56 @@ def touch_up(config: Config, now: datetime, state: BuildState, cache_file: Path,
             return None  # (a source that cannot be read has no shape)
         (new if i is None else edited)[rel] = caching.load_result(blob)
         blobs[rel] = (st, blob)
-    growth = None  # what the added or removed articles change (never both)
+    change = None  # what the added or removed articles change (never both)
     if new:
         from publisher.site.additions import grow
 
-        growth = grow(plan, new, {rel: len(blobs[rel][1]) for rel in new}, config, now,
+        change = grow(plan, new, {rel: len(blobs[rel][1]) for rel in new}, config, now,
                       state.next_publication, article_at)
     elif removed:
         from publisher.site.removals import shrink
 
-        growth = shrink(plan, removed, config, now, state.next_publication, article_at)
-    if (new or removed) and growth is None:
+        change = shrink(plan, removed, config, now, state.next_publication, article_at)
+    if (new or removed) and change is None:
         return None
     fresh = {plan.number(rel): a for rel, a in edited.items()}
-    jobs = _jobs(plan, fresh, growth, config, now)
+    jobs = _jobs(plan, fresh, change, config, now)
     if len(jobs) > MOST_OUTPUTS:
         return None
     lookup: dict[int, Article] = dict(fresh)
-    if growth:
-        lookup.update((plan.number(a.source), a) for a in new.values())
+    lookup.update((plan.number(a.source), a) for a in new.values())
     for i in {i for j in jobs for i in getattr(j, "articles", ())} - lookup.keys():
         lookup[i] = article_at(i)
     jobs = [replace(j, articles=tuple(lookup[i] for i in j.articles))
             if getattr(j, "articles", ()) else j for j in jobs]
     prints = [job_fingerprint(j, state.key, plan.page_key) for j in jobs]
-    if growth and growth.listed:
+    if change and change.listed:
         from publisher.site import additions, removals
 
-        files = (removals.sitemap(growth, jobs, out, state.counts[0], config) if removed
-                 else additions.sitemap(growth, plan, jobs, out, state.counts[0], config))
+        files = (removals.sitemap(change, jobs, out, state.counts[0], config) if removed
+                 else additions.sitemap(change, plan, jobs, out, state.counts[0], config))
         if files is None:
             return None
         for path, made in files.items():
             jobs.append((path, made))
             prints.append(caching.fingerprint(
                 state.key, (path, hashlib.blake2b(made).hexdigest())))
-    return _write(jobs, prints, plan, state, growth, blobs, config, cache_file, walk, folders,
+    return _write(jobs, prints, plan, state, change, blobs, config, cache_file, walk, folders,
                   out, removed)
 
 
-def _jobs(plan: SitePlan, fresh: dict[int, Article], growth, config: Config,
+def _jobs(plan: SitePlan, fresh: dict[int, Article], change, config: Config,
           now: datetime) -> list:
-    """The outputs that show the edited articles, or that the added ones change; listing
+    """The outputs that show the edited articles, or that the added or removed ones change
+    (`change`: additions.Growth or removals.Shrinkage); listing
     pages and feed documents hold source numbers, not articles, as yet."""
     from publisher.site.plan import article_pages, stream_jobs
 
     jobs: list = []
     for stream in plan.streams:
         positions = {stream.articles.index(i) for i in fresh if i in stream.articles}
-        if growth:
-            positions |= growth.positions.get(id(stream), set())
+        if change:
+            positions |= change.positions.get(id(stream), set())
         if positions:
             pages, feeds = stream_jobs(stream, config, positions)
             jobs += pages + feeds
@@ -320,10 +320,10 @@ def _jobs(plan: SitePlan, fresh: dict[int, Article], growth, config: Config,
         if a.is_published(now):
             jobs += article_pages(a, plan.site_feeds, plan.category_feeds,
                                   plan.redirects.get(a.source, ()))
-    return jobs + (growth.pages if growth else [])
+    return jobs + (change.pages if change else [])
 
 
-def _write(jobs: list, prints: list[str], plan: SitePlan, state: BuildState, growth,
+def _write(jobs: list, prints: list[str], plan: SitePlan, state: BuildState, change,
            blobs: dict, config: Config, cache_file: Path, walk: Walk, folders: dict,
            out: str, removed: list[str]) -> tuple[int, int]:
     """Render and write the outputs, then the records, the plan and the state (in that
@@ -350,13 +350,13 @@ def _write(jobs: list, prints: list[str], plan: SitePlan, state: BuildState, gro
             state.appended += 1
     finally:
         records.commit()
-    if growth:
-        new_files -= growth.finish(config, out, state)
-        pages, feeds = growth.counts(config)
+    if change:
+        new_files -= change.finish(config, out, state)
+        pages, feeds = change.counts(config)
         articles, drafts, feed_count, page_count = state.counts
-        state.counts = (articles + growth.articles, drafts + growth.drafts,
+        state.counts = (articles + change.articles, drafts + change.drafts,
                         feed_count + feeds, page_count + pages)
-        state.next_publication = growth.next_publication
+        state.next_publication = change.next_publication
         for rel in removed:
             state.moved_records.pop(rel, None)
         plan.folders.update(folders)
