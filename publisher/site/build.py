@@ -18,7 +18,7 @@ import pickle
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -44,12 +44,14 @@ from publisher.site.cache import (
 from publisher.site.theme import theme_files
 from publisher.site.touchup import save_plan, site_plan
 from publisher.site.workers import (
+    JobFile,
     RenderJobs,
     Thickener,
     by_position,
     job_fingerprint,
     job_path,
     read_sources,
+    render_here,
     render_in_workers,
 )
 from publisher.site.writer import remove
@@ -266,23 +268,30 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
             outputs[path] = old
         else:
             todo.append(i)
-    # What the forked render workers inherit (nothing of it is pickled).
+    # What the forked render workers inherit (nothing of it is pickled, but the jobs).
     render_jobs = RenderJobs(jobs=jobs, prints=prints, config=config, categories=categories,
                              out=os.fspath(out), key=key, page_key=page_key,
                              fresh=not os.path.isdir(out) or not os.listdir(out),
                              thick=Thickener(articles_file, places) if records else None)
-    # Freeze what exists now (the articles, the plan): forked workers then share those pages
-    # instead of copying them when the collector walks them, and no collection rescans them.
+    order = by_position(todo, jobs, published)
+    forked = _workers_for(order, workers) > 1
+    if forked:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        render_jobs = replace(render_jobs, file=JobFile(cache_file.parent, render_jobs, order,
+                                                        200, places, renamed))
+    # Freeze what exists now (the articles, the plan): the collector never walks them again,
+    # neither here nor in the forked workers, where it would copy the pages that hold them.
     gc.freeze()
     if progress:
         progress("write", 0, len(todo))
     done = 0
-    order = by_position(todo, jobs, published)
     try:
-        for result in render_in_workers(render_jobs, order, _workers_for(order, workers)):
-            for index, fp, written, size, mtime in result:
+        rendering = (render_in_workers(render_jobs, workers) if forked
+                     else render_here(render_jobs, order))
+        for result in rendering:
+            for _, path, fp, written, size, mtime in result:
                 report.written += written
-                outputs[job_path(jobs[index])] = (fp, size, mtime)
+                outputs[path] = (fp, size, mtime)
             done += len(result)
             if progress:
                 progress("write", done, len(todo))
@@ -290,6 +299,8 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         gc.unfreeze()
         if render_jobs.thick:
             render_jobs.thick.close()
+        if render_jobs.file:
+            render_jobs.file.close()
 
     removed = [p for p in cache.outputs if p not in outputs]
     for path in removed:

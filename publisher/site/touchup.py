@@ -329,16 +329,16 @@ def _write(jobs: list, prints: list[str], plan: SitePlan, state: BuildState, cha
     """Render and write the outputs, then the records, the plan and the state (in that
     order: a build stopped on the way finds the plan or state of before, and does it again
     or a full build)."""
-    from publisher.site.workers import render_in_workers
+    from publisher.site.workers import render_here
 
     render = RenderJobs(jobs=jobs, prints=prints, config=config, categories=plan.categories,
                         out=out, key=state.key, page_key=plan.page_key)
     new_files = sum(not os.path.exists(os.path.join(out, job_path(j))) for j in jobs)
     written = 0
-    for result in render_in_workers(render, list(range(len(jobs))), 1):
-        for index, fp, wrote, size, mtime in result:
+    for result in render_here(render, list(range(len(jobs)))):
+        for _, path, fp, wrote, size, mtime in result:
             written += wrote
-            state.patch[job_path(jobs[index])] = (fp, size, mtime)
+            state.patch[path] = (fp, size, mtime)
     records = RecordsWriter(cache_file.with_name("articles.pickle"), append=True)
     try:
         for rel, (st, blob) in blobs.items():

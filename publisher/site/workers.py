@@ -1,17 +1,24 @@
 """The build's forked workers: reading sources, and rendering and writing outputs.
 
 Its own module because what crosses into a worker must be explicit. The render workers take
-one RenderJobs, made by build(): forked children inherit it (a Process's args are not pickled
-under fork), so the 13,000 jobs of a large site are never pickled. The read pool gets only the
-Config, pickled with each chunk of sources (2 KB); each source's record comes back pickled,
-ready for the cache file as it is. build() chooses how many processes: one means its own.
+one RenderJobs, made by build(), which forked children inherit (a Process's args are not
+pickled under fork). When they are several, the jobs themselves reach them through a JobFile,
+which holds them pickled, each thin Article as the place of its record: a forked worker that
+read the parent's own Page and Article objects would write their reference counts, and the
+kernel would copy for it every memory page that holds one (150 MB at 100,000 articles). The
+read pool gets only the Config, pickled with each chunk of sources (2 KB); each source's record
+comes back pickled, ready for the cache file as it is. build() chooses how many processes: one
+means its own.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import pickle
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import partial
@@ -20,12 +27,12 @@ from typing import TYPE_CHECKING, Union
 
 from publisher.content import read_article
 from publisher.errors import ContentError
-from publisher.site.cache import load_result, pack_record, read_record, thicken
+from publisher.models import Article
+from publisher.site.cache import load_result, pack_record
 from publisher.site.writer import write_if_changed
 
 if TYPE_CHECKING:
     from publisher.config import Config
-    from publisher.models import Article
     from publisher.site.feeds import FeedDoc
     from publisher.site.pages import Page
 
@@ -34,7 +41,8 @@ if TYPE_CHECKING:
 
 # A page, a feed, or (path, bytes rendered elsewhere), or (path, source file to copy).
 Job = Union["Page", "FeedDoc", tuple[str, bytes], tuple[str, str]]
-Rendered = tuple[int, str, bool, int, int]  # (index, fingerprint, written, size, mtime_ns)
+Rendered = tuple[int, str, str, bool, int, int]  # (index, path, fingerprint, written, size, mtime_ns)
+Moved = Union[tuple[str, str, str], None]  # (slug, url, path) that dedupe_paths gave an article
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,7 @@ class RenderJobs:
     page_key: str  # the key and the categories, which every page shows
     fresh: bool = False  # the output folder was empty: write without reading first
     thick: Thickener | None = None  # the articles are held thin: see Thickener
+    file: JobFile | None = None  # the jobs, pickled for several workers: see JobFile
 
 
 class Thickener:
@@ -69,21 +78,24 @@ class Thickener:
     def __call__(self, article: Article) -> Article:
         if article.body:  # whole already (one with {filename} links is never thinned)
             return article
+        start, length = self.places[article.source]
+        found = self.placed(start, length)
+        if found.path != article.path:  # renamed since (dedupe_paths)
+            found = replace(found, slug=article.slug, url=article.url, path=article.path)
+        return found
+
+    def placed(self, start: int, length: int, moved: Moved = None) -> Article:
+        """The whole Article of the record at `start` in the articles file."""
         if self.pid != os.getpid():  # a forked worker: its own descriptor and articles
             self.fd, self.pid, self.kept = os.open(self.path, os.O_RDONLY), os.getpid(), {}
-        found = self.kept.get(article.source)  # (one build: one thin Article per source)
+        found = self.kept.get(start)  # (one build: one record per source)
         if found is None:
-            # Made from the record alone, not from `article`: reading its fields would write
-            # their reference counts, and this forked worker would copy every memory page
-            # that holds them from its parent.
-            start, length = self.places[article.source]
-            record = os.pread(self.fd, length, start)
-            found = load_result(record)
-            if found.path != article.path:  # renamed since (dedupe_paths)
-                found = thicken(article, read_record(record)[3])
+            found = load_result(os.pread(self.fd, length, start))
             if len(self.kept) >= self.KEEP:
                 del self.kept[next(iter(self.kept))]  # the first kept
-            self.kept[article.source] = found
+            self.kept[start] = found
+        if moved:
+            found = replace(found, slug=moved[0], url=moved[1], path=moved[2])
         return found
 
     def close(self) -> None:
@@ -100,6 +112,65 @@ class Thickener:
         if getattr(job, "article", None) is not None:
             return replace(job, articles=articles, article=self(job.article))
         return replace(job, articles=articles)
+
+
+class JobFile:
+    """The jobs several render workers share, pickled into an unnamed temporary file before
+    they fork, in chunks of consecutive jobs; each worker reads its chunks back with pread.
+
+    Each thin Article in them is pickled as the place of its record (persistent_id), and
+    the worker reads the whole Article from there (Thickener.placed): neither the parent's
+    Article objects nor its Page objects are read by a worker, so none of the pages of memory
+    that hold them is copied (see the module docstring). The file is unnamed (O_TMPFILE):
+    nothing is left behind by a build that is killed."""
+
+    def __init__(self, folder: Path, ctx: RenderJobs, order: list[int], chunk: int,
+                 places: dict[str, tuple], renamed: frozenset[str]):
+        self.file = tempfile.TemporaryFile(dir=folder)
+        self.chunks: list[tuple[int, int]] = []  # (start, length) of each chunk's pickle
+        jobs, prints, at = ctx.jobs, ctx.prints, 0
+        for first in range(0, len(order), chunk):
+            batch = [(i, job_path(jobs[i]), prints[i], jobs[i])
+                     for i in order[first : first + chunk]]
+            buffer = io.BytesIO()
+            _JobPickler(buffer, places, renamed).dump(batch)
+            self.file.write(buffer.getbuffer())
+            self.chunks.append((at, buffer.tell()))
+            at += buffer.tell()
+        self.file.flush()
+
+    def read(self, number: int, thick: Thickener | None) -> list[tuple[int, str, str, Job]]:
+        """Chunk `number`: (index, path, fingerprint or "", job) of each of its jobs."""
+        start, length = self.chunks[number]
+        data = os.pread(self.file.fileno(), length, start)
+        return _JobUnpickler(io.BytesIO(data), thick).load()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _JobPickler(pickle.Pickler):
+    def __init__(self, file: io.BytesIO, places: dict[str, tuple], renamed: frozenset[str]):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.places, self.renamed = places, renamed
+
+    def persistent_id(self, obj: object) -> tuple | None:
+        if type(obj) is not Article or obj.body:  # whole articles are pickled whole
+            return None
+        start, length = self.places[obj.source]
+        moved = (obj.slug, obj.url, obj.path) if obj.source in self.renamed else None
+        return start, length, moved
+
+
+class _JobUnpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, thick: Thickener | None):
+        super().__init__(file)
+        self.thick = thick
+
+    def persistent_load(self, pid: tuple) -> Article:
+        if self.thick is None:
+            raise pickle.UnpicklingError("a thin article, but no articles file to read")
+        return self.thick.placed(*pid)
 
 
 def job_path(job: Job) -> str:
@@ -160,15 +231,20 @@ def read_sources(config: Config, items: list[tuple[str, str, tuple[int, int]]],
 
 
 def _render_job(ctx: RenderJobs, index: int) -> Rendered:
+    """Render and write one output, from the jobs this process holds (one process)."""
+    job = ctx.jobs[index]
+    if ctx.thick:
+        job = ctx.thick.job(job)
+    return _render(ctx, index, job_path(job), ctx.prints[index], job)
+
+
+def _render(ctx: RenderJobs, index: int, path: str, fp: str, job: Job) -> Rendered:
     """Render and write one output. The fingerprints of outputs the last build did not write
     are worked out here, in the workers, rather than by the parent before it forks them."""
     from publisher.site.feeds import FeedDoc, render_feed
     from publisher.site.pages import Page, render_page
 
-    job = ctx.jobs[index]
-    if ctx.thick:  # first: the fingerprint then reads this worker's articles, not the parent's
-        job = ctx.thick.job(job)
-    fp = ctx.prints[index] or job_fingerprint(job, ctx.key, ctx.page_key)
+    fp = fp or job_fingerprint(job, ctx.key, ctx.page_key)
     if isinstance(job, Page):
         data = render_page(job, ctx.config, ctx.categories, ctx.key)
     elif isinstance(job, FeedDoc):
@@ -177,11 +253,15 @@ def _render_job(ctx: RenderJobs, index: int) -> Rendered:
         data = job[1]
     else:  # (path, source file to copy)
         data = Path(job[1]).read_bytes()
-    return (index, fp, *write_if_changed(os.path.join(ctx.out, job_path(job)), data, ctx.fresh))
+    return (index, path, fp, *write_if_changed(os.path.join(ctx.out, path), data, ctx.fresh))
 
 
 def _render_many(ctx: RenderJobs, indexes: list[int]) -> list[Rendered]:
     return [_render_job(ctx, i) for i in indexes]
+
+
+def _render_chunk(ctx: RenderJobs, number: int) -> list[Rendered]:
+    return [_render(ctx, *item) for item in ctx.file.read(number, ctx.thick)]
 
 
 def by_position(todo: list[int], jobs: list[Job], published: list) -> list[int]:
@@ -198,24 +278,27 @@ def by_position(todo: list[int], jobs: list[Job], published: list) -> list[int]:
     return sorted(todo, key=position)
 
 
-def render_in_workers(ctx: RenderJobs, order: list[int], workers: int,
-                      chunk: int = 200) -> Iterator[list[Rendered]]:
-    """Render the jobs of `ctx` at the indexes in `order` in `workers` processes, each taking
-    one contiguous range and reporting every `chunk` jobs (for the progress bar); yields lists
-    of results. This process renders the first range itself and forks one child for each
-    other: a child copies the pages of the parent's memory it touches, and one child fewer
-    kept the peak 10% lower."""
-    if workers <= 1:
-        for start in range(0, len(order), chunk):
-            yield _render_many(ctx, order[start : start + chunk])
-        return
+def render_here(ctx: RenderJobs, order: list[int], chunk: int = 200) -> Iterator[list[Rendered]]:
+    """Render the jobs of `ctx` at the indexes in `order` in this process; yields lists of
+    `chunk` results (for the progress bar)."""
+    for start in range(0, len(order), chunk):
+        yield _render_many(ctx, order[start : start + chunk])
+
+
+def render_in_workers(ctx: RenderJobs, workers: int) -> Iterator[list[Rendered]]:
+    """Render the jobs of `ctx.file` in `workers` processes, each taking one contiguous range
+    of its chunks; yields the results of each chunk. This process renders the first range
+    itself and forks one child for each other."""
     from multiprocessing import get_context
 
+    assert ctx.file is not None
     mp = get_context("fork")
     results = mp.SimpleQueue()
-    size = -(-len(order) // workers)
+    total = len(ctx.file.chunks)
+    size = -(-total // workers)
     procs = [mp.Process(target=_render_range,
-                        args=(ctx, order[w * size : (w + 1) * size], chunk, results, os.getpid()))
+                        args=(ctx, range(w * size, min(total, (w + 1) * size)), results,
+                              os.getpid()))
              for w in range(1, workers)]
     for proc in procs:
         proc.start()
@@ -233,9 +316,8 @@ def render_in_workers(ctx: RenderJobs, order: list[int], workers: int,
                 yield payload
 
     try:
-        own = order[:size]
-        for start in range(0, len(own), chunk):
-            yield _render_many(ctx, own[start : start + chunk])
+        for number in range(min(size, total)):
+            yield _render_chunk(ctx, number)
             yield from from_children(block=False)
         yield from from_children(block=True)
     finally:
@@ -245,12 +327,12 @@ def render_in_workers(ctx: RenderJobs, order: list[int], workers: int,
             proc.join()
 
 
-def _render_range(ctx: RenderJobs, indexes: list[int], chunk: int, results, parent: int) -> None:
-    """A forked child's work: its range of `ctx`'s jobs, sent back `chunk` results at a time."""
+def _render_range(ctx: RenderJobs, numbers: range, results, parent: int) -> None:
+    """A forked child's work: its range of the job file's chunks, each sent back whole."""
     end_with_parent(parent)
     try:
-        for start in range(0, len(indexes), chunk):
-            results.put(("ok", _render_many(ctx, indexes[start : start + chunk])))
+        for number in numbers:
+            results.put(("ok", _render_chunk(ctx, number)))
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
         results.put(("error", exc))
     results.put(("done", None))
