@@ -2,7 +2,8 @@
 <!--
   feed.xsl: shows an Atom or RSS 2.0 document as a readable page in a browser.
   Feed readers ignore it. One stylesheet for both: the template matches the root element.
-  Inline styles only (no external assets), light and dark.
+  Inline styles only (no external assets), light and dark. In the feed's language: French
+  when it is French (or says none), English otherwise.
 -->
 <xsl:stylesheet version="1.0"
     xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
@@ -11,7 +12,10 @@
 
   <xsl:output method="html" encoding="UTF-8" indent="no" doctype-system="about:legacy-compat"/>
 
+  <xsl:variable name="language" select="translate(string(/atom:feed/@xml:lang | /rss/channel/language), 'FR', 'fr')"/>
+  <xsl:variable name="fr" select="$language = '' or starts-with($language, 'fr')"/>
   <xsl:variable name="months">01janvier 02février 03mars 04avril 05mai 06juin 07juillet 08août 09septembre 10octobre 11novembre 12décembre </xsl:variable>
+  <xsl:variable name="months-en">01January 02February 03March 04April 05May 06June 07July 08August 09September 10October 11November 12December </xsl:variable>
   <xsl:variable name="rfc822">Jan01Feb02Mar03Apr04May05Jun06Jul07Aug08Sep09Oct10Nov11Dec12</xsl:variable>
 
   <!-- Atom 1.0 -->
@@ -58,7 +62,7 @@
         <meta name="viewport" content="width=device-width, initial-scale=1"/>
         <meta name="color-scheme" content="light dark"/>
         <meta name="robots" content="noindex"/>
-        <title><xsl:value-of select="$title"/> · flux <xsl:value-of select="$kind"/></title>
+        <title><xsl:value-of select="$title"/> · <xsl:choose><xsl:when test="$fr">flux <xsl:value-of select="$kind"/></xsl:when><xsl:otherwise><xsl:value-of select="$kind"/> feed</xsl:otherwise></xsl:choose></title>
         <link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='8' fill='%23b4231b'/%3E%3Cpath d='M9 10h14M9 16h14M9 22h9' stroke='%23fff' stroke-width='3' stroke-linecap='round'/%3E%3C/svg%3E"/>
         <style><![CDATA[
 :root { --bg:#fbfaf7; --surface:#fff; --fg:#1b1b1f; --text:#2a2a30; --muted:#5c5c66; --accent:#b4231b; --soft:#fbe9e7; --rule:#e6e2da;
@@ -100,23 +104,27 @@ nav a:hover { border-color: var(--accent); color: var(--accent); }
       </head>
       <body>
         <div class="wrap">
-          <aside class="notice" aria-label="À propos de cette page">
+          <aside class="notice">
+            <xsl:attribute name="aria-label"><xsl:choose><xsl:when test="$fr">À propos de cette page</xsl:when><xsl:otherwise>About this page</xsl:otherwise></xsl:choose></xsl:attribute>
             <svg viewBox="0 0 24 24" aria-hidden="true"><circle cx="5" cy="19" r="2.2" fill="currentColor"/><path d="M3 11a10 10 0 0 1 10 10M3 4a17 17 0 0 1 17 17" fill="none" stroke="currentColor" stroke-width="2.6" stroke-linecap="round"/></svg>
             <div>
-              <p><strong>Ceci est un flux <xsl:value-of select="$kind"/>.</strong> Abonnez-vous en copiant son adresse dans votre lecteur de flux (NetNewsWire, Thunderbird, Miniflux, Feedly…) : les nouveaux articles y arriveront d’eux-mêmes, sans compte ni publicité.</p>
+              <xsl:choose>
+                <xsl:when test="$fr"><p><strong>Ceci est un flux <xsl:value-of select="$kind"/>.</strong> Abonnez-vous en copiant son adresse dans votre lecteur de flux (NetNewsWire, Thunderbird, Miniflux, Feedly…) : les nouveaux articles y arriveront d’eux-mêmes, sans compte ni publicité.</p></xsl:when>
+                <xsl:otherwise><p><strong>This is an <xsl:value-of select="$kind"/> feed.</strong> Subscribe by copying its address into your feed reader (NetNewsWire, Thunderbird, Miniflux, Feedly…): new articles will arrive there by themselves, with no account and no ads.</p></xsl:otherwise>
+              </xsl:choose>
               <xsl:if test="$self">
-                <p>Adresse du flux :<span class="url"><xsl:value-of select="$self"/></span></p>
+                <p><xsl:choose><xsl:when test="$fr">Adresse du flux :</xsl:when><xsl:otherwise>Feed address:</xsl:otherwise></xsl:choose><span class="url"><xsl:value-of select="$self"/></span></p>
               </xsl:if>
             </div>
           </aside>
           <header>
-            <p class="label">Flux<span class="badge"><xsl:value-of select="$kind"/></span></p>
+            <p class="label"><xsl:choose><xsl:when test="$fr">Flux</xsl:when><xsl:otherwise>Feed</xsl:otherwise></xsl:choose><span class="badge"><xsl:value-of select="$kind"/></span></p>
             <h1><xsl:value-of select="$title"/></h1>
             <xsl:if test="string($subtitle) and string($subtitle) != string($title)">
               <p class="subtitle"><xsl:value-of select="$subtitle"/></p>
             </xsl:if>
             <xsl:if test="$home">
-              <p class="home"><a href="{$home}">Visiter le site <span aria-hidden="true">→</span></a></p>
+              <p class="home"><a href="{$home}"><xsl:choose><xsl:when test="$fr">Visiter le site</xsl:when><xsl:otherwise>Visit the site</xsl:otherwise></xsl:choose><xsl:text> </xsl:text><span aria-hidden="true">→</span></a></p>
             </xsl:if>
           </header>
           <main>
@@ -126,18 +134,19 @@ nav a:hover { border-color: var(--accent); color: var(--accent); }
             <p class="count">
               <xsl:value-of select="$count"/>
               <xsl:choose><xsl:when test="$count = 1"> article</xsl:when><xsl:otherwise> articles</xsl:otherwise></xsl:choose>
-              dans ce document.
+              <xsl:text> </xsl:text><xsl:choose><xsl:when test="$fr">dans ce document.</xsl:when><xsl:otherwise>in this document.</xsl:otherwise></xsl:choose>
             </p>
             <xsl:if test="$links[@rel='prev-archive' or @rel='next-archive' or @rel='current']">
-              <nav aria-label="Archives du flux">
+              <nav>
+                <xsl:attribute name="aria-label"><xsl:choose><xsl:when test="$fr">Archives du flux</xsl:when><xsl:otherwise>Feed archives</xsl:otherwise></xsl:choose></xsl:attribute>
                 <xsl:if test="$links[@rel='current']">
-                  <a href="{$links[@rel='current']/@href}">← Articles récents</a>
+                  <a href="{$links[@rel='current']/@href}">← <xsl:choose><xsl:when test="$fr">Articles récents</xsl:when><xsl:otherwise>Latest articles</xsl:otherwise></xsl:choose></a>
                 </xsl:if>
                 <xsl:if test="$links[@rel='next-archive']">
-                  <a href="{$links[@rel='next-archive']/@href}">← Archive suivante</a>
+                  <a href="{$links[@rel='next-archive']/@href}">← <xsl:choose><xsl:when test="$fr">Archive suivante</xsl:when><xsl:otherwise>Newer archive</xsl:otherwise></xsl:choose></a>
                 </xsl:if>
                 <xsl:if test="$links[@rel='prev-archive']">
-                  <a href="{$links[@rel='prev-archive']/@href}">Articles plus anciens →</a>
+                  <a href="{$links[@rel='prev-archive']/@href}"><xsl:choose><xsl:when test="$fr">Articles plus anciens</xsl:when><xsl:otherwise>Older articles</xsl:otherwise></xsl:choose> →</a>
                 </xsl:if>
               </nav>
             </xsl:if>
@@ -185,21 +194,36 @@ nav a:hover { border-color: var(--accent); color: var(--accent); }
     </li>
   </xsl:template>
 
-  <!-- 2024-11-02T08:00:00+01:00 -> <time>2 novembre 2024</time> -->
+  <!-- 2024-11-02T08:00:00+01:00 -> <time>2 novembre 2024</time>, or November 2, 2024 -->
   <xsl:template name="iso-date">
     <xsl:param name="d"/>
     <xsl:if test="string-length($d) &gt;= 10">
       <time datetime="{$d}">
-        <xsl:value-of select="number(substring($d, 9, 2))"/>
-        <xsl:text> </xsl:text>
-        <xsl:value-of select="substring-before(substring-after($months, substring($d, 6, 2)), ' ')"/>
-        <xsl:text> </xsl:text>
-        <xsl:value-of select="substring($d, 1, 4)"/>
+        <xsl:call-template name="day-month-year">
+          <xsl:with-param name="day" select="substring($d, 9, 2)"/>
+          <xsl:with-param name="mm" select="substring($d, 6, 2)"/>
+          <xsl:with-param name="year" select="substring($d, 1, 4)"/>
+        </xsl:call-template>
       </time>
     </xsl:if>
   </xsl:template>
 
-  <!-- Sat, 02 Nov 2024 08:00:00 +0100 -> 2 novembre 2024 (the weekday is optional) -->
+  <!-- The date as the site's pages write it: "2 novembre 2024", "November 2, 2024". -->
+  <xsl:template name="day-month-year">
+    <xsl:param name="day"/>
+    <xsl:param name="mm"/>
+    <xsl:param name="year"/>
+    <xsl:choose>
+      <xsl:when test="$fr">
+        <xsl:value-of select="concat(number($day), ' ', substring-before(substring-after($months, $mm), ' '), ' ', $year)"/>
+      </xsl:when>
+      <xsl:otherwise>
+        <xsl:value-of select="concat(substring-before(substring-after($months-en, $mm), ' '), ' ', number($day), ', ', $year)"/>
+      </xsl:otherwise>
+    </xsl:choose>
+  </xsl:template>
+
+  <!-- Sat, 02 Nov 2024 08:00:00 +0100 -> 2 novembre 2024, or November 2, 2024 (the weekday is optional) -->
   <xsl:template name="rfc822-date">
     <xsl:param name="d"/>
     <xsl:variable name="s">
@@ -216,11 +240,11 @@ nav a:hover { border-color: var(--accent); color: var(--accent); }
     <xsl:choose>
       <xsl:when test="string-length($mon) = 3 and string-length($mm) = 2 and number($day) = number($day)">
         <time>
-          <xsl:value-of select="number($day)"/>
-          <xsl:text> </xsl:text>
-          <xsl:value-of select="substring-before(substring-after($months, $mm), ' ')"/>
-          <xsl:text> </xsl:text>
-          <xsl:value-of select="$year"/>
+          <xsl:call-template name="day-month-year">
+            <xsl:with-param name="day" select="$day"/>
+            <xsl:with-param name="mm" select="$mm"/>
+            <xsl:with-param name="year" select="$year"/>
+          </xsl:call-template>
         </time>
       </xsl:when>
       <xsl:otherwise><xsl:value-of select="$d"/></xsl:otherwise>
