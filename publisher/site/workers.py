@@ -63,17 +63,17 @@ class RenderJobs:
 
 class Thickener:
     """Puts the body and summary back into the thin Articles a build holds (cache.thin), read
-    from their records in the articles file, in the process that renders them; the last few
-    thousand are kept, as the outputs rendered one after the other show neighbouring articles
-    (see by_position)."""
+    from their records in the articles file (or, given `fd`, in a JobFile), in the process
+    that renders them; the last few thousand are kept, as the outputs rendered one after the
+    other show neighbouring articles (see by_position)."""
 
     KEEP = 4096
 
-    def __init__(self, path: Path, places: dict[str, tuple]):
+    def __init__(self, path: Path | None, places: dict[str, tuple], fd: int | None = None):
         self.path, self.places = path, places  # source -> (start, length) of its record
-        self.fd: int | None = None
+        self.fd = self.shared = fd  # an open file (a JobFile's) rather than one to open
         self.pid = 0
-        self.kept: dict[str, Article] = {}
+        self.kept: dict[int, Article] = {}
 
     def __call__(self, article: Article) -> Article:
         if article.body:  # whole already (one with {filename} links is never thinned)
@@ -87,7 +87,8 @@ class Thickener:
     def placed(self, start: int, length: int, moved: Moved = None) -> Article:
         """The whole Article of the record at `start` in the articles file."""
         if self.pid != os.getpid():  # a forked worker: its own descriptor and articles
-            self.fd, self.pid, self.kept = os.open(self.path, os.O_RDONLY), os.getpid(), {}
+            fd = self.shared if self.path is None else os.open(self.path, os.O_RDONLY)
+            self.fd, self.pid, self.kept = fd, os.getpid(), {}
         found = self.kept.get(start)  # (one build: one record per source)
         if found is None:
             found = load_result(os.pread(self.fd, length, start))
@@ -100,9 +101,9 @@ class Thickener:
 
     def close(self) -> None:
         """Once the build is over (`publisher run` builds again and again in one process)."""
-        if self.fd is not None and self.pid == os.getpid():
+        if self.fd is not None and self.pid == os.getpid() and self.path is not None:
             os.close(self.fd)
-        self.fd, self.pid, self.kept = None, 0, {}
+        self.fd, self.pid, self.kept = self.shared, 0, {}
 
     def job(self, job: Job) -> Job:
         """The job with whole articles."""
@@ -118,59 +119,76 @@ class JobFile:
     """The jobs several render workers share, pickled into an unnamed temporary file before
     they fork, in chunks of consecutive jobs; each worker reads its chunks back with pread.
 
-    Each thin Article in them is pickled as the place of its record (persistent_id), and
-    the worker reads the whole Article from there (Thickener.placed): neither the parent's
-    Article objects nor its Page objects are read by a worker, so none of the pages of memory
-    that hold them is copied (see the module docstring). The file is unnamed (O_TMPFILE):
-    nothing is left behind by a build that is killed."""
+    Each Article in them is pickled as the place of a record (persistent_id): a thin one's in
+    the articles file, a whole one's (no cache, or {filename} links) written once into this
+    file. The worker reads the whole Article from there (Thickener.placed): neither the
+    parent's Article objects nor its Page objects are read by a worker, so none of the pages
+    of memory that hold them is copied (see the module docstring). The file is unnamed
+    (O_TMPFILE): nothing is left behind by a build that is killed."""
 
     def __init__(self, folder: Path, ctx: RenderJobs, order: list[int], chunk: int,
                  places: dict[str, tuple], renamed: frozenset[str]):
         self.file = tempfile.TemporaryFile(dir=folder)
+        self.whole = Thickener(None, {}, fd=self.file.fileno())  # the articles written here
         self.chunks: list[tuple[int, int]] = []  # (start, length) of each chunk's pickle
-        jobs, prints, at = ctx.jobs, ctx.prints, 0
+        self.at = 0
+        written: dict[int, tuple[int, int]] = {}  # id(whole Article) -> its record here
+        jobs, prints = ctx.jobs, ctx.prints
         for first in range(0, len(order), chunk):
             batch = [(i, job_path(jobs[i]), prints[i], jobs[i])
                      for i in order[first : first + chunk]]
             buffer = io.BytesIO()
-            _JobPickler(buffer, places, renamed).dump(batch)
-            self.file.write(buffer.getbuffer())
-            self.chunks.append((at, buffer.tell()))
-            at += buffer.tell()
+            _JobPickler(buffer, self, places, renamed, written).dump(batch)
+            self.chunks.append((self.at, buffer.tell()))
+            self._write(buffer.getbuffer())
         self.file.flush()
+
+    def _write(self, data: bytes | memoryview) -> tuple[int, int]:
+        """Append `data`; its (start, length) in the file."""
+        self.file.write(data)
+        self.at += len(data)
+        return self.at - len(data), len(data)
 
     def read(self, number: int, thick: Thickener | None) -> list[tuple[int, str, str, Job]]:
         """Chunk `number`: (index, path, fingerprint or "", job) of each of its jobs."""
         start, length = self.chunks[number]
         data = os.pread(self.file.fileno(), length, start)
-        return _JobUnpickler(io.BytesIO(data), thick).load()
+        return _JobUnpickler(io.BytesIO(data), thick, self.whole).load()
 
     def close(self) -> None:
         self.file.close()
 
 
 class _JobPickler(pickle.Pickler):
-    def __init__(self, file: io.BytesIO, places: dict[str, tuple], renamed: frozenset[str]):
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self.places, self.renamed = places, renamed
+    def __init__(self, buffer: io.BytesIO, file: JobFile, places: dict[str, tuple],
+                 renamed: frozenset[str], written: dict[int, tuple[int, int]]):
+        super().__init__(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        self.file, self.places, self.renamed, self.written = file, places, renamed, written
 
     def persistent_id(self, obj: object) -> tuple | None:
-        if type(obj) is not Article or obj.body:  # whole articles are pickled whole
+        if type(obj) is not Article:
             return None
-        start, length = self.places[obj.source]
-        moved = (obj.slug, obj.url, obj.path) if obj.source in self.renamed else None
-        return start, length, moved
+        if not obj.body:  # thin: its record in the articles file
+            moved = (obj.slug, obj.url, obj.path) if obj.source in self.renamed else None
+            return ("articles", *self.places[obj.source], moved)
+        place = self.written.get(id(obj))
+        if place is None:  # whole: written once into the job file, read back from there
+            place = self.written[id(obj)] = self.file._write(pack_record(obj.source, (0, 0), obj))
+        return ("jobs", *place, None)
 
 
 class _JobUnpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, thick: Thickener | None):
-        super().__init__(file)
-        self.thick = thick
+    def __init__(self, buffer: io.BytesIO, thick: Thickener | None, whole: Thickener):
+        super().__init__(buffer)
+        self.thick, self.whole = thick, whole
 
     def persistent_load(self, pid: tuple) -> Article:
+        where, start, length, moved = pid
+        if where == "jobs":
+            return self.whole.placed(start, length)
         if self.thick is None:
             raise pickle.UnpicklingError("a thin article, but no articles file to read")
-        return self.thick.placed(*pid)
+        return self.thick.placed(start, length, moved)
 
 
 def job_path(job: Job) -> str:
