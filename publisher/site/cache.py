@@ -93,13 +93,16 @@ def is_sentinel(path: str) -> bool:
     return "/" not in path or path.startswith("feeds/all.")
 
 
-def looks_intact(out: Path, state: BuildState, path: Path) -> bool:
-    """The nothing-changed check's look at the output folder (see VERIFY_EVERY_OUTPUT)."""
-    if state.total <= VERIFY_EVERY_OUTPUT:
-        if not state.outputs:
-            state.outputs = load_outputs(path, state)
+def looks_intact(out: Path, state: BuildState) -> bool:
+    """The nothing-changed check's look at the output folder (see VERIFY_EVERY_OUTPUT): every
+    output of a small site, which needs its outputs loaded (see checks_every_output)."""
+    if checks_every_output(state):
         return len(state.outputs) == state.total and outputs_intact(out, state.outputs)
     return outputs_intact(out, state.sentinels)
+
+
+def checks_every_output(state: BuildState) -> bool:
+    return state.total <= VERIFY_EVERY_OUTPUT
 
 
 def load_state(path: Path) -> BuildState:
