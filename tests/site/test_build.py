@@ -99,6 +99,11 @@ def test_parallel_build_matches_serial_build(tmp_path, load):
     (content / "p007-bis.md").write_text(
         "---\ntitle: Papier 7\ndate: 2023-08-08\ncategory: C1\n---\nAutre corps.\n",
         encoding="utf-8")
+    # An article with a {filename} link is held whole even with a cache: the job file
+    # carries it itself.
+    (content / "p900.md").write_text(
+        "---\ntitle: Lien\ndate: 2023-09-09\ncategory: C0\n---\n"
+        "Voir [le papier 3]({filename}p003.md).\n", encoding="utf-8")
     serial_dir, parallel_dir = tmp_path / "s", tmp_path / "p"
     serial_dir.mkdir(), parallel_dir.mkdir()
     serial = load(write_config(serial_dir, "build:\n  workers: 1\n", content=content))
@@ -111,6 +116,8 @@ def test_parallel_build_matches_serial_build(tmp_path, load):
     assert [r.warnings[0] for r in reports] == ["empty.md:1: the file is empty"] * 2
     assert all(len(r.warnings) == 2 and "papier-7-2" in r.warnings[1] for r in reports)
     a, b = serial.path("output"), parallel.path("output")
+    linked = (b / "2023/09/lien/index.html").read_text(encoding="utf-8")
+    assert 'href="http://127.0.0.1:8000/2023/04/papier-3/"' in linked
     moved = (b / "2023/08/papier-7-2/index.html").read_text(encoding="utf-8")
     assert "Corps 7." in moved and 'href="http://127.0.0.1:8000/2023/08/papier-7-2/"' in moved
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
