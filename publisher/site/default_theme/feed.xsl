@@ -208,14 +208,17 @@ nav a:hover { border-color: var(--accent); color: var(--accent); }
     </xsl:if>
   </xsl:template>
 
-  <!-- The date as the site's pages write it: "2 novembre 2024", "November 2, 2024". -->
+  <!-- The date as the site's pages write it: "2 novembre 2024", "1er novembre 2024",
+       "November 2, 2024". -->
   <xsl:template name="day-month-year">
     <xsl:param name="day"/>
     <xsl:param name="mm"/>
     <xsl:param name="year"/>
     <xsl:choose>
       <xsl:when test="$fr">
-        <xsl:value-of select="concat(number($day), ' ', substring-before(substring-after($months, $mm), ' '), ' ', $year)"/>
+        <xsl:value-of select="number($day)"/>
+        <xsl:if test="number($day) = 1">er</xsl:if>
+        <xsl:value-of select="concat(' ', substring-before(substring-after($months, $mm), ' '), ' ', $year)"/>
       </xsl:when>
       <xsl:otherwise>
         <xsl:value-of select="concat(substring-before(substring-after($months-en, $mm), ' '), ' ', number($day), ', ', $year)"/>
