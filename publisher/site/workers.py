@@ -3,7 +3,7 @@
 Its own module because what crosses into a worker must be explicit. The render workers take
 one RenderJobs, made by build(), which forked children inherit (a Process's args are not
 pickled under fork). When they are several, the jobs themselves reach them through a JobFile,
-which holds them pickled, each thin Article as the place of its record: a forked worker that
+which holds them pickled, each Article as the place of a record: a forked worker that
 read the parent's own Page and Article objects would write their reference counts, and the
 kernel would copy for it every memory page that holds one (150 MB at 100,000 articles). The
 read pool gets only the Config, pickled with each chunk of sources (2 KB); each source's record
@@ -85,7 +85,7 @@ class Thickener:
         return found
 
     def placed(self, start: int, length: int, moved: Moved = None) -> Article:
-        """The whole Article of the record at `start` in the articles file."""
+        """The whole Article of the record at `start` in this Thickener's file."""
         if self.pid != os.getpid():  # a forked worker: its own descriptor and articles
             fd = self.shared if self.path is None else os.open(self.path, os.O_RDONLY)
             self.fd, self.pid, self.kept = fd, os.getpid(), {}
