@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from string import Template
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -24,12 +25,15 @@ DEFAULTS = {  # language -> (title, author, time zone, first article's heading)
 }
 
 
-def scaffold(lang: str, title: str, url: str, today: date) -> dict[str, str]:
-    """Relative path -> text of every file of a new publication (pure: no disk writes)."""
+def scaffold(lang: str, title: str, url: str, now: datetime) -> dict[str, str]:
+    """Relative path -> text of every file of a new publication (pure: no disk writes).
+    The first article is dated `now` to the minute, so that it is on the site at once: a
+    date alone would mean site.default_time (08:00), hours away for one made at night."""
     _, author, timezone, heading = DEFAULTS[lang]
+    today = now.date()
     values = {
         "title": title, "url": json.dumps(url), "lang": lang, "timezone": timezone,
-        "author": json.dumps(author, ensure_ascii=False), "date": today.isoformat(),
+        "author": json.dumps(author, ensure_ascii=False), "date": now.strftime("%Y-%m-%d %H:%M"),
         "heading": json.dumps(heading.format(title=title), ensure_ascii=False),
         "newsletter": (SCAFFOLD / f"newsletter.{lang}.yaml").read_text(encoding="utf-8"),
     }
@@ -67,7 +71,7 @@ def init(directory: Path, language: str | None, title: str | None, url: str | No
     if not url.startswith(("http://", "https://")):
         raise click.UsageError(f"--url {url!r} must start with http:// or https://")
     url = url if url.endswith("/") else url + "/"
-    files = scaffold(language, title, url, date.today())
+    files = scaffold(language, title, url, datetime.now(ZoneInfo(DEFAULTS[language][2])))
     taken = [rel for rel in files if (directory / rel).exists()]
     if taken:
         click.secho(f"error: {directory / taken[0]} already exists; nothing was written "

@@ -27,7 +27,8 @@ def front_matter(title: str, day: str, category: str | None, draft: bool) -> str
 @click.argument("title")
 @click.option("--category", default=None, help="The article's category (section).")
 @click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="YYYY-MM-DD (default: today in site.timezone).")
+              help="YYYY-MM-DD, published at site.default_time (default: now, in "
+                   "site.timezone).")
 @click.option("--draft", is_flag=True, help="Not published until `draft: true` is removed.")
 @pass_context
 def new(ctx, title: str, category: str | None, day: datetime | None, draft: bool) -> None:
@@ -38,12 +39,15 @@ def new(ctx, title: str, category: str | None, day: datetime | None, draft: bool
     slug = make_slug(title)
     if not slug:
         raise click.UsageError(f"cannot make a file name from the title {title!r}")
-    when = (day or datetime.now(config.site.tz)).strftime("%Y-%m-%d")
-    path = config.path("content") / f"{when}-{slug}.md"
+    # Now, to the minute, unless a day is given: a date alone means site.default_time (08:00),
+    # and an article written at night would wait for the morning.
+    when = day or datetime.now(config.site.tz).replace(second=0, microsecond=0)
+    path = config.path("content") / f"{when:%Y-%m-%d}-{slug}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with open(path, "x", encoding="utf-8") as f:
-            f.write(front_matter(title, when, category, draft))
+            f.write(front_matter(title, f"{when:%Y-%m-%d}" if day else f"{when:%Y-%m-%d %H:%M}",
+                                 category, draft))
     except FileExistsError:
         click.secho(f"error: {path} already exists; choose another title or --date",
                     fg="red", err=True)

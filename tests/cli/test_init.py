@@ -97,3 +97,32 @@ def test_init_and_new_never_overwrite(tmp_path):
     again = run("--config", cfg, "new", "Same", "--date", "2024-01-02")
     assert again.exit_code == 1 and "already exists" in again.output
     assert run("--config", cfg, "new", "x", "--date", "2024-13-01").exit_code == 2
+
+
+def test_what_init_and_new_write_is_on_the_site_at_once_even_at_night(tmp_path):
+    """A date alone means site.default_time (08:00): an article made at night and dated by
+    its day alone would wait for the morning. init and new date it to the minute."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from publisher.cli.init import scaffold
+
+    night = datetime(2024, 12, 4, 0, 5, 42, tzinfo=ZoneInfo("UTC"))
+    files = scaffold("en", "Night", "http://127.0.0.1:8000/", night)
+    [(rel, text)] = [(r, t) for r, t in files.items() if r.startswith("content/")]
+    assert rel == "content/2024-12-04-welcome.md" and "\ndate: 2024-12-04 00:05\n" in text
+    folder = tmp_path / "site"
+    for rel, text in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text, encoding="utf-8")
+    config = load_config(folder / "config.yaml")
+    assert build(config, night + timedelta(minutes=1)).articles == 1
+
+    # `new` without --date, on a site whose articles dated by day go out at 23:59: now.
+    cfg = folder / "config.yaml"
+    cfg.write_text(cfg.read_text().replace("site:\n", 'site:\n  default_time: "23:59"\n', 1))
+    path = run("--config", str(cfg), "new", "Late", "--category", "Notes").output.strip()
+    assert re.search(r"\ndate: \d{4}-\d\d-\d\d \d\d:\d\d\n", open(path).read())
+    config = load_config(cfg)
+    report = build(config, datetime.now(config.site.tz) + timedelta(seconds=1))
+    assert report.articles == 2 and report.drafts_or_scheduled == 0
