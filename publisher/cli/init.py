@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from publisher.cli.new import dated
+
 SCAFFOLD = Path(__file__).resolve().parent / "scaffold"
 LOCAL_URL = "http://127.0.0.1:8000/"
 LANGUAGES = ("en", "fr")
@@ -27,13 +29,12 @@ DEFAULTS = {  # language -> (title, author, time zone, first article's heading)
 
 def scaffold(lang: str, title: str, url: str, now: datetime) -> dict[str, str]:
     """Relative path -> text of every file of a new publication (pure: no disk writes).
-    The first article is dated `now` to the minute, so that it is on the site at once: a
-    date alone would mean site.default_time (08:00), hours away for one made at night."""
+    The first article is dated `now` (see new.dated), so that it is on the site at once."""
     _, author, timezone, heading = DEFAULTS[lang]
     today = now.date()
     values = {
         "title": title, "url": json.dumps(url), "lang": lang, "timezone": timezone,
-        "author": json.dumps(author, ensure_ascii=False), "date": now.strftime("%Y-%m-%d %H:%M"),
+        "author": json.dumps(author, ensure_ascii=False), "date": dated(now),
         "heading": json.dumps(heading.format(title=title), ensure_ascii=False),
         "newsletter": (SCAFFOLD / f"newsletter.{lang}.yaml").read_text(encoding="utf-8"),
     }

@@ -11,6 +11,12 @@ import click
 from publisher.cli import pass_context
 
 
+def dated(now: datetime) -> str:
+    """A new article's `date:`: now, to the minute. A date alone would mean site.default_time
+    (08:00), and an article written at night would wait for the morning."""
+    return f"{now:%Y-%m-%d %H:%M}"
+
+
 def front_matter(title: str, day: str, category: str | None, draft: bool) -> str:
     """The Markdown file's text: YAML front matter (strings JSON-quoted, valid YAML) and an
     empty body."""
@@ -39,15 +45,13 @@ def new(ctx, title: str, category: str | None, day: datetime | None, draft: bool
     slug = make_slug(title)
     if not slug:
         raise click.UsageError(f"cannot make a file name from the title {title!r}")
-    # Now, to the minute, unless a day is given: a date alone means site.default_time (08:00),
-    # and an article written at night would wait for the morning.
-    when = day or datetime.now(config.site.tz).replace(second=0, microsecond=0)
+    when = day or datetime.now(config.site.tz)  # a day given: published at default_time
     path = config.path("content") / f"{when:%Y-%m-%d}-{slug}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with open(path, "x", encoding="utf-8") as f:
-            f.write(front_matter(title, f"{when:%Y-%m-%d}" if day else f"{when:%Y-%m-%d %H:%M}",
-                                 category, draft))
+            f.write(front_matter(title, f"{day:%Y-%m-%d}" if day else dated(when), category,
+                                 draft))
     except FileExistsError:
         click.secho(f"error: {path} already exists; choose another title or --date",
                     fg="red", err=True)

@@ -292,7 +292,7 @@ def build(config: Config, now: datetime, *, progress: Progress | None = None,
         rendering = (render_in_workers(render_jobs, workers) if forked
                      else render_here(render_jobs, order))
         for result in rendering:
-            for _, path, fp, written, size, mtime in result:
+            for path, fp, written, size, mtime in result:
                 report.written += written
                 outputs[path] = (fp, size, mtime)
             done += len(result)

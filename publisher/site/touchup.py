@@ -336,7 +336,7 @@ def _write(jobs: list, prints: list[str], plan: SitePlan, state: BuildState, cha
     new_files = sum(not os.path.exists(os.path.join(out, job_path(j))) for j in jobs)
     written = 0
     for result in render_here(render, list(range(len(jobs)))):
-        for _, path, fp, wrote, size, mtime in result:
+        for path, fp, wrote, size, mtime in result:
             written += wrote
             state.patch[path] = (fp, size, mtime)
     records = RecordsWriter(cache_file.with_name("articles.pickle"), append=True)

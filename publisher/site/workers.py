@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 # A page, a feed, or (path, bytes rendered elsewhere), or (path, source file to copy).
 Job = Union["Page", "FeedDoc", tuple[str, bytes], tuple[str, str]]
-Rendered = tuple[int, str, str, bool, int, int]  # (index, path, fingerprint, written, size, mtime_ns)
+Rendered = tuple[str, str, bool, int, int]  # (path, fingerprint, written, size, mtime_ns)
 Moved = Union[tuple[str, str, str], None]  # (slug, url, path) that dedupe_paths gave an article
 
 
@@ -135,7 +135,7 @@ class JobFile:
         written: dict[int, tuple[int, int]] = {}  # id(whole Article) -> its record here
         jobs, prints = ctx.jobs, ctx.prints
         for first in range(0, len(order), chunk):
-            batch = [(i, job_path(jobs[i]), prints[i], jobs[i])
+            batch = [(job_path(jobs[i]), prints[i], jobs[i])
                      for i in order[first : first + chunk]]
             buffer = io.BytesIO()
             _JobPickler(buffer, self, places, renamed, written).dump(batch)
@@ -149,8 +149,8 @@ class JobFile:
         self.at += len(data)
         return self.at - len(data), len(data)
 
-    def read(self, number: int, thick: Thickener | None) -> list[tuple[int, str, str, Job]]:
-        """Chunk `number`: (index, path, fingerprint or "", job) of each of its jobs."""
+    def read(self, number: int, thick: Thickener | None) -> list[tuple[str, str, Job]]:
+        """Chunk `number`: (path, fingerprint or "", job) of each of its jobs."""
         start, length = self.chunks[number]
         data = os.pread(self.file.fileno(), length, start)
         return _JobUnpickler(io.BytesIO(data), thick, self.whole).load()
@@ -253,10 +253,10 @@ def _render_job(ctx: RenderJobs, index: int) -> Rendered:
     job = ctx.jobs[index]
     if ctx.thick:
         job = ctx.thick.job(job)
-    return _render(ctx, index, job_path(job), ctx.prints[index], job)
+    return _render(ctx, job_path(job), ctx.prints[index], job)
 
 
-def _render(ctx: RenderJobs, index: int, path: str, fp: str, job: Job) -> Rendered:
+def _render(ctx: RenderJobs, path: str, fp: str, job: Job) -> Rendered:
     """Render and write one output. The fingerprints of outputs the last build did not write
     are worked out here, in the workers, rather than by the parent before it forks them."""
     from publisher.site.feeds import FeedDoc, render_feed
@@ -271,7 +271,7 @@ def _render(ctx: RenderJobs, index: int, path: str, fp: str, job: Job) -> Render
         data = job[1]
     else:  # (path, source file to copy)
         data = Path(job[1]).read_bytes()
-    return (index, path, fp, *write_if_changed(os.path.join(ctx.out, path), data, ctx.fresh))
+    return (path, fp, *write_if_changed(os.path.join(ctx.out, path), data, ctx.fresh))
 
 
 def _render_many(ctx: RenderJobs, indexes: list[int]) -> list[Rendered]:
