@@ -2,10 +2,12 @@
 """The floor of the required stack: the least a build can do with the libraries the product
 must use, with none of what makes it a product.
 
-    python bench/floor.py CORPUS OUT [--workers 2] [--complete]
+    python bench/floor.py CORPUS OUT [--workers 2] [--complete] [--markdown markdown-it]
 
 For every Markdown article in CORPUS (gen_corpus.py's `--format md`): read the file, parse its
-YAML front matter (PyYAML, libyaml loader), render its body (markdown-it-py, CommonMark), render
+YAML front matter (PyYAML, libyaml loader), render its body (CommonMark: pyromark, the compiled
+renderer the product uses, or with `--markdown markdown-it` the pure-Python markdown-it-py that
+issue 20 measured the product against when it was filed), render
 one page (Jinja2, a nine-line template, autoescaped) and write it to OUT/{slug}.html, one flat
 folder (Pelican's default layout, the cheapest: no folder per article); then put every article
 once in an Atom and once in an RSS document of 20 entries (feedgen, the entries shared by both).
@@ -33,6 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import nh3
+import pyromark
 import yaml
 from feedgen.feed import FeedGenerator
 from jinja2 import Environment
@@ -74,10 +77,12 @@ def write(out: str, name: str, data: bytes) -> None:
         f.write(data)
 
 
-def build(paths: list[str], out: str, first: int = 0, complete: bool = False) -> int:
+def build(paths: list[str], out: str, first: int = 0, complete: bool = False,
+          markdown: str = "pyromark") -> int:
     """Render and write the pages of `paths` (`first` is the index of the first in the whole
     corpus), then their feed documents; returns the number of files written."""
-    md = MarkdownIt("commonmark", {"html": True})
+    render = MarkdownIt("commonmark", {"html": True}).render if markdown == "markdown-it" \
+        else pyromark.html
     env = Environment(autoescape=True)
     page, listing = env.from_string(PAGE), env.from_string(LISTING)
     cleaner = nh3.Cleaner() if complete else None
@@ -85,7 +90,7 @@ def build(paths: list[str], out: str, first: int = 0, complete: bool = False) ->
     entries = []
     for path in paths:
         meta = read(path)
-        html = md.render(meta["body"])
+        html = render(meta["body"])
         if cleaner:
             html = cleaner.clean(html)
         date = datetime.combine(meta["date"], datetime.min.time(), timezone.utc) \
@@ -145,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--complete", action="store_true",
                     help="add sanitising, listing pages and JSON Feed (see above)")
+    ap.add_argument("--markdown", choices=("pyromark", "markdown-it"), default="pyromark",
+                    help="the CommonMark renderer (default pyromark, as the product)")
     args = ap.parse_args(argv)
     started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -156,18 +163,19 @@ def main(argv: list[str] | None = None) -> int:
         if pid == 0:  # a child: its own range, then out without Python's teardown
             code = 1
             try:
-                build(paths[w * size:(w + 1) * size], str(args.out), w * size, args.complete)
+                build(paths[w * size:(w + 1) * size], str(args.out), w * size, args.complete,
+                      args.markdown)
                 code = 0
             finally:
                 os._exit(code)
         children.append(pid)
-    written = build(paths[:size], str(args.out), 0, args.complete)
+    written = build(paths[:size], str(args.out), 0, args.complete, args.markdown)
     failed = sum(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0 for pid in children)
     if failed:
         print(f"floor: {failed} worker(s) failed", file=sys.stderr)
         return 1
     print(f"floor: {len(paths)} articles, {written}+ files by the first process, "
-          f"{args.workers} process(es), {time.perf_counter() - started:.2f} s")
+          f"{args.workers} process(es), {args.markdown}, {time.perf_counter() - started:.2f} s")
     return 0
 
 
