@@ -122,8 +122,14 @@ class Runner(Sends):
     def run_job(self, name: str, slot: datetime, trigger: str) -> None:
         if name == "build":
             self.record(name, slot, trigger, self._build)
-        elif (self.record(name, slot, trigger, self.send_job(name)) == "ok"
-              and not self.stopping.is_set()):
+            return
+        # A send links to its articles' pages: build first (after any build under way), so
+        # that an article saved just before the slot, whose rebuild still waits out the
+        # watcher's debounce, has its page when the send picks it. Else the doctor refuses
+        # the send (issue.links), and a daily digest waits a day.
+        self.build("before send")
+        if (self.record(name, slot, trigger, self.send_job(name)) == "ok"
+                and not self.stopping.is_set()):
             self.build("newsletter archive")  # the new issue's page and the archive's feed
 
     # -- the jobs ---------------------------------------------------------------------------

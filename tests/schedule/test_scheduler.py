@@ -281,3 +281,35 @@ def test_without_a_database_builds_still_run_and_sends_wait(runner, caplog, monk
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "running it anyway" in text and "build (change): 1 article, up to date in" in text
     assert "newsletter: not run, the database cannot record it: database is unreachable" in text
+
+
+def test_a_send_builds_first_so_an_article_saved_just_before_has_its_page(tmp_path):
+    """The watcher rebuilds after its debounce; a digest slot that falls inside it must not
+    send (or be refused for) links to pages not written yet."""
+    from publisher.config import load_config
+    from publisher.schedule.runner import Runner
+
+    write_config(tmp_path, 'schedule:\n  newsletter: "0 8 * * 1"\nmail:\n  transport: outbox\n')
+    content = tmp_path / "content"
+    content.mkdir()
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+
+    def article(name: str, hours: int) -> None:
+        (content / f"{name}.md").write_text(
+            f"---\ntitle: {name}\nslug: {name}\ndate: {(now - timedelta(hours=hours)).isoformat()}"
+            "\n---\n\nTexte.\n")
+
+    article("premier", 2)
+    r = Runner(load_config(tmp_path / "config.yaml", env={}))
+    try:
+        r.store.add_subscriber("ada@example.org", "", [], "active", now - timedelta(days=1))
+        assert r.build("start") == "ok"
+        article("juste-avant", 0)  # saved a moment before the slot: no rebuild yet
+        r.run_job("newsletter", now, "schedule")
+        sent = r.store.last_runs()["newsletter"]
+        assert (sent.status, sent.summary[:28]) == ("ok", "issue 1 sent to 1 (0 failed)")
+        mail = next((tmp_path / "var" / "outbox").glob("*.eml")).read_text()
+        assert "juste-avant" in mail
+        assert list((tmp_path / "public").glob("**/juste-avant/index.html"))
+    finally:
+        r.store.close()
