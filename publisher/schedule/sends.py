@@ -34,10 +34,10 @@ class Sends:
     _live: frozenset[str] | None = None  # the published articles at the last on_publish
 
     def on_publish(self) -> None:
-        """Send each on-publish rhythm's new articles, when there are some (claimed as
-        "newsletter:NAME" at this second: once over processes). The ledger is read only when
-        the published articles changed since the last look (and at start): what a switch or
-        a new subscriber made due goes with the next article."""
+        """Send each on-publish rhythm's new articles, when there are some (a run of
+        "newsletter:NAME" claimed at this very instant). The ledger is read only when the
+        published articles changed since the last look (and at start): what a switch or a
+        new subscriber made due goes with the next article."""
         from publisher.content import load_articles
         from publisher.newsletter.rhythms import preview_plan
 
@@ -55,7 +55,11 @@ class Sends:
             if preview_plan(self.config, self.store, name, articles, now) is None:
                 continue  # nothing due: no run recorded
             job = f"newsletter:{name}"
-            status = self.record(job, now, "publish", self.send_job(job))
+            # Claimed to the microsecond, not the second: a build a moment after another (a
+            # send's, then the watcher's) that made another article go live must not find
+            # its slot taken, or that article waits for the next one. Two processes may both
+            # run it: the ledger, under its lock, still gives each subscriber each article once.
+            status = self.record(job, datetime.now(timezone.utc), "publish", self.send_job(job))
             sent |= status == "ok"
             if status == "error":
                 self._live = None  # try again at the next build

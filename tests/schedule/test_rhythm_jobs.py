@@ -3,6 +3,7 @@ downtime, an on-publish rhythm after a build; `publisher jobs` lists each."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -83,6 +84,32 @@ def test_a_rhythm_job_sends_its_rhythm_only_and_on_publish_follows_the_build(run
     runner.build("change")  # nothing new: nothing sent, no run recorded
     assert outbox(runner) == ["d@example.org", "i@example.org"]
     assert runner.store.last_runs()["newsletter:instant"].summary.startswith("instant issue 1")
+
+
+def test_two_builds_within_one_second_each_send_what_they_made_go_live(runner, tmp_path,
+                                                                     monkeypatch):
+    """The on-publish run is claimed to the microsecond: a second build a moment after the
+    first (a send's build, then the watcher's) sends its own new article at once."""
+    import publisher.schedule.sends as sends
+
+    start = datetime.now(timezone.utc).replace(microsecond=0)
+    ticks = itertools.count()
+
+    class Clock(datetime):  # a millisecond a reading: every reading here falls in one second
+        @classmethod
+        def now(cls, tz=None):
+            return (start + timedelta(milliseconds=next(ticks))).astimezone(tz)
+
+    monkeypatch.setattr(sends, "datetime", Clock)
+    add(runner.store, "i@example.org", "instant", start - timedelta(hours=3))
+    content = tmp_path / "content"
+    content.mkdir()
+    for sent, name in enumerate(("a", "b"), start=1):  # b is saved after the first build
+        when = (start - timedelta(hours=3 - sent)).isoformat()
+        (content / f"{name}.md").write_text(f"---\ntitle: {name}\ndate: {when}\n---\n\nText.\n")
+        runner.build("change")
+        assert outbox(runner) == ["i@example.org"] * sent
+    assert runner.store.last_runs()["newsletter:instant"].summary.startswith("instant issue 2")
 
 
 def test_jobs_lists_each_rhythm_and_its_next_run(tmp_path, monkeypatch):
