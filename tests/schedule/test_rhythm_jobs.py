@@ -122,3 +122,36 @@ def test_jobs_lists_each_rhythm_and_its_next_run(tmp_path, monkeypatch):
     assert "0 8 * * mon" in weekly and " 08:00:00 CE" in weekly
     assert "on publish" in next(line for line in lines if "newsletter:instant" in line)
     assert not [line for line in lines if "│ newsletter " in line]  # no digest without rhythm
+
+
+def test_two_processes_running_one_publication_mail_each_subscriber_once(runner, tmp_path):
+    """Each `publisher run` process claims its own on-publish run: the ledger, under its
+    lock, keeps each subscriber to one mail of the article."""
+    import threading
+
+    from publisher.config import load_config
+    from publisher.schedule.runner import Runner
+
+    joined = datetime.now(timezone.utc) - timedelta(hours=3)
+    for i in range(5):
+        add(runner.store, f"i{i}@example.org", "instant", joined)
+    content = tmp_path / "content"
+    content.mkdir()
+    when = (joined + timedelta(hours=1)).replace(microsecond=0).isoformat()
+    (content / "a.md").write_text(f"---\ntitle: A\ndate: {when}\n---\n\nText.\n")
+    other = Runner(load_config(tmp_path / "config.yaml", env={}))
+    try:
+        start = threading.Barrier(2)
+
+        def publish(r):
+            start.wait()
+            r.on_publish()
+
+        threads = [threading.Thread(target=publish, args=(r,)) for r in (runner, other)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        other.store.close()
+    assert outbox(runner) == [f"i{i}@example.org" for i in range(5)]
