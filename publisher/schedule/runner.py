@@ -53,6 +53,7 @@ class Runner(Sends):
         self.grace = config.schedule.grace
         self._build_lock = threading.Lock()
         self._send_lock = threading.Lock()
+        self._publish_lock = threading.Lock()  # one on_publish at a time: see Sends
         self._threads: list[threading.Thread] = []
         self._active = 0  # jobs running now; stop() waits for them
         self._idle = threading.Condition()
@@ -122,15 +123,25 @@ class Runner(Sends):
     def run_job(self, name: str, slot: datetime, trigger: str) -> None:
         if name == "build":
             self.record(name, slot, trigger, self._build)
-            return
-        # A send links to its articles' pages: build first (after any build under way), so
-        # that an article saved just before the slot, whose rebuild still waits out the
-        # watcher's debounce, has its page when the send picks it. Else the doctor refuses
-        # the send (issue.links), and a daily digest waits a day.
-        self.build("before send")
-        if (self.record(name, slot, trigger, self.send_job(name)) == "ok"
-                and not self.stopping.is_set()):
+        elif (self.record(name, slot, trigger, self._built_first(self.send_job(name))) == "ok"
+              and not self.stopping.is_set()):
             self.build("newsletter archive")  # the new issue's page and the archive's feed
+
+    def _built_first(self, send: Work) -> Work:
+        """`send`, after a build (which waits for any build under way). A send links to its
+        articles' pages: an article saved just before the slot, whose rebuild still waits
+        out the watcher's debounce, must have its page when the send picks it, else the
+        doctor refuses the send (issue.links) and a daily digest waits a day. Inside the
+        claimed run, so a stop waits for it and only the process that has the slot builds;
+        without the on-publish sends, which the watcher's own build makes."""
+        def work() -> tuple[str, str]:
+            try:
+                self._build()
+            except (PublisherError, OSError) as exc:  # the send goes on: the doctor judges
+                log.warning("build before the send: %s",
+                            os_error_line(exc) if isinstance(exc, OSError) else exc)
+            return send()
+        return work
 
     # -- the jobs ---------------------------------------------------------------------------
 

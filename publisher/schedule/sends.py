@@ -6,6 +6,7 @@ which claims each (job, slot) in job_runs before any of these runs."""
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -32,8 +33,13 @@ class Sends:
         return (lambda: self._rhythm(rhythm)) if rhythm else self._newsletter
 
     _live: frozenset[str] | None = None  # the published articles at the last on_publish
+    _publish_lock: threading.Lock  # two builds' on_publish (the watcher's, a publication's)
 
     def on_publish(self) -> None:
+        with self._publish_lock:  # the second then finds the published articles looked at
+            self._on_publish()
+
+    def _on_publish(self) -> None:
         """Send each on-publish rhythm's new articles, when there are some (a run of
         "newsletter:NAME" claimed at this very instant). The ledger is read only when the
         published articles changed since the last look (and at start): what a switch or a
@@ -56,9 +62,10 @@ class Sends:
                 continue  # nothing due: no run recorded
             job = f"newsletter:{name}"
             # Claimed to the microsecond, not the second: a build a moment after another (a
-            # send's, then the watcher's) that made another article go live must not find
-            # its slot taken, or that article waits for the next one. Two processes may both
-            # run it: the ledger, under its lock, still gives each subscriber each article once.
+            # publication's, then the watcher's) that made another article go live must not
+            # find its slot taken, or that article waits for the next one. Two processes may
+            # both run it: the ledger, under its lock, still gives each subscriber each
+            # article once.
             status = self.record(job, datetime.now(timezone.utc), "publish", self.send_job(job))
             sent |= status == "ok"
             if status == "error":

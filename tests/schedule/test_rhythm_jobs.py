@@ -76,10 +76,11 @@ def test_a_rhythm_job_sends_its_rhythm_only_and_on_publish_follows_the_build(run
     (content / "a.md").write_text(f"---\ntitle: A\ndate: {when}\n---\n\nText.\n")
     slot = datetime.now(timezone.utc).replace(microsecond=0)
     runner.run_job("newsletter:daily", slot, "schedule")
-    # The build before the send put the article on the site: the on-publish rhythm sent it.
-    assert outbox(runner) == ["d@example.org", "i@example.org"]
+    assert outbox(runner) == ["d@example.org"]
     assert runner.store.last_runs()["newsletter:daily"].summary.startswith("daily issue 1 sent to 1")
     runner.run_job("newsletter:daily", slot, "catch-up")  # the same slot: nothing more
+    assert outbox(runner) == ["d@example.org"]
+    runner.build("change")  # the build makes the on-publish rhythm send what went live
     assert outbox(runner) == ["d@example.org", "i@example.org"]
     runner.build("change")  # nothing new: nothing sent, no run recorded
     assert outbox(runner) == ["d@example.org", "i@example.org"]
@@ -124,11 +125,13 @@ def test_jobs_lists_each_rhythm_and_its_next_run(tmp_path, monkeypatch):
     assert not [line for line in lines if "│ newsletter " in line]  # no digest without rhythm
 
 
-def test_two_processes_running_one_publication_mail_each_subscriber_once(runner, tmp_path):
-    """Each `publisher run` process claims its own on-publish run: the ledger, under its
-    lock, keeps each subscriber to one mail of the article."""
+def test_two_processes_running_one_publication_mail_each_subscriber_once(runner, tmp_path,
+                                                                         monkeypatch):
+    """Two `publisher run` processes that both claim the on-publish run of one publication
+    (each its own instant): the ledger, under its lock, gives each subscriber one mail."""
     import threading
 
+    import publisher.newsletter.rhythms as rhythms
     from publisher.config import load_config
     from publisher.schedule.runner import Runner
 
@@ -139,14 +142,24 @@ def test_two_processes_running_one_publication_mail_each_subscriber_once(runner,
     content.mkdir()
     when = (joined + timedelta(hours=1)).replace(microsecond=0).isoformat()
     (content / "a.md").write_text(f"---\ntitle: A\ndate: {when}\n---\n\nText.\n")
+    both = threading.Barrier(2, timeout=20)
+    send_rhythm = rhythms.send_rhythm
+
+    def together(*args, **kwargs):  # both runs claimed, neither has queued yet
+        both.wait()
+        return send_rhythm(*args, **kwargs)
+
+    monkeypatch.setattr(rhythms, "send_rhythm", together)
     other = Runner(load_config(tmp_path / "config.yaml", env={}))
-    try:
-        start = threading.Barrier(2)
+    failed = []
 
-        def publish(r):
-            start.wait()
+    def publish(r):
+        try:
             r.on_publish()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failed.append(exc)
 
+    try:
         threads = [threading.Thread(target=publish, args=(r,)) for r in (runner, other)]
         for t in threads:
             t.start()
@@ -154,4 +167,9 @@ def test_two_processes_running_one_publication_mail_each_subscriber_once(runner,
             t.join()
     finally:
         other.store.close()
+    assert not failed
+    runs = runner.store.job_history("newsletter:instant")
+    # Both ran: the second found the issue sent ("skipped: nothing new") or finished it.
+    assert len(runs) == 2 and "ok" in {r.status for r in runs}
+    assert {r.status for r in runs} <= {"ok", "skipped"}, [r.summary for r in runs]
     assert outbox(runner) == [f"i{i}@example.org" for i in range(5)]
